@@ -1,0 +1,33 @@
+//! Quiver's vocabulary, and the feature repository that declares it.
+//!
+//! Read [`FeatureRepo`] first: it loads `quiver.toml` (plus any SQL files it
+//! names) into checked [`Entity`], [`BatchSource`], [`FeatureView`] and
+//! [`FeatureService`] values. Everything later in the pipeline — the job, the
+//! stores, the server — takes these types, never raw TOML.
+//!
+//! Checks that need no data and no SQL engine (names, references, types,
+//! paths) happen here, so their errors can point at the TOML key. Checks that
+//! need DataFusion (does the SQL parse, does it yield the declared columns)
+//! live in `quiver-job`, which reports them with the same [`DefinitionError`].
+#![deny(missing_docs)]
+
+mod entity;
+mod error;
+mod feature_service;
+mod feature_view;
+mod registry;
+mod repo;
+pub mod scaffold;
+mod source;
+mod store_config;
+mod value_type;
+
+pub use entity::Entity;
+pub use error::DefinitionError;
+pub use feature_service::{FeatureReference, FeatureService};
+pub use feature_view::{Feature, FeatureView};
+pub use registry::{REGISTRY_FILE, Registry};
+pub use repo::{CONFIG_FILE, FeatureRepo};
+pub use source::{BatchSource, SourceFormat, SourceLocation};
+pub use store_config::{OfflineStoreConfig, OnlineStoreConfig};
+pub use value_type::ValueType;
