@@ -1,0 +1,78 @@
+//! The [`OnlineStore`] trait: the contract every online backend keeps.
+
+use crate::{EmbeddedStore, EmbeddedStoreConfig, EntityRow, FeatureRow, OnlineError, ViewLayout};
+use quiver_core::{FeatureRepo, OnlineStoreConfig, SourceLocation};
+use std::sync::Arc;
+
+/// Where feature rows are kept for low-latency lookup: the latest row per entity.
+///
+/// Every implementation guarantees, and `quiver_test::online_conformance` checks:
+///
+/// 1. **Latest event time wins.** A row replaces the stored row of its entity
+///    only if its event time is the same or later, so a backfill of old data can
+///    never roll the online store back. Equal times replace, so a corrected
+///    rerun of the same day takes effect.
+/// 2. **Writes are idempotent** and a `write` call is atomic where the backend
+///    can make it so (the embedded store: one transaction for the rows, the
+///    layout and the offline version together).
+/// 3. **A missing key is an absent value**, not an error; an unknown view is an error.
+/// 4. **Batch order is preserved:** `read` answers in the order of the keys asked.
+/// 5. **A new layout replaces the view:** writing with a layout other than the
+///    stored one drops the rows written under the old one in the same write.
+#[async_trait::async_trait]
+pub trait OnlineStore: Send + Sync {
+    /// Writes rows of a view laid out as `layout`, keeping for each entity the
+    /// row with the latest event time. `offline_version` records which version
+    /// of the view's offline table these rows come from.
+    async fn write(
+        &self,
+        layout: &ViewLayout,
+        rows: &[EntityRow],
+        offline_version: Option<u64>,
+    ) -> Result<WriteOutcome, OnlineError>;
+
+    /// The latest row of each key, in the order asked; `None` where absent.
+    async fn read(&self, view: &str, keys: &[&str])
+    -> Result<Vec<Option<FeatureRow>>, OnlineError>;
+
+    /// The layout the view's rows were written with, or `None` if never written.
+    async fn layout(&self, view: &str) -> Result<Option<Arc<ViewLayout>>, OnlineError>;
+
+    /// The offline table version the view's online rows were last written from.
+    async fn offline_version(&self, view: &str) -> Result<Option<u64>, OnlineError>;
+}
+
+/// What a write did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriteOutcome {
+    /// Rows stored (new entities, or newer or equal event times).
+    pub written: usize,
+    /// Rows ignored because the store already held a later row for the entity.
+    pub skipped_older: usize,
+}
+
+/// Opens the online store a repository is configured with. The one place a
+/// configuration becomes a backend.
+pub fn open_online_store(repo: &FeatureRepo) -> Result<Arc<dyn OnlineStore>, OnlineError> {
+    match &repo.online_store {
+        OnlineStoreConfig::Embedded { path, map_size_mib } => {
+            let path = match repo.resolve(path) {
+                SourceLocation::Local(path) => path,
+                SourceLocation::Uri(uri) => {
+                    return Err(OnlineError::Io {
+                        path: uri,
+                        source: std::io::Error::new(
+                            std::io::ErrorKind::InvalidInput,
+                            "the embedded store needs a local folder, not a URI",
+                        ),
+                    });
+                }
+            };
+            let config = EmbeddedStoreConfig {
+                path,
+                map_size_mib: *map_size_mib,
+            };
+            Ok(Arc::new(EmbeddedStore::open(&config)?))
+        }
+    }
+}

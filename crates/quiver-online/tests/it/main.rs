@@ -1,0 +1,4 @@
+//! Integration tests of the embedded online store.
+
+mod conformance;
+mod processes;

@@ -1,0 +1,108 @@
+//! [`TestRepo`]: a feature repository in its own temporary folder.
+
+use std::path::{Path, PathBuf};
+
+/// The energy demo repository, scaffolded by `quiver init`'s code into a
+/// fresh temporary folder, with the CSV a test gives it.
+pub struct TestRepo {
+    dir: tempfile::TempDir,
+}
+
+/// The energy CSV's header.
+pub const ENERGY_HEADER: &str = "household_id,day,energy_median,energy_mean,energy_max,energy_count,energy_std,energy_sum,energy_min";
+
+impl TestRepo {
+    /// A new energy repository whose source holds `csv` (header included).
+    pub fn energy(csv: &str) -> TestRepo {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        quiver_core::scaffold::init_energy_repo(dir.path()).expect("the template is written");
+        let repo = TestRepo { dir };
+        repo.write_source(csv);
+        repo
+    }
+
+    /// The repository folder.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The source CSV file.
+    pub fn source_file(&self) -> PathBuf {
+        self.path().join("data/energy.csv")
+    }
+
+    /// Replaces the source CSV.
+    pub fn write_source(&self, csv: &str) {
+        std::fs::create_dir_all(self.path().join("data")).unwrap();
+        std::fs::write(self.source_file(), csv).unwrap();
+    }
+
+    /// Rewrites `quiver.toml` through `edit`.
+    pub fn edit_config(&self, edit: impl FnOnce(String) -> String) {
+        let path = self.path().join(quiver_core::CONFIG_FILE);
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, edit(text)).unwrap();
+    }
+
+    /// Rewrites the view's SQL file through `edit`.
+    pub fn edit_sql(&self, edit: impl FnOnce(String) -> String) {
+        let path = self.path().join("features/energy_features.sql");
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, edit(text)).unwrap();
+    }
+
+    /// Every file of both stores with its bytes: a fingerprint
+    /// to prove a failed job changed nothing.
+    pub fn data_snapshot(&self) -> Vec<(PathBuf, Vec<u8>)> {
+        let mut files = Vec::new();
+        collect(&self.path().join("data/offline"), &mut files);
+        collect(&self.path().join("data/online"), &mut files);
+        files.sort();
+        files
+            .into_iter()
+            // The lock file changes whenever a reader opens the store: not data.
+            .filter(|p| !p.ends_with("lock.mdb"))
+            .map(|p| {
+                let bytes = std::fs::read(&p).unwrap();
+                (p, bytes)
+            })
+            .collect()
+    }
+}
+
+fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            collect(&path, out);
+        } else {
+            out.push(path);
+        }
+    }
+}
+
+/// One CSV line of the energy source; `None` is an empty (missing) field.
+#[allow(clippy::too_many_arguments)]
+pub fn energy_line(
+    id: &str,
+    day: &str,
+    sum: Option<f64>,
+    count: Option<i64>,
+    max: Option<f64>,
+    mean: Option<f64>,
+) -> String {
+    let f = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
+    format!(
+        "{id},{day},{median},{mean},{max},{count},{std},{sum},{min}",
+        median = f(mean),
+        mean = f(mean),
+        max = f(max),
+        count = count.map(|c| c.to_string()).unwrap_or_default(),
+        std = "0.1",
+        sum = f(sum),
+        min = "0.01",
+    )
+}
