@@ -1,0 +1,102 @@
+//! Errors of the feature job.
+
+use quiver_core::DefinitionError;
+use std::path::PathBuf;
+
+/// Why a job did not complete. Whatever the variant, both stores are as they
+/// were before the job (see the crate docs for the one recoverable exception).
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// The definitions are wrong.
+    #[error(transparent)]
+    Definition(#[from] DefinitionError),
+    /// The source's data is not where the definition says.
+    #[error("source `{source_name}`: no data at {location}")]
+    SourceMissing {
+        /// The source.
+        source_name: String,
+        /// Where it was expected.
+        location: String,
+    },
+    /// The source has no rows.
+    #[error("source `{source_name}` ({location}) has no rows; nothing was written")]
+    EmptySource {
+        /// The source.
+        source_name: String,
+        /// Where it is.
+        location: String,
+    },
+    /// Reading the source or running the SQL failed (a malformed CSV row, a
+    /// value of the wrong type …); the message names the file and line.
+    #[error(
+        "feature view `{view}`: reading source `{source_name}` ({location}) or running the view's SQL failed: {source}"
+    )]
+    Compute {
+        /// The view.
+        view: String,
+        /// The source.
+        source_name: String,
+        /// Where the source is.
+        location: String,
+        /// DataFusion's report.
+        #[source]
+        source: Box<deltalake::datafusion::error::DataFusionError>,
+    },
+    /// Two output rows share an entity key and an event time.
+    #[error(
+        "feature view `{view}`: {count} rows have {key} = {key_value} and {time} = {time_value} (and {more} more duplicated pairs); source `{source_name}` ({location}) must have one row per {key} and {time}"
+    )]
+    DuplicateRows {
+        /// The view.
+        view: String,
+        /// The source.
+        source_name: String,
+        /// Where the source is.
+        location: String,
+        /// Entity key column.
+        key: String,
+        /// One duplicated key.
+        key_value: String,
+        /// Event-time column.
+        time: String,
+        /// Its event time.
+        time_value: String,
+        /// How many rows share that pair.
+        count: i64,
+        /// How many other pairs are duplicated.
+        more: usize,
+    },
+    /// A `--start`/`--end` value is not a date or time.
+    #[error("`{value}` is not a valid {what}: write YYYY-MM-DD or an RFC 3339 time")]
+    BadRange {
+        /// The value given.
+        value: String,
+        /// `start` or `end`.
+        what: &'static str,
+    },
+    /// The offline store failed; nothing was committed.
+    #[error(transparent)]
+    Offline(#[from] quiver_offline::OfflineError),
+    /// The online store failed; the offline commit of this job was undone.
+    #[error(
+        "online store write failed, so the offline commit (version {undone_version}) was undone: {source}"
+    )]
+    OnlineUndone {
+        /// The Delta version that was rolled back.
+        undone_version: u64,
+        /// The online store's report.
+        #[source]
+        source: quiver_online::OnlineError,
+    },
+    /// The online store failed outside a job's commit (opening, reading, repairing).
+    #[error(transparent)]
+    Online(#[from] quiver_online::OnlineError),
+    /// A file the job needs could not be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
+}

@@ -1,0 +1,31 @@
+//! The feature job: one view's SQL, computed once, written to both stores.
+//!
+//! Read [`run_view`] first. It reads the view's batch source with Apache
+//! DataFusion, runs the view's SQL, checks the result (declared columns, no
+//! duplicate entity-and-time pairs), and hands the *same* Arrow record batches
+//! to the offline store (one atomic Delta commit) and, reduced to the latest
+//! row per entity, to the online store (one atomic write that also records the
+//! Delta version it reflects). If the online half fails, the Delta commit is
+//! undone; if the process dies between the two, the next run sees the online
+//! store's recorded version lag behind the table's and rewrites the online
+//! rows from the table before doing anything else.
+//!
+//! [`validate_view`] is the SQL half of `quiver apply`: it plans the query
+//! without reading data and reports every mismatch with the declaration.
+#![deny(missing_docs)]
+
+mod arrow_types;
+mod error;
+mod online_rows;
+mod progress;
+mod run;
+mod sources;
+mod validate;
+
+pub use arrow_types::arrow_type;
+pub use error::JobError;
+pub use online_rows::latest_rows_per_entity;
+pub use progress::Progress;
+pub use run::{RunOptions, RunSummary, run_view};
+pub use sources::session_with_source;
+pub use validate::{ValidatedView, validate_repo, validate_view};

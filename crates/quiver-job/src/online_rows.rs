@@ -1,0 +1,158 @@
+//! From the job's Arrow batches to the online store's rows: the latest row of
+//! each entity, converted to [`FeatureRow`]s. Only winners are converted, so
+//! the per-row cost over millions of rows is one hash lookup.
+
+use deltalake::arrow::array::{Array, ArrayRef, AsArray};
+use deltalake::arrow::compute::cast;
+use deltalake::arrow::datatypes::{
+    DataType, Date32Type, Float64Type, Int64Type, TimeUnit, TimestampMicrosecondType,
+};
+use deltalake::arrow::record_batch::RecordBatch;
+use quiver_online::{EntityRow, FeatureRow, FeatureValue};
+use std::collections::HashMap;
+
+const MICROS_PER_DAY: i64 = 86_400_000_000;
+
+/// The latest row per entity in `batches`, which have Quiver's normalised
+/// layout: entity key, event time, then the features.
+///
+/// Errors name the column when a key or an event time is null.
+pub fn latest_rows_per_entity(batches: &[RecordBatch]) -> Result<Vec<EntityRow>, String> {
+    let batches: Vec<RecordBatch> = batches
+        .iter()
+        .map(plain_strings)
+        .collect::<Result<_, _>>()?;
+    let batches = batches.as_slice();
+    let mut latest: HashMap<EntityKey, (i64, usize, usize)> = HashMap::new();
+    for (b, batch) in batches.iter().enumerate() {
+        let keys = batch.column(0);
+        let times = event_times(batch)?;
+        for (row, time) in times.into_iter().enumerate() {
+            let key = entity_key(keys, row).ok_or_else(|| {
+                format!(
+                    "a row has a null entity key `{}`",
+                    batch.schema().field(0).name()
+                )
+            })?;
+            match latest.get_mut(&key) {
+                Some(best) if best.0 > time => {}
+                Some(best) => *best = (time, b, row),
+                None => {
+                    latest.insert(key, (time, b, row));
+                }
+            }
+        }
+    }
+    let mut rows: Vec<EntityRow> = latest
+        .into_iter()
+        .map(|(key, (time, b, row))| EntityRow {
+            key: key.into_string(),
+            row: FeatureRow {
+                event_time_micros: time,
+                values: batches[b].columns()[2..]
+                    .iter()
+                    .map(|column| value_at(column, row))
+                    .collect(),
+            },
+        })
+        .collect();
+    rows.sort_unstable_by(|a, b| a.key.cmp(&b.key));
+    Ok(rows)
+}
+
+/// A key borrowed from its batch, so the scan allocates only for new entities.
+/// Text columns as plain `Utf8`: tables read back through DataFusion come as
+/// `Utf8View`, which the rest of this module need not know about.
+fn plain_strings(batch: &RecordBatch) -> Result<RecordBatch, String> {
+    if !batch
+        .columns()
+        .iter()
+        .any(|c| matches!(c.data_type(), DataType::Utf8View | DataType::LargeUtf8))
+    {
+        return Ok(batch.clone());
+    }
+    let columns = batch
+        .columns()
+        .iter()
+        .map(|c| match c.data_type() {
+            DataType::Utf8View | DataType::LargeUtf8 => cast(c, &DataType::Utf8),
+            _ => Ok(c.clone()),
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())?;
+    let fields: Vec<_> = batch
+        .schema()
+        .fields()
+        .iter()
+        .zip(&columns)
+        .map(|(f, c)| f.as_ref().clone().with_data_type(c.data_type().clone()))
+        .collect();
+    RecordBatch::try_new(
+        std::sync::Arc::new(deltalake::arrow::datatypes::Schema::new(fields)),
+        columns,
+    )
+    .map_err(|e| e.to_string())
+}
+
+#[derive(Hash, PartialEq, Eq)]
+enum EntityKey<'a> {
+    Text(&'a str),
+    Number(i64),
+}
+
+impl EntityKey<'_> {
+    fn into_string(self) -> String {
+        match self {
+            EntityKey::Text(s) => s.to_string(),
+            EntityKey::Number(n) => n.to_string(),
+        }
+    }
+}
+
+fn entity_key(keys: &ArrayRef, row: usize) -> Option<EntityKey<'_>> {
+    if keys.is_null(row) {
+        return None;
+    }
+    Some(match keys.data_type() {
+        DataType::Int64 => EntityKey::Number(keys.as_primitive::<Int64Type>().value(row)),
+        _ => EntityKey::Text(keys.as_string::<i32>().value(row)),
+    })
+}
+
+fn event_times(batch: &RecordBatch) -> Result<Vec<i64>, String> {
+    let column = batch.column(1);
+    let name = batch.schema().field(1).name().clone();
+    if column.null_count() > 0 {
+        return Err(format!("a row has a null event time `{name}`"));
+    }
+    Ok(match column.data_type() {
+        DataType::Date32 => column
+            .as_primitive::<Date32Type>()
+            .values()
+            .iter()
+            .map(|d| i64::from(*d) * MICROS_PER_DAY)
+            .collect(),
+        DataType::Timestamp(TimeUnit::Microsecond, _) => column
+            .as_primitive::<TimestampMicrosecondType>()
+            .values()
+            .to_vec(),
+        other => return Err(format!("event time `{name}` has unexpected type {other}")),
+    })
+}
+
+fn value_at(column: &ArrayRef, row: usize) -> FeatureValue {
+    if column.is_null(row) {
+        return FeatureValue::Null;
+    }
+    match column.data_type() {
+        DataType::Utf8 => FeatureValue::String(column.as_string::<i32>().value(row).to_string()),
+        DataType::Int64 => FeatureValue::Int64(column.as_primitive::<Int64Type>().value(row)),
+        DataType::Float64 => FeatureValue::Float64(column.as_primitive::<Float64Type>().value(row)),
+        DataType::Boolean => FeatureValue::Bool(column.as_boolean().value(row)),
+        DataType::Date32 => FeatureValue::Date(column.as_primitive::<Date32Type>().value(row)),
+        DataType::Timestamp(TimeUnit::Microsecond, _) => {
+            FeatureValue::Timestamp(column.as_primitive::<TimestampMicrosecondType>().value(row))
+        }
+        other => unreachable!("the job casts every feature to a Quiver type, not {other}"),
+    }
+}

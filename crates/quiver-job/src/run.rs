@@ -1,0 +1,344 @@
+//! [`run_view`]: the one feature job.
+
+use crate::validate::plan_view;
+use crate::{JobError, Progress, latest_rows_per_entity};
+use deltalake::arrow::datatypes::DataType;
+use deltalake::arrow::record_batch::RecordBatch;
+use deltalake::datafusion::datasource::MemTable;
+use deltalake::datafusion::logical_expr::{cast, col, lit};
+use deltalake::datafusion::physical_plan::{ExecutionPlan, execute_stream};
+use deltalake::datafusion::prelude::SessionContext;
+use futures::TryStreamExt;
+use quiver_core::{Entity, FeatureRepo, FeatureView, ValueType};
+use quiver_offline::{OfflineStore, WriteMode};
+use quiver_online::{OnlineStore, ViewLayout};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How to run a job.
+#[derive(Clone)]
+pub struct RunOptions {
+    /// `None`: add the rows the offline table does not have yet (by entity key
+    /// and event time) — reruns write nothing, new days are appended.
+    /// `Some((start, end))`: recompute and atomically replace every row with an
+    /// event time in `[start, end]` — for corrections and backfills.
+    pub replace_range: Option<(String, String)>,
+    /// Where progress is shown.
+    pub progress: Progress,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self {
+            replace_range: None,
+            progress: Progress::hidden(),
+        }
+    }
+}
+
+/// What a job did.
+#[derive(Debug, Clone)]
+pub struct RunSummary {
+    /// The view.
+    pub view: String,
+    /// Rows read from the batch source.
+    pub rows_read: usize,
+    /// Rows the view's SQL produced (within the range, if one was given).
+    pub rows_computed: usize,
+    /// Rows committed to the offline table.
+    pub offline_rows_written: usize,
+    /// Offline table version before the job (`None`: no table).
+    pub offline_version_before: Option<u64>,
+    /// Offline table version after the job.
+    pub offline_version: u64,
+    /// The offline table.
+    pub offline_table: String,
+    /// Entities whose online row was written.
+    pub online_rows_written: usize,
+    /// Online rows not written because the store held a later row.
+    pub online_rows_skipped_older: usize,
+    /// Entities rewritten from the offline table because the online store
+    /// lagged behind it (a previous job died between its two commits).
+    pub online_rows_repaired: Option<usize>,
+    /// Wall time of the whole job.
+    pub elapsed: Duration,
+}
+
+/// Test hook: abort the process right after the offline commit, before the
+/// online write, to prove the next run repairs the online store.
+const ABORT_AFTER_OFFLINE_COMMIT: &str = "QUIVER_TEST_ABORT_AFTER_OFFLINE_COMMIT";
+
+/// Runs the feature job of `view_name`: compute once, write both stores.
+pub async fn run_view(
+    repo: &FeatureRepo,
+    view_name: &str,
+    online: &dyn OnlineStore,
+    offline: &OfflineStore,
+    options: RunOptions,
+) -> Result<RunSummary, JobError> {
+    let started = Instant::now();
+    let view = repo.feature_view(view_name)?;
+    let entity = repo.entity_of(view);
+    let source = repo.source_of(view);
+    let location = source.location.to_string();
+    let layout = ViewLayout::of(view, entity);
+    let progress = &options.progress;
+    let compute_err = |e| JobError::Compute {
+        view: view.name.clone(),
+        source_name: source.name.clone(),
+        location: location.clone(),
+        source: Box::new(e),
+    };
+
+    let version_before = offline.version(&view.name).await?;
+    progress.phase(format!("Checking online store of {}", view.name));
+    let repaired = repair_online(view, entity, &layout, online, offline, version_before).await?;
+
+    progress.phase(format!("Computing {} from {}", view.name, source.name));
+    let planned = plan_view(repo, view).await?;
+    let mut frame = planned.frame;
+    let mode = match &options.replace_range {
+        None => WriteMode::Append,
+        Some((start, end)) => {
+            let (time_type, start, end) = check_range(planned.event_time_type, start, end)?;
+            frame = frame
+                .filter(col(view.event_time.as_str()).between(
+                    cast(lit(start.clone()), time_type.clone()),
+                    cast(lit(end.clone()), time_type),
+                ))
+                .map_err(compute_err)?;
+            WriteMode::ReplaceRange { start, end }
+        }
+    };
+    let plan = frame.create_physical_plan().await.map_err(compute_err)?;
+    let stream = execute_stream(plan.clone(), planned.ctx.task_ctx()).map_err(compute_err)?;
+    let computed: Vec<RecordBatch> = stream
+        .inspect_ok(|batch| progress.rows(batch.num_rows()))
+        .try_collect()
+        .await
+        .map_err(compute_err)?;
+    let rows_read = rows_scanned(&plan);
+    if rows_read == 0 {
+        return Err(JobError::EmptySource {
+            source_name: source.name.clone(),
+            location,
+        });
+    }
+    let rows_computed = computed.iter().map(RecordBatch::num_rows).sum();
+
+    progress.phase(format!("Checking {} for duplicate rows", view.name));
+    let ctx = SessionContext::new();
+    if rows_computed > 0 {
+        let table =
+            MemTable::try_new(computed[0].schema(), vec![computed.clone()]).map_err(compute_err)?;
+        ctx.register_table("computed", Arc::new(table))
+            .map_err(compute_err)?;
+        check_duplicates(&ctx, view, entity, &source.name, &location).await?;
+    }
+
+    let to_write = match (&mode, version_before) {
+        (WriteMode::Append, Some(version)) if rows_computed > 0 => {
+            progress.phase(format!("Finding rows new to offline table v{version}"));
+            offline
+                .register(&ctx, &view.name, "existing", Some(version))
+                .await?;
+            let sql = format!(
+                "SELECT * FROM computed c WHERE NOT EXISTS (SELECT 1 FROM existing e WHERE e.\"{key}\" = c.\"{key}\" AND e.\"{time}\" = c.\"{time}\")",
+                key = entity.join_key,
+                time = view.event_time,
+            );
+            ctx.sql(&sql)
+                .await
+                .map_err(compute_err)?
+                .collect()
+                .await
+                .map_err(compute_err)?
+        }
+        _ => computed,
+    };
+    let latest = latest_rows_per_entity(&to_write).map_err(|reason| {
+        compute_err(deltalake::datafusion::error::DataFusionError::Execution(
+            reason,
+        ))
+    })?;
+
+    progress.phase(format!("Writing offline table of {}", view.name));
+    let commit = offline.write(view, to_write, mode).await?;
+    let committed = Some(commit.version) != version_before;
+    if committed && std::env::var_os(ABORT_AFTER_OFFLINE_COMMIT).is_some() {
+        std::process::abort();
+    }
+
+    progress.phase(format!("Writing online store of {}", view.name));
+    let outcome = if committed {
+        match online.write(&layout, &latest, Some(commit.version)).await {
+            Ok(outcome) => outcome,
+            Err(source) => {
+                undo_offline(offline, &view.name, version_before).await?;
+                return Err(JobError::OnlineUndone {
+                    undone_version: commit.version,
+                    source,
+                });
+            }
+        }
+    } else {
+        Default::default()
+    };
+    progress.finish();
+    Ok(RunSummary {
+        view: view.name.clone(),
+        rows_read,
+        rows_computed,
+        offline_rows_written: commit.rows,
+        offline_version_before: version_before,
+        offline_version: commit.version,
+        offline_table: offline.table_url(&view.name).to_string(),
+        online_rows_written: outcome.written,
+        online_rows_skipped_older: outcome.skipped_older,
+        online_rows_repaired: repaired,
+        elapsed: started.elapsed(),
+    })
+}
+
+/// If the online store does not reflect the offline table's latest version
+/// (a job died between its two commits, or the online files were deleted),
+/// rewrites the latest row of every entity from the table.
+async fn repair_online(
+    view: &FeatureView,
+    entity: &Entity,
+    layout: &ViewLayout,
+    online: &dyn OnlineStore,
+    offline: &OfflineStore,
+    offline_version: Option<u64>,
+) -> Result<Option<usize>, JobError> {
+    let Some(version) = offline_version else {
+        return Ok(None);
+    };
+    let in_step = online.offline_version(&view.name).await? == Some(version)
+        && online.layout(&view.name).await?.as_deref() == Some(layout);
+    if in_step {
+        return Ok(None);
+    }
+    tracing::warn!(
+        view = %view.name,
+        offline_version = version,
+        "Online store lags the offline table; rewriting its rows from the table."
+    );
+    let batches = offline.latest_rows(view, entity, Some(version)).await?;
+    let rows = latest_rows_per_entity(&batches).map_err(|reason| JobError::Compute {
+        view: view.name.clone(),
+        source_name: "(offline table)".to_string(),
+        location: offline.table_url(&view.name).to_string(),
+        source: Box::new(deltalake::datafusion::error::DataFusionError::Execution(
+            reason,
+        )),
+    })?;
+    online.write(layout, &rows, Some(version)).await?;
+    Ok(Some(rows.len()))
+}
+
+/// Undoes this job's offline commit after its online write failed.
+async fn undo_offline(
+    offline: &OfflineStore,
+    view: &str,
+    version_before: Option<u64>,
+) -> Result<(), JobError> {
+    match version_before {
+        Some(version) => {
+            offline.restore(view, version).await?;
+        }
+        None => {
+            // The job created the table; leaving as it was means no table.
+            let url = offline.table_url(view);
+            if let Ok(path) = url.to_file_path() {
+                std::fs::remove_dir_all(&path).map_err(|source| JobError::Io { path, source })?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Rows read by the leaves of `plan` (the source scans), from their metrics.
+fn rows_scanned(plan: &Arc<dyn ExecutionPlan>) -> usize {
+    let children = plan.children();
+    if children.is_empty() {
+        plan.metrics()
+            .and_then(|m| m.output_rows())
+            .unwrap_or_default()
+    } else {
+        children.into_iter().map(rows_scanned).sum()
+    }
+}
+
+async fn check_duplicates(
+    ctx: &SessionContext,
+    view: &FeatureView,
+    entity: &Entity,
+    source: &str,
+    location: &str,
+) -> Result<(), JobError> {
+    let sql = format!(
+        "SELECT CAST(\"{key}\" AS VARCHAR), CAST(\"{time}\" AS VARCHAR), count(*) FROM computed GROUP BY 1, 2 HAVING count(*) > 1 ORDER BY 1, 2",
+        key = entity.join_key,
+        time = view.event_time,
+    );
+    let compute_err = |e| JobError::Compute {
+        view: view.name.clone(),
+        source_name: source.to_string(),
+        location: location.to_string(),
+        source: Box::new(e),
+    };
+    let found = ctx
+        .sql(&sql)
+        .await
+        .map_err(compute_err)?
+        .collect()
+        .await
+        .map_err(compute_err)?;
+    let total: usize = found.iter().map(RecordBatch::num_rows).sum();
+    let Some(first) = found.iter().find(|b| b.num_rows() > 0) else {
+        return Ok(());
+    };
+    use deltalake::arrow::array::AsArray;
+    use deltalake::arrow::datatypes::Int64Type;
+    let text = |i: usize| {
+        deltalake::arrow::util::display::array_value_to_string(first.column(i), 0)
+            .unwrap_or_default()
+    };
+    Err(JobError::DuplicateRows {
+        view: view.name.clone(),
+        source_name: source.to_string(),
+        location: location.to_string(),
+        key: entity.join_key.clone(),
+        key_value: text(0),
+        time: view.event_time.clone(),
+        time_value: text(1),
+        count: first.column(2).as_primitive::<Int64Type>().value(0),
+        more: total - 1,
+    })
+}
+
+/// Checks `--start`/`--end` and returns the Arrow type to compare them as.
+fn check_range(
+    event_time: ValueType,
+    start: &str,
+    end: &str,
+) -> Result<(DataType, String, String), JobError> {
+    let parse = |value: &str, what: &'static str| -> Result<String, JobError> {
+        let bad = || JobError::BadRange {
+            value: value.to_string(),
+            what,
+        };
+        if chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d").is_ok() {
+            return Ok(value.to_string());
+        }
+        if event_time == ValueType::Timestamp && chrono::DateTime::parse_from_rfc3339(value).is_ok()
+        {
+            return Ok(value.to_string());
+        }
+        Err(bad())
+    };
+    let start = parse(start, "start")?;
+    let end = parse(end, "end")?;
+    Ok((crate::arrow_type(event_time), start, end))
+}

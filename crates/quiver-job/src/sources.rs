@@ -1,0 +1,109 @@
+//! Batch sources as DataFusion tables.
+
+use crate::{JobError, arrow_type};
+use deltalake::arrow::datatypes::{Field, Schema};
+use deltalake::datafusion::prelude::{
+    CsvReadOptions, ParquetReadOptions, SessionConfig, SessionContext,
+};
+use quiver_core::{BatchSource, DefinitionError, FeatureRepo, SourceFormat, SourceLocation};
+use std::path::Path;
+
+/// A DataFusion session with `source` registered as a table of its own name,
+/// as a view's SQL expects to find it.
+pub async fn session_with_source(
+    repo: &FeatureRepo,
+    source: &BatchSource,
+) -> Result<SessionContext, JobError> {
+    let config = SessionConfig::new()
+        // One reader per file keeps CSV line numbers in error messages true
+        // (a split file would count lines from each split).
+        .with_repartition_file_scans(source.format != SourceFormat::Csv)
+        .with_information_schema(false);
+    let ctx = SessionContext::new_with_config(config);
+    let path = match &source.location {
+        SourceLocation::Local(path) => path.clone(),
+        SourceLocation::Uri(uri) => {
+            return Err(DefinitionError::Invalid {
+                file: repo.config_file(),
+                key: format!("sources.{}.location", source.name),
+                reason: format!("`{uri}`: only local files are supported for now"),
+            }
+            .into());
+        }
+    };
+    if !path.exists() {
+        return Err(JobError::SourceMissing {
+            source_name: source.name.clone(),
+            location: path.display().to_string(),
+        });
+    }
+    let location = path.to_string_lossy().to_string();
+    let compute_err = |e| JobError::Compute {
+        view: String::new(),
+        source_name: source.name.clone(),
+        location: location.clone(),
+        source: Box::new(e),
+    };
+    let declared_schema = source.schema.as_ref().map(|columns| {
+        Schema::new(
+            columns
+                .iter()
+                .map(|(name, t)| Field::new(name, arrow_type(*t), true))
+                .collect::<Vec<_>>(),
+        )
+    });
+    match source.format {
+        SourceFormat::Csv => {
+            let schema = declared_schema.expect("CSV sources always declare a schema");
+            let extension = extension_of(&path, ".csv");
+            let options = CsvReadOptions::new()
+                .has_header(true)
+                .schema(&schema)
+                .file_extension(&extension);
+            ctx.register_csv(&source.name, &location, options)
+                .await
+                .map_err(compute_err)?;
+        }
+        SourceFormat::Parquet => {
+            let extension = extension_of(&path, ".parquet");
+            let options = ParquetReadOptions::default().file_extension(&extension);
+            ctx.register_parquet(&source.name, &location, options)
+                .await
+                .map_err(compute_err)?;
+        }
+        SourceFormat::Delta => {
+            let url =
+                url::Url::from_directory_path(&path).map_err(|()| JobError::SourceMissing {
+                    source_name: source.name.clone(),
+                    location: location.clone(),
+                })?;
+            let table = deltalake::open_table(url)
+                .await
+                .map_err(|e| JobError::Compute {
+                    view: String::new(),
+                    source_name: source.name.clone(),
+                    location: location.clone(),
+                    source: Box::new(e.into()),
+                })?;
+            table
+                .update_datafusion_session(&ctx.state())
+                .map_err(|e| compute_err(e.into()))?;
+            let provider = table.table_provider().await.map_err(compute_err)?;
+            ctx.register_table(source.name.as_str(), provider)
+                .map_err(compute_err)?;
+        }
+    }
+    Ok(ctx)
+}
+
+/// The extension DataFusion should list: the file's own for a single file
+/// (so `energy.txt` reads as CSV too), the format's usual one for a folder.
+fn extension_of(path: &Path, usual: &str) -> String {
+    if path.is_file() {
+        path.extension()
+            .map(|e| format!(".{}", e.to_string_lossy()))
+            .unwrap_or_default()
+    } else {
+        usual.to_string()
+    }
+}

@@ -1,0 +1,148 @@
+//! Bad input gets an error that names the problem, and leaves both stores
+//! exactly as they were.
+
+use crate::support::{VIEW, run};
+use quiver_core::FeatureRepo;
+use quiver_job::{JobError, RunOptions};
+use quiver_test::TestRepo;
+use quiver_test::repo::ENERGY_HEADER;
+
+const GOOD: &str = "MAC000002,2012-01-01,0.1,0.1,0.5,48,0.05,1,0.01\nMAC000002,2012-01-02,0.2,0.2,0.7,48,0.05,2,0.01\n";
+
+/// A repository that has run once on good data, and the fingerprint of its stores.
+async fn ran_once() -> (TestRepo, Vec<(std::path::PathBuf, Vec<u8>)>) {
+    let repo = TestRepo::energy(&format!("{ENERGY_HEADER}\n{GOOD}"));
+    run(&repo).await.unwrap();
+    let snapshot = repo.data_snapshot();
+    assert!(snapshot.iter().any(|(p, _)| p.ends_with("data.mdb")));
+    assert!(
+        snapshot
+            .iter()
+            .any(|(p, _)| p.to_string_lossy().contains("_delta_log"))
+    );
+    (repo, snapshot)
+}
+
+/// Runs with `source` as the CSV and returns the error text, checking that
+/// both stores are untouched.
+async fn fails_with(source: &str) -> String {
+    let (repo, before) = ran_once().await;
+    repo.write_source(source);
+    let error = run(&repo)
+        .await
+        .expect_err("the job should fail")
+        .to_string();
+    assert_unchanged(&repo, &before, &error);
+    error
+}
+
+fn assert_unchanged(repo: &TestRepo, before: &[(std::path::PathBuf, Vec<u8>)], error: &str) {
+    let after = repo.data_snapshot();
+    let changed: Vec<_> = after
+        .iter()
+        .filter(|file| !before.contains(file))
+        .map(|(path, _)| path)
+        .chain(
+            before
+                .iter()
+                .filter(|(p, _)| !after.iter().any(|(q, _)| q == p))
+                .map(|(path, _)| path),
+        )
+        .collect();
+    assert!(
+        changed.is_empty(),
+        "a failed job changed {changed:?} ({error})"
+    );
+}
+
+#[tokio::test]
+async fn a_row_with_too_few_fields_names_the_file_and_line() {
+    let error = fails_with(&format!(
+        "{ENERGY_HEADER}\n{GOOD}MAC000002,2012-01-03,0.2,0.2\n"
+    ))
+    .await;
+    assert!(error.contains("energy.csv"), "{error}");
+    assert!(error.contains("line"), "{error}");
+    assert!(error.contains("energy_features"), "{error}");
+}
+
+#[tokio::test]
+async fn a_value_of_the_wrong_type_is_named_with_its_line() {
+    let error = fails_with(&format!(
+        "{ENERGY_HEADER}\n{GOOD}MAC000002,2012-01-03,0.2,0.2,0.7,48,0.05,lots,0.01\n"
+    ))
+    .await;
+    assert!(error.contains("lots"), "{error}");
+    assert!(error.contains("line"), "{error}");
+    assert!(error.contains("energy.csv"), "{error}");
+}
+
+#[tokio::test]
+async fn a_bad_date_is_named() {
+    let error = fails_with(&format!(
+        "{ENERGY_HEADER}\n{GOOD}MAC000002,2012-13-45,0.2,0.2,0.7,48,0.05,2,0.01\n"
+    ))
+    .await;
+    assert!(error.contains("2012-13-45"), "{error}");
+}
+
+#[tokio::test]
+async fn a_duplicate_household_and_day_is_named() {
+    let error = fails_with(&format!(
+        "{ENERGY_HEADER}\n{GOOD}MAC000002,2012-01-02,0.3,0.3,0.9,48,0.05,3,0.01\n"
+    ))
+    .await;
+    assert!(error.contains("MAC000002"), "{error}");
+    assert!(error.contains("2012-01-02"), "{error}");
+    assert!(error.contains("2 rows"), "{error}");
+}
+
+#[tokio::test]
+async fn an_empty_source_is_an_error_not_an_empty_table() {
+    let error = fails_with(&format!("{ENERGY_HEADER}\n")).await;
+    assert!(error.contains("no rows"), "{error}");
+    assert!(error.contains("energy_daily"), "{error}");
+}
+
+#[tokio::test]
+async fn a_missing_file_names_the_path() {
+    let (repo, before) = ran_once().await;
+    std::fs::remove_file(repo.source_file()).unwrap();
+    let error = run(&repo).await.unwrap_err();
+    assert!(matches!(error, JobError::SourceMissing { .. }), "{error}");
+    assert!(error.to_string().contains("energy.csv"), "{error}");
+    assert_unchanged(&repo, &before, &error.to_string());
+}
+
+#[tokio::test]
+async fn an_unknown_view_lists_the_known_ones() {
+    let (repo, before) = ran_once().await;
+    let definitions = FeatureRepo::load(repo.path()).unwrap();
+    let online = quiver_online::open_online_store(&definitions).unwrap();
+    let offline = quiver_offline::OfflineStore::for_repo(&definitions).unwrap();
+    let error = quiver_job::run_view(
+        &definitions,
+        "energy_featurez",
+        online.as_ref(),
+        &offline,
+        RunOptions::default(),
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(error.contains("energy_featurez"), "{error}");
+    assert!(error.contains(VIEW), "{error}");
+    assert_unchanged(&repo, &before, &error);
+}
+
+#[tokio::test]
+async fn a_bad_range_is_refused_before_anything_runs() {
+    let (repo, before) = ran_once().await;
+    let options = RunOptions {
+        replace_range: Some(("2014-01-01".to_string(), "yesterday".to_string())),
+        ..RunOptions::default()
+    };
+    let error = crate::support::run_with(&repo, options).await.unwrap_err();
+    assert!(error.to_string().contains("yesterday"), "{error}");
+    assert_unchanged(&repo, &before, &error.to_string());
+}

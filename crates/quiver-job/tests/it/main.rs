@@ -1,0 +1,8 @@
+//! Integration tests of the feature job, on real files, a real Delta table and
+//! the real embedded online store.
+
+mod bad_input;
+mod definitions;
+mod end_to_end;
+mod support;
+mod windows;
