@@ -1,0 +1,26 @@
+//! `quiver apply`: validate definitions (SQL included) and record them.
+
+use quiver_core::{FeatureRepo, Registry};
+use std::path::Path;
+
+pub async fn run(repo_dir: &Path) -> anyhow::Result<()> {
+    let repo = FeatureRepo::load(repo_dir)?;
+    let views = quiver_job::validate_repo(&repo).await?;
+    let summary = format!(
+        "{} entities, {} sources, {} feature views, {} feature services",
+        repo.entities.len(),
+        repo.sources.len(),
+        repo.feature_views.len(),
+        repo.feature_services.len()
+    );
+    let path = Registry::new(repo).save()?;
+    println!("Applied {summary}.");
+    for view in views {
+        println!(
+            "  feature view {}: {} features from source {} (event time: {})",
+            view.view, view.features, view.source, view.event_time_type
+        );
+    }
+    println!("Registry: {}", path.display());
+    Ok(())
+}

@@ -1,0 +1,9 @@
+//! One module per subcommand; each calls into the libraries and prints.
+
+pub mod apply;
+pub mod datagen;
+pub mod demo;
+pub mod get;
+pub mod history;
+pub mod init;
+pub mod run;

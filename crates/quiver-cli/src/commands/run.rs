@@ -1,0 +1,77 @@
+//! `quiver run VIEW`: the feature job.
+
+use crate::args::RunArgs;
+use crate::output::thousands;
+use quiver_job::{Progress, RunOptions, RunSummary};
+use std::path::Path;
+
+pub async fn run(args: &RunArgs) -> anyhow::Result<()> {
+    let progress = if args.quiet {
+        Progress::hidden()
+    } else {
+        Progress::stderr()
+    };
+    let range = args.start.clone().zip(args.end.clone());
+    let summary = run_job(&args.repo.repo, &args.view, range, progress).await?;
+    print_summary(&summary);
+    Ok(())
+}
+
+pub async fn run_job(
+    repo_dir: &Path,
+    view: &str,
+    replace_range: Option<(String, String)>,
+    progress: Progress,
+) -> anyhow::Result<RunSummary> {
+    let repo = crate::output::load_registry(repo_dir)?;
+    let online = quiver_online::open_online_store(&repo)?;
+    let offline = quiver_offline::OfflineStore::for_repo(&repo)?;
+    let options = RunOptions {
+        replace_range,
+        progress,
+    };
+    let summary = quiver_job::run_view(&repo, view, online.as_ref(), &offline, options).await;
+    Ok(summary?)
+}
+
+pub fn print_summary(s: &RunSummary) {
+    println!(
+        "Feature view {}: read {} source rows, computed {} feature rows.",
+        s.view,
+        thousands(s.rows_read),
+        thousands(s.rows_computed)
+    );
+    if let Some(repaired) = s.online_rows_repaired {
+        println!(
+            "  online   repaired first: {} entities rewritten from offline version {}",
+            thousands(repaired),
+            s.offline_version_before.unwrap_or_default()
+        );
+    }
+    if Some(s.offline_version) == s.offline_version_before {
+        println!(
+            "  offline  no new rows; table unchanged at version {} ({})",
+            s.offline_version, s.offline_table
+        );
+    } else {
+        println!(
+            "  offline  {} rows committed as Delta version {} ({})",
+            thousands(s.offline_rows_written),
+            s.offline_version,
+            s.offline_table
+        );
+        println!(
+            "  online   {} entities updated{}",
+            thousands(s.online_rows_written),
+            if s.online_rows_skipped_older > 0 {
+                format!(
+                    ", {} kept (the store already had later rows)",
+                    thousands(s.online_rows_skipped_older)
+                )
+            } else {
+                String::new()
+            }
+        );
+    }
+    println!("  took {:.1} s", s.elapsed.as_secs_f64());
+}

@@ -1,0 +1,51 @@
+//! `quiver`: define features once, compute them with one job, read them
+//! online and offline. This file only parses arguments and dispatches; each
+//! command is a thin wrapper over a library call in `commands/`.
+
+mod args;
+mod commands;
+mod output;
+
+use args::{Cli, Command, DatagenDataset};
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a Tokio runtime starts");
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Init { dir } => commands::init::run(&dir),
+            Command::Apply { repo } => commands::apply::run(&repo.repo).await,
+            Command::Run(args) => commands::run::run(&args).await,
+            Command::Get(args) => commands::get::run(&args).await,
+            Command::History(args) => commands::history::run(&args).await,
+            Command::Datagen {
+                dataset: DatagenDataset::Energy(args),
+            } => commands::datagen::run(&args),
+            Command::Demo(args) => commands::demo::run(&args).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {}", output::error_chain(&err));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs go to stderr; `QUIVER_LOG` (or `RUST_LOG`) sets the filter, default `warn`.
+fn init_logging() {
+    let filter = std::env::var("QUIVER_LOG")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .unwrap_or_else(|_| "warn".to_string());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .try_init();
+}

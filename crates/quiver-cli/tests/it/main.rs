@@ -1,0 +1,5 @@
+//! The `quiver` binary as a user runs it.
+
+mod commands;
+mod interrupted_jobs;
+mod support;
