@@ -1,10 +1,13 @@
 """Shared SparkSession factory: local[2] + Delta Lake (jars from Maven Central via ivy)."""
+import os
+
 from delta import configure_spark_with_delta_pip
 from pyspark.sql import SparkSession
 
 
 def make_spark(app_name: str, driver_memory: str = "4g", shuffle_partitions: int = 8,
                master: str = "local[2]") -> SparkSession:
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # Spark stays on loopback
     builder = (
         SparkSession.builder.appName(app_name)
         .master(master)

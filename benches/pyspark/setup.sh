@@ -3,6 +3,7 @@
 # Creates a venv in ./.venv with pinned packages; Delta jars are resolved from
 # Maven Central on first Spark start (configure_spark_with_delta_pip) and cached in ~/.ivy2.
 set -euo pipefail
+export SPARK_LOCAL_IP="${SPARK_LOCAL_IP:-127.0.0.1}"  # Spark stays on loopback
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 VENV="${QUIVER_PYSPARK_VENV:-$HOME/.cache/quiver/pyspark-venv}"
 PYSPARK_VERSION=3.5.5

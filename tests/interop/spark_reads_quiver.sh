@@ -4,15 +4,17 @@
 # must agree with `quiver history` row for row, including time travel.
 # Usage: tests/interop/spark_reads_quiver.sh PATH/TO/quiver
 set -euo pipefail
+export SPARK_LOCAL_IP=127.0.0.1  # Spark stays on loopback
 here="$(cd "$(dirname "$0")" && pwd)"
 quiver="$1"
-"$here/../../benches/pyspark/setup.sh" >/dev/null
+SKIP_WARM="${SKIP_WARM:-1}" "$here/../../benches/pyspark/setup.sh" >/dev/null
 python="${QUIVER_PYSPARK_VENV:-$HOME/.cache/quiver/pyspark-venv}/bin/python"
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 repo="$work/repo"
 "$quiver" init "$repo" >/dev/null
+mkdir -p "$repo/data"
 "$quiver" datagen energy --households 4 --out "$work/full.csv" >/dev/null
 grep -v ',2014-02-2[0-9],' "$work/full.csv" > "$repo/data/energy.csv"
 "$quiver" apply --repo "$repo" >/dev/null
