@@ -93,7 +93,61 @@ pub async fn session_with_source(
                 .map_err(compute_err)?;
         }
     }
+    if source.format != SourceFormat::Csv
+        && let Some(declared) = &source.schema
+    {
+        check_declared_columns(repo, source, &ctx, declared).await?;
+    }
     Ok(ctx)
+}
+
+/// Parquet and Delta files carry their own schema; a declared one must agree.
+async fn check_declared_columns(
+    repo: &FeatureRepo,
+    source: &BatchSource,
+    ctx: &SessionContext,
+    declared: &indexmap::IndexMap<String, quiver_core::ValueType>,
+) -> Result<(), JobError> {
+    let provider = ctx
+        .table_provider(source.name.as_str())
+        .await
+        .map_err(|e| JobError::Compute {
+            view: String::new(),
+            source_name: source.name.clone(),
+            location: source.location.to_string(),
+            source: Box::new(e),
+        })?;
+    let schema = provider.schema();
+    for (column, value_type) in declared {
+        let key = format!("sources.{}.schema.{column}", source.name);
+        let reason = match schema.field_with_name(column) {
+            Err(_) => format!(
+                "the {} data at {} has no such column; it has: {}",
+                source.format.name(),
+                source.location,
+                schema
+                    .fields()
+                    .iter()
+                    .map(|f| f.name().as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Ok(field) if !crate::arrow_types::accepts(*value_type, field.data_type()) => format!(
+                "declared `{value_type}` but the {} data at {} holds {}",
+                source.format.name(),
+                source.location,
+                field.data_type()
+            ),
+            Ok(_) => continue,
+        };
+        return Err(DefinitionError::Invalid {
+            file: repo.config_file(),
+            key,
+            reason,
+        }
+        .into());
+    }
+    Ok(())
 }
 
 /// The extension DataFusion should list: the file's own for a single file

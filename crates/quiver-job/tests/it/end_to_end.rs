@@ -7,7 +7,7 @@ use quiver_job::RunOptions;
 use quiver_test::TestRepo;
 use std::collections::BTreeMap;
 
-fn dataset(households: usize, last_day: (i32, u32, u32)) -> String {
+pub fn dataset(households: usize, last_day: (i32, u32, u32)) -> String {
     let config = EnergyConfig {
         households,
         last_day: chrono::NaiveDate::from_ymd_opt(last_day.0, last_day.1, last_day.2).unwrap(),

@@ -4,5 +4,6 @@
 mod bad_input;
 mod definitions;
 mod end_to_end;
+mod source_formats;
 mod support;
 mod windows;
