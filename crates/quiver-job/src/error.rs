@@ -77,22 +77,101 @@ pub enum JobError {
     /// The offline store failed; nothing was committed.
     #[error(transparent)]
     Offline(#[from] quiver_offline::OfflineError),
+    /// Another job holds the view's lock.
+    #[error("another `quiver run {view}` is running (lock {}); wait for it to finish", lock.display())]
+    Busy {
+        /// The view.
+        view: String,
+        /// The lock file.
+        lock: PathBuf,
+    },
+    /// The offline table changed while this job computed (another writer).
+    #[error(
+        "the offline table of `{view}` moved from version {expected} to {found} while this job ran; nothing was written, run it again"
+    )]
+    TableMoved {
+        /// The view.
+        view: String,
+        /// Version the job started from.
+        expected: u64,
+        /// Version found before committing.
+        found: u64,
+    },
+    /// The view's declared columns no longer match its offline table.
+    #[error(
+        "feature view `{view}`: its offline table {table} has other columns than the view now declares (added: {added}; removed: {removed}). Quiver does not migrate tables yet: to rebuild the view from its source, delete {table} and run it again"
+    )]
+    SchemaChanged {
+        /// The view.
+        view: String,
+        /// The table.
+        table: String,
+        /// Declared columns the table lacks.
+        added: String,
+        /// Table columns no longer declared.
+        removed: String,
+    },
+    /// `--start` is after `--end`.
+    #[error("the range is empty: --start {start} is after --end {end}")]
+    EmptyRange {
+        /// The start.
+        start: String,
+        /// The end.
+        end: String,
+    },
+    /// The view's SQL produced no rows on a first run.
+    #[error(
+        "feature view `{view}` computed no rows from source `{source_name}`; nothing was written"
+    )]
+    NoRows {
+        /// The view.
+        view: String,
+        /// The source.
+        source_name: String,
+    },
     /// The online store failed; the offline commit of this job was undone.
     #[error(
-        "online store write failed, so the offline commit (version {undone_version}) was undone: {source}"
+        "feature view `{view}`: the online store write failed, so the offline commit (version {undone_version}) was undone by restoring the previous contents: {source}"
     )]
     OnlineUndone {
+        /// The view.
+        view: String,
         /// The Delta version that was rolled back.
         undone_version: u64,
         /// The online store's report.
         #[source]
         source: quiver_online::OnlineError,
     },
+    /// The online write failed and undoing the offline commit failed too.
+    #[error(
+        "feature view `{view}`: the online store write failed ({online}) and undoing offline version {committed} failed too ({undo}); the offline table is ahead of the online store, and the next `quiver run {view}` repairs the online store from it"
+    )]
+    UndoFailed {
+        /// The view.
+        view: String,
+        /// The offline version left committed.
+        committed: u64,
+        /// Why the online write failed.
+        online: quiver_online::OnlineError,
+        /// Why the undo failed.
+        undo: Box<JobError>,
+    },
+    /// A source that could not be opened.
+    #[error("source `{source_name}` ({location}): {source}")]
+    Source {
+        /// The source.
+        source_name: String,
+        /// Where it is.
+        location: String,
+        /// DataFusion's or delta-rs's report.
+        #[source]
+        source: Box<deltalake::datafusion::error::DataFusionError>,
+    },
     /// The online store failed outside a job's commit (opening, reading, repairing).
     #[error(transparent)]
     Online(#[from] quiver_online::OnlineError),
-    /// A file the job needs could not be read.
-    #[error("cannot read {}: {source}", path.display())]
+    /// A file or folder the job needs could not be used.
+    #[error("{}: {source}", path.display())]
     Io {
         /// The file.
         path: PathBuf,

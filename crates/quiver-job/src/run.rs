@@ -90,7 +90,9 @@ pub async fn run_view(
         source: Box::new(e),
     };
 
+    let _lock = lock_view(repo, &view.name)?;
     let version_before = offline.version(&view.name).await?;
+    check_table_columns(view, entity, offline).await?;
     progress.phase(format!("Checking online store of {}", view.name));
     let repaired = repair_online(view, entity, &layout, online, offline, version_before).await?;
 
@@ -162,6 +164,23 @@ pub async fn run_view(
         ))
     })?;
 
+    if version_before.is_none() && to_write.iter().all(|b| b.num_rows() == 0) {
+        return Err(JobError::NoRows {
+            view: view.name.clone(),
+            source_name: source.name.clone(),
+        });
+    }
+    // Another writer (Spark, say) may have committed meanwhile; our anti-join
+    // was against the version we started from.
+    let now = offline.version(&view.name).await?;
+    if now != version_before {
+        return Err(JobError::TableMoved {
+            view: view.name.clone(),
+            expected: version_before.unwrap_or_default(),
+            found: now.unwrap_or_default(),
+        });
+    }
+
     progress.phase(format!("Writing offline table of {}", view.name));
     let commit = offline.write(view, to_write, mode).await?;
     let committed = Some(commit.version) != version_before;
@@ -174,8 +193,16 @@ pub async fn run_view(
         match online.write(&layout, &latest, Some(commit.version)).await {
             Ok(outcome) => outcome,
             Err(source) => {
-                undo_offline(offline, &view.name, version_before).await?;
+                if let Err(undo) = undo_offline(offline, &view.name, version_before).await {
+                    return Err(JobError::UndoFailed {
+                        view: view.name.clone(),
+                        committed: commit.version,
+                        online: source,
+                        undo: Box::new(undo),
+                    });
+                }
                 return Err(JobError::OnlineUndone {
+                    view: view.name.clone(),
                     undone_version: commit.version,
                     source,
                 });
@@ -235,6 +262,72 @@ async fn repair_online(
     })?;
     online.write(layout, &rows, Some(version)).await?;
     Ok(Some(rows.len()))
+}
+
+/// One job per view at a time: a second would anti-join against the same
+/// table version and commit the same new rows again. The lock is released
+/// when the returned file closes, also when the process dies.
+fn lock_view(repo: &FeatureRepo, view: &str) -> Result<std::fs::File, JobError> {
+    let dir = repo.root.join("data/.locks");
+    let io_err = |path: &std::path::Path| {
+        let path = path.to_path_buf();
+        move |source| JobError::Io { path, source }
+    };
+    std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+    let path = dir.join(format!("{view}.lock"));
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(io_err(&path))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(JobError::Busy {
+            view: view.to_string(),
+            lock: path,
+        }),
+        Err(std::fs::TryLockError::Error(e)) => Err(io_err(&path)(e)),
+    }
+}
+
+/// The table's columns must be the ones the view declares: delta-rs would
+/// refuse the write later, after the online store was already touched.
+async fn check_table_columns(
+    view: &FeatureView,
+    entity: &Entity,
+    offline: &OfflineStore,
+) -> Result<(), JobError> {
+    let Some(mut table) = offline.columns(&view.name).await? else {
+        return Ok(());
+    };
+    let mut declared: Vec<String> = [entity.join_key.clone(), view.event_time.clone()]
+        .into_iter()
+        .chain(view.features.iter().map(|f| f.name.clone()))
+        .collect();
+    table.sort();
+    declared.sort();
+    if table == declared {
+        return Ok(());
+    }
+    let missing = |a: &[String], b: &[String]| {
+        let names: Vec<&str> = a
+            .iter()
+            .filter(|c| !b.contains(c))
+            .map(String::as_str)
+            .collect();
+        if names.is_empty() {
+            "none".to_string()
+        } else {
+            names.join(", ")
+        }
+    };
+    Err(JobError::SchemaChanged {
+        view: view.name.clone(),
+        table: offline.table_url(&view.name).to_string(),
+        added: missing(&declared, &table),
+        removed: missing(&table, &declared),
+    })
 }
 
 /// Undoes this job's offline commit after its online write failed.
@@ -340,5 +433,14 @@ fn check_range(
     };
     let start = parse(start, "start")?;
     let end = parse(end, "end")?;
+    let instant = |v: &str| {
+        chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d")
+            .map(|d| d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc())
+            .or_else(|_| chrono::DateTime::parse_from_rfc3339(v).map(|t| t.to_utc()))
+            .ok()
+    };
+    if instant(&start) > instant(&end) {
+        return Err(JobError::EmptyRange { start, end });
+    }
     Ok((crate::arrow_type(event_time), start, end))
 }

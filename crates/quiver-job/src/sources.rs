@@ -38,8 +38,7 @@ pub async fn session_with_source(
         });
     }
     let location = path.to_string_lossy().to_string();
-    let compute_err = |e| JobError::Compute {
-        view: String::new(),
+    let compute_err = |e| JobError::Source {
         source_name: source.name.clone(),
         location: location.clone(),
         source: Box::new(e),
@@ -55,6 +54,7 @@ pub async fn session_with_source(
     match source.format {
         SourceFormat::Csv => {
             let schema = declared_schema.expect("CSV sources always declare a schema");
+            check_csv_header(repo, source, &path)?;
             let extension = extension_of(&path, ".csv");
             let options = CsvReadOptions::new()
                 .has_header(true)
@@ -79,12 +79,7 @@ pub async fn session_with_source(
                 })?;
             let table = deltalake::open_table(url)
                 .await
-                .map_err(|e| JobError::Compute {
-                    view: String::new(),
-                    source_name: source.name.clone(),
-                    location: location.clone(),
-                    source: Box::new(e.into()),
-                })?;
+                .map_err(|e| compute_err(e.into()))?;
             table
                 .update_datafusion_session(&ctx.state())
                 .map_err(|e| compute_err(e.into()))?;
@@ -111,8 +106,7 @@ async fn check_declared_columns(
     let provider = ctx
         .table_provider(source.name.as_str())
         .await
-        .map_err(|e| JobError::Compute {
-            view: String::new(),
+        .map_err(|e| JobError::Source {
             source_name: source.name.clone(),
             location: source.location.to_string(),
             source: Box::new(e),
@@ -160,4 +154,58 @@ fn extension_of(path: &Path, usual: &str) -> String {
     } else {
         usual.to_string()
     }
+}
+
+/// DataFusion matches a declared CSV schema to columns by position; a header
+/// in another order would silently swap same-typed columns, so check it.
+fn check_csv_header(repo: &FeatureRepo, source: &BatchSource, path: &Path) -> Result<(), JobError> {
+    use std::io::BufRead;
+    if !path.is_file() {
+        return Ok(());
+    }
+    let file = std::fs::File::open(path).map_err(|e| JobError::Io {
+        path: path.to_path_buf(),
+        source: e,
+    })?;
+    let mut header = String::new();
+    std::io::BufReader::new(file)
+        .read_line(&mut header)
+        .map_err(|e| JobError::Io {
+            path: path.to_path_buf(),
+            source: e,
+        })?;
+    if header.trim().is_empty() {
+        return Ok(()); // an empty file is reported as an empty source
+    }
+    let found: Vec<&str> = header
+        .trim_end()
+        .split(',')
+        .map(|c| c.trim().trim_matches('"'))
+        .collect();
+    let declared: Vec<&str> = source
+        .schema
+        .as_ref()
+        .map(|s| s.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    if found == declared {
+        return Ok(());
+    }
+    let position = found
+        .iter()
+        .zip(&declared)
+        .position(|(f, d)| f != d)
+        .unwrap_or(found.len().min(declared.len()));
+    Err(DefinitionError::Invalid {
+        file: repo.config_file(),
+        key: format!("sources.{}.schema", source.name),
+        reason: format!(
+            "the header of {} does not match the declared columns at column {}: the file has `{}`, the declaration `{}` (declare the columns in the file's order: {})",
+            path.display(),
+            position + 1,
+            found.get(position).unwrap_or(&"(nothing)"),
+            declared.get(position).unwrap_or(&"(nothing)"),
+            found.join(", ")
+        ),
+    }
+    .into())
 }

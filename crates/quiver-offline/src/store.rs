@@ -136,6 +136,22 @@ impl OfflineStore {
                 return Ok(OfflineCommit { version, rows });
             }
         }
+        if rows == 0
+            && let (WriteMode::ReplaceRange { start, end }, Some(table)) = (&mode, &existing)
+        {
+            // Replacing a range with nothing deletes it (delta-rs will not
+            // write an empty input).
+            let (table, _metrics) = table
+                .clone()
+                .delete()
+                .with_predicate(range_predicate(&view.event_time, start, end))
+                .await
+                .map_err(self.delta_err(&view.name))?;
+            let version = table
+                .version()
+                .expect("a table that was just written has a version");
+            return Ok(OfflineCommit { version, rows });
+        }
         let table = match existing {
             Some(table) => table,
             None => {
@@ -160,16 +176,33 @@ impl OfflineStore {
             WriteMode::Append => write.with_save_mode(SaveMode::Append),
             WriteMode::ReplaceRange { start, end } => write
                 .with_save_mode(SaveMode::Overwrite)
-                .with_replace_where(format!(
-                    "{col} >= '{start}' AND {col} <= '{end}'",
-                    col = view.event_time
-                )),
+                .with_replace_where(range_predicate(&view.event_time, start, end)),
         };
         let table = write.await.map_err(self.delta_err(&view.name))?;
         let version = table
             .version()
             .expect("a table that was just written has a version");
         Ok(OfflineCommit { version, rows })
+    }
+
+    /// The column names of the view's table, `None` if it has no table.
+    pub async fn columns(&self, view: &str) -> Result<Option<Vec<String>>, OfflineError> {
+        let ctx = SessionContext::new();
+        if self.register(&ctx, view, "t", None).await?.is_none() {
+            return Ok(None);
+        }
+        let provider = ctx
+            .table_provider("t")
+            .await
+            .map_err(self.query_err(view))?;
+        Ok(Some(
+            provider
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| f.name().clone())
+                .collect(),
+        ))
     }
 
     /// Puts the table back to `version` (a new commit with the old contents);
@@ -288,4 +321,9 @@ impl OfflineStore {
     pub fn shared(self) -> Arc<OfflineStore> {
         Arc::new(self)
     }
+}
+
+/// `column` between `start` and `end`, inclusive, as a Delta predicate.
+fn range_predicate(column: &str, start: &str, end: &str) -> String {
+    format!("\"{column}\" >= '{start}' AND \"{column}\" <= '{end}'")
 }

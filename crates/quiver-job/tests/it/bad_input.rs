@@ -146,3 +146,68 @@ async fn a_bad_range_is_refused_before_anything_runs() {
     assert!(error.to_string().contains("yesterday"), "{error}");
     assert_unchanged(&repo, &before, &error.to_string());
 }
+
+#[tokio::test]
+async fn a_reversed_range_is_refused() {
+    let (repo, before) = ran_once().await;
+    let options = RunOptions {
+        replace_range: Some(("2014-02-01".to_string(), "2014-01-01".to_string())),
+        ..RunOptions::default()
+    };
+    let error = crate::support::run_with(&repo, options).await.unwrap_err();
+    assert!(matches!(error, JobError::EmptyRange { .. }), "{error}");
+    assert_unchanged(&repo, &before, &error.to_string());
+}
+
+#[tokio::test]
+async fn csv_columns_in_another_order_than_declared_are_refused() {
+    let (repo, before) = ran_once().await;
+    // energy_max and energy_mean swapped: same type, so only the header tells.
+    let swapped = ENERGY_HEADER.replace("energy_mean,energy_max", "energy_max,energy_mean");
+    repo.write_source(&format!("{swapped}\n{GOOD}"));
+    let error = run(&repo).await.unwrap_err().to_string();
+    assert!(error.contains("sources.energy_daily.schema"), "{error}");
+    assert!(error.contains("column 4"), "{error}");
+    assert!(error.contains("energy_max"), "{error}");
+    assert_unchanged(&repo, &before, &error);
+}
+
+#[tokio::test]
+async fn a_second_job_on_the_same_view_waits_its_turn() {
+    let (repo, before) = ran_once().await;
+    let lock = repo.path().join("data/.locks/energy_features.lock");
+    let held = std::fs::File::open(&lock).unwrap();
+    held.lock().unwrap();
+    let error = run(&repo).await.unwrap_err();
+    assert!(matches!(error, JobError::Busy { .. }), "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("another `quiver run energy_features`"),
+        "{error}"
+    );
+    assert_unchanged(&repo, &before, &error.to_string());
+    drop(held);
+    run(&repo).await.unwrap();
+}
+
+#[tokio::test]
+async fn changing_a_views_columns_after_it_ran_is_named_not_half_applied() {
+    let (repo, before) = ran_once().await;
+    repo.edit_sql(|sql| {
+        sql.replace(
+            "    energy_min,",
+            "    energy_min,\n    energy_min * 2 AS energy_min_doubled,",
+        )
+    });
+    repo.edit_config(|toml| {
+        toml.replace(
+            "energy_min = \"float64\"\nenergy_sum_3months",
+            "energy_min = \"float64\"\nenergy_min_doubled = \"float64\"\nenergy_sum_3months",
+        )
+    });
+    let error = run(&repo).await.unwrap_err().to_string();
+    assert!(error.contains("added: energy_min_doubled"), "{error}");
+    assert!(error.contains("removed: none"), "{error}");
+    assert_unchanged(&repo, &before, &error);
+}

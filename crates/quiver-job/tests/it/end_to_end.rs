@@ -214,3 +214,30 @@ async fn a_replaced_range_is_recomputed_and_a_backfill_never_rolls_online_back()
     assert_eq!(summary.online_rows_skipped_older, 3);
     assert_eq!(online_rows(&repo, &["MAC000002"]).await, online_before);
 }
+
+#[tokio::test]
+async fn replacing_a_range_with_no_rows_deletes_it() {
+    let csv = dataset(2, (2014, 2, 28));
+    let repo = TestRepo::energy(&csv);
+    let first = run(&repo).await.unwrap();
+    let without_january: String = csv
+        .lines()
+        .filter(|l| !l.contains(",2014-01-"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    repo.write_source(&without_january);
+    let options = RunOptions {
+        replace_range: Some(("2014-01-01".to_string(), "2014-01-31".to_string())),
+        ..RunOptions::default()
+    };
+    let summary = run_with(&repo, options).await.unwrap();
+    assert_eq!(summary.offline_rows_written, 0);
+    assert_eq!(summary.offline_version, first.offline_version + 1);
+    let rows = offline_rows(&repo).await;
+    let january = crate::support::day("2014-01-01")..=crate::support::day("2014-01-31");
+    assert!(
+        rows.keys().all(|(_, d)| !january.contains(d)),
+        "January survived"
+    );
+    assert_eq!(rows.len(), independent(&csv).len() - 2 * 31);
+}
