@@ -73,6 +73,20 @@ impl Registry {
                 path: path.clone(),
                 reason: e.to_string(),
             })?;
+        // A hand-edited registry must not make later lookups panic.
+        for view in registry.repo.feature_views.values() {
+            if !registry.repo.sources.contains_key(&view.source)
+                || !registry.repo.entities.contains_key(&view.entity)
+            {
+                return Err(DefinitionError::BadRegistry {
+                    path,
+                    reason: format!(
+                        "feature view `{}` names a source or entity it does not define",
+                        view.name
+                    ),
+                });
+            }
+        }
         // The repository may have been moved or cloned elsewhere since it was applied.
         if registry.repo.root != root {
             registry.repo = rebase(registry.repo, &root);

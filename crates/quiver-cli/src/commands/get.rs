@@ -50,7 +50,11 @@ pub async fn lookup(
             let status = match (&row, ttl_seconds) {
                 (None, _) => "not_found",
                 (Some(r), Some(ttl))
-                    if r.event_time_micros.saturating_add(ttl as i64 * 1_000_000) < now =>
+                    if r.event_time_micros.saturating_add(
+                        i64::try_from(ttl)
+                            .unwrap_or(i64::MAX)
+                            .saturating_mul(1_000_000),
+                    ) < now =>
                 {
                     "outside_ttl"
                 }

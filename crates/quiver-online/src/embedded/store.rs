@@ -147,6 +147,9 @@ impl EmbeddedStore {
     }
 }
 
+/// LMDB's largest key (its default `MDB_MAXKEYSIZE`).
+const MAX_KEY_BYTES: usize = 511;
+
 fn meta_key(kind: &str, view: &str) -> String {
     format!("{kind}/{view}")
 }
@@ -166,6 +169,12 @@ fn check_row(layout: &ViewLayout, row: &EntityRow) -> Result<(), OnlineError> {
         key: row.key.clone(),
         reason,
     };
+    if row.key.is_empty() || row.key.len() + layout.view.len() + 1 > MAX_KEY_BYTES {
+        return Err(mismatch(format!(
+            "an entity key must be 1 to {} bytes long",
+            MAX_KEY_BYTES - layout.view.len() - 1
+        )));
+    }
     if row.row.values.len() != layout.features.len() {
         return Err(mismatch(format!(
             "{} values for {} features",
@@ -289,6 +298,11 @@ impl OnlineStore for EmbeddedStore {
         let mut key = prefix.clone();
         let mut out = Vec::with_capacity(keys.len());
         for entity in keys {
+            if prefix.len() + entity.len() > MAX_KEY_BYTES {
+                // No such key can have been written.
+                out.push(None);
+                continue;
+            }
             key.truncate(prefix.len());
             key.extend_from_slice(entity.as_bytes());
             let row = match inner.rows.get(&rtxn, &key).map_err(|e| self.lmdb_err(e))? {
