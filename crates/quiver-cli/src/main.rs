@@ -43,7 +43,9 @@ fn main() -> ExitCode {
 fn init_logging() {
     let filter = std::env::var("QUIVER_LOG")
         .or_else(|_| std::env::var("RUST_LOG"))
-        .unwrap_or_else(|_| "warn".to_string());
+        // delta-kernel logs an ERROR when it probes a table folder that has no
+        // log yet, which is how every first job starts; the Result says enough.
+        .unwrap_or_else(|_| "warn,buoyant_kernel=off".to_string());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_writer(std::io::stderr)

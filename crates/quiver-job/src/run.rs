@@ -128,6 +128,7 @@ pub async fn run_view(
     }
     let rows_computed = computed.iter().map(RecordBatch::num_rows).sum();
 
+    tracing::info!(view = %view.name, seconds = started.elapsed().as_secs_f64(), rows = rows_computed, "Computed the view.");
     progress.phase(format!("Checking {} for duplicate rows", view.name));
     let ctx = SessionContext::new();
     if rows_computed > 0 {
@@ -158,6 +159,7 @@ pub async fn run_view(
         }
         _ => computed,
     };
+    tracing::info!(view = %view.name, seconds = started.elapsed().as_secs_f64(), "Checked duplicates and found new rows.");
     let latest = latest_rows_per_entity(&to_write).map_err(|reason| {
         compute_err(deltalake::datafusion::error::DataFusionError::Execution(
             reason,
@@ -183,6 +185,7 @@ pub async fn run_view(
 
     progress.phase(format!("Writing offline table of {}", view.name));
     let commit = offline.write(view, to_write, mode).await?;
+    tracing::info!(view = %view.name, seconds = started.elapsed().as_secs_f64(), "Committed the offline table.");
     let committed = Some(commit.version) != version_before;
     if committed && std::env::var_os(ABORT_AFTER_OFFLINE_COMMIT).is_some() {
         std::process::abort();
@@ -371,7 +374,8 @@ async fn check_duplicates(
     location: &str,
 ) -> Result<(), JobError> {
     let sql = format!(
-        "SELECT CAST(\"{key}\" AS VARCHAR), CAST(\"{time}\" AS VARCHAR), count(*) FROM computed GROUP BY 1, 2 HAVING count(*) > 1 ORDER BY 1, 2",
+        // Group on the raw columns; only the few duplicates found are printed.
+        "SELECT \"{key}\", \"{time}\", count(*) FROM computed GROUP BY 1, 2 HAVING count(*) > 1 ORDER BY 1, 2",
         key = entity.join_key,
         time = view.event_time,
     );
