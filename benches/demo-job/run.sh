@@ -29,6 +29,7 @@ echo "run quiver_s quiver_MiB pyspark_s pyspark_MiB"
 for i in $(seq "$runs"); do
   rm -rf "$work/repo" "$work/spark"
   "$quiver" init "$work/repo" >/dev/null
+  mkdir -p "$work/repo/data"
   ln "$work/energy.csv" "$work/repo/data/energy.csv"
   "$quiver" apply --repo "$work/repo" >/dev/null
   q="$(measure "$quiver" run energy_features --repo "$work/repo" --quiet)"
@@ -36,9 +37,10 @@ for i in $(seq "$runs"); do
   s="$(measure "$python" "$root/benches/pyspark/energy_job.py" --csv "$work/energy.csv" --out "$work/spark")"
   echo "$i $q $s   ($rows)"
 done | tee "$work/runs"
-awk 'NR > 1 { q[NR] = $2; qm[NR] = $3; s[NR] = $4; sm[NR] = $5 }
-     END {
-       n = asort(q); asort(qm); asort(s); asort(sm); m = int((n + 1) / 2)
-       printf "median: quiver %.1f s, %d MiB; pyspark %.1f s, %d MiB; pyspark/quiver time ratio %.1fx\n",
-              q[m], qm[m], s[m], sm[m], s[m] / q[m]
-     }' <(echo header; cat "$work/runs")
+python3 - "$work/runs" <<'PY'
+import statistics, sys
+rows = [line.split()[1:5] for line in open(sys.argv[1]) if line[:1].isdigit()]
+q, qm, s, sm = (statistics.median(float(r[i]) for r in rows) for i in range(4))
+print(f"median of {len(rows)}: quiver {q:.1f} s, {qm:.0f} MiB; pyspark {s:.1f} s, {sm:.0f} MiB; "
+      f"pyspark/quiver time {s / q:.1f}x, quiver/pyspark memory {qm / sm:.1f}x")
+PY
