@@ -6,7 +6,6 @@ use deltalake::datafusion::prelude::{SessionContext, col, lit};
 use deltalake::protocol::SaveMode;
 use deltalake::{DeltaTable, DeltaTableError};
 use quiver_core::{Entity, FeatureRepo, FeatureView, SourceLocation, ValueType};
-use std::sync::Arc;
 use url::Url;
 
 /// The Delta Lake tables of one repository: `<location>/<view>`.
@@ -315,11 +314,6 @@ impl OfflineStore {
             .collect()
             .await
             .map_err(err)
-    }
-
-    /// A shared handle, for callers that keep one.
-    pub fn shared(self) -> Arc<OfflineStore> {
-        Arc::new(self)
     }
 }
 

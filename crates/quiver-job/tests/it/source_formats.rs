@@ -21,6 +21,20 @@ async fn source_batches(repo: &TestRepo) -> Vec<deltalake::arrow::record_batch::
         .unwrap()
 }
 
+/// Writes `batches` as the single file `data/energy.parquet` of `repo`.
+async fn write_parquet(repo: &TestRepo, batches: Vec<deltalake::arrow::record_batch::RecordBatch>) {
+    deltalake::datafusion::prelude::SessionContext::new()
+        .read_batches(batches)
+        .unwrap()
+        .write_parquet(
+            repo.path().join("data/energy.parquet").to_str().unwrap(),
+            DataFrameWriteOptions::new().with_single_file_output(true),
+            None,
+        )
+        .await
+        .unwrap();
+}
+
 fn switch_source(repo: &TestRepo, format: &str, location: &str) {
     repo.edit_config(|toml| {
         toml.replace("format = \"csv\"", &format!("format = \"{format}\""))
@@ -40,16 +54,7 @@ async fn parquet_and_delta_sources_match_the_csv() {
     let batches = source_batches(&from_csv).await;
 
     let parquet = TestRepo::energy(&csv);
-    let ctx = deltalake::datafusion::prelude::SessionContext::new();
-    ctx.read_batches(batches.clone())
-        .unwrap()
-        .write_parquet(
-            parquet.path().join("data/energy.parquet").to_str().unwrap(),
-            DataFrameWriteOptions::new().with_single_file_output(true),
-            None,
-        )
-        .await
-        .unwrap();
+    write_parquet(&parquet, batches.clone()).await;
     std::fs::remove_file(parquet.source_file()).unwrap();
     switch_source(&parquet, "parquet", "data/energy.parquet");
     run(&parquet).await.unwrap();
@@ -76,16 +81,7 @@ async fn a_declared_column_the_parquet_file_disagrees_with_is_named() {
     let csv = dataset(1, (2012, 3, 1));
     let repo = TestRepo::energy(&csv);
     let batches = source_batches(&repo).await;
-    let ctx = deltalake::datafusion::prelude::SessionContext::new();
-    ctx.read_batches(batches)
-        .unwrap()
-        .write_parquet(
-            repo.path().join("data/energy.parquet").to_str().unwrap(),
-            DataFrameWriteOptions::new().with_single_file_output(true),
-            None,
-        )
-        .await
-        .unwrap();
+    write_parquet(&repo, batches).await;
     switch_source(&repo, "parquet", "data/energy.parquet");
     repo.edit_config(|toml| {
         toml.replace(
