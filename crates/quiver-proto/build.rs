@@ -1,0 +1,14 @@
+//! Compiles proto/quiver/serving/v1/serving.proto with protox (pure Rust), so a
+//! fresh machine needs no `protoc` installed.
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let proto_root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../proto");
+    let serving = proto_root.join("quiver/serving/v1/serving.proto");
+    println!("cargo:rerun-if-changed={}", serving.display());
+    let descriptors = protox::compile([&serving], [&proto_root])?;
+    tonic_prost_build::configure()
+        .build_server(true)
+        .build_client(true)
+        .compile_fds(descriptors)?;
+    Ok(())
+}
