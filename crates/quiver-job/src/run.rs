@@ -128,7 +128,7 @@ pub async fn run_view(
     }
     let rows_computed = computed.iter().map(RecordBatch::num_rows).sum();
 
-    tracing::info!(view = %view.name, seconds = started.elapsed().as_secs_f64(), rows = rows_computed, "Computed the view.");
+    tracing::info!(view = %view.name, seconds = started.elapsed().as_secs_f64(), peak_rss_mib = peak_rss_mib(), rows = rows_computed, "Computed the view.");
     progress.phase(format!("Checking {} for duplicate rows", view.name));
     let ctx = SessionContext::new();
     if rows_computed > 0 {
@@ -139,27 +139,34 @@ pub async fn run_view(
         check_duplicates(&ctx, view, entity, &source.name, &location).await?;
     }
 
-    let to_write = match (&mode, version_before) {
-        (WriteMode::Append, Some(version)) if rows_computed > 0 => {
-            progress.phase(format!("Finding rows new to offline table v{version}"));
-            offline
-                .register(&ctx, &view.name, "existing", Some(version))
-                .await?;
-            let sql = format!(
-                "SELECT * FROM computed c WHERE NOT EXISTS (SELECT 1 FROM existing e WHERE e.\"{key}\" = c.\"{key}\" AND e.\"{time}\" = c.\"{time}\")",
-                key = entity.join_key,
-                time = view.event_time,
-            );
-            ctx.sql(&sql)
-                .await
-                .map_err(compute_err)?
-                .collect()
-                .await
-                .map_err(compute_err)?
-        }
-        _ => computed,
+    // A block, so the computed batches and the session holding them are
+    // freed before the write needs its memory.
+    let to_write = {
+        let computed = computed;
+        let to_write = match (&mode, version_before) {
+            (WriteMode::Append, Some(version)) if rows_computed > 0 => {
+                progress.phase(format!("Finding rows new to offline table v{version}"));
+                offline
+                    .register(&ctx, &view.name, "existing", Some(version))
+                    .await?;
+                let sql = format!(
+                    "SELECT * FROM computed c WHERE NOT EXISTS (SELECT 1 FROM existing e WHERE e.\"{key}\" = c.\"{key}\" AND e.\"{time}\" = c.\"{time}\")",
+                    key = entity.join_key,
+                    time = view.event_time,
+                );
+                ctx.sql(&sql)
+                    .await
+                    .map_err(compute_err)?
+                    .collect()
+                    .await
+                    .map_err(compute_err)?
+            }
+            _ => computed,
+        };
+        drop(ctx);
+        to_write
     };
-    tracing::info!(view = %view.name, seconds = started.elapsed().as_secs_f64(), "Checked duplicates and found new rows.");
+    tracing::info!(view = %view.name, seconds = started.elapsed().as_secs_f64(), peak_rss_mib = peak_rss_mib(), "Checked duplicates and found new rows.");
     let latest = latest_rows_per_entity(&to_write).map_err(|reason| {
         compute_err(deltalake::datafusion::error::DataFusionError::Execution(
             reason,
@@ -184,8 +191,10 @@ pub async fn run_view(
     }
 
     progress.phase(format!("Writing offline table of {}", view.name));
-    let commit = offline.write(view, to_write, mode).await?;
-    tracing::info!(view = %view.name, seconds = started.elapsed().as_secs_f64(), "Committed the offline table.");
+    let commit = offline
+        .write(view, &entity.join_key, to_write, mode)
+        .await?;
+    tracing::info!(view = %view.name, seconds = started.elapsed().as_secs_f64(), peak_rss_mib = peak_rss_mib(), "Committed the offline table.");
     let committed = Some(commit.version) != version_before;
     if committed && std::env::var_os(ABORT_AFTER_OFFLINE_COMMIT).is_some() {
         std::process::abort();
@@ -447,4 +456,12 @@ fn check_range(
         return Err(JobError::EmptyRange { start, end });
     }
     Ok((crate::arrow_type(event_time), start, end))
+}
+
+/// The process's peak resident memory so far in MiB (Linux), for the phase log.
+fn peak_rss_mib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024)
 }

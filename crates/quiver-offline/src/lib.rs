@@ -9,6 +9,7 @@
 #![deny(missing_docs)]
 
 mod error;
+mod partition_order;
 mod store;
 
 pub use error::OfflineError;

@@ -1,6 +1,7 @@
 //! [`OfflineStore`]: reads and writes the Delta table of each feature view.
 
 use crate::OfflineError;
+use crate::partition_order::in_partition_order;
 use deltalake::arrow::record_batch::RecordBatch;
 use deltalake::datafusion::prelude::{SessionContext, col, lit};
 use deltalake::protocol::SaveMode;
@@ -121,10 +122,12 @@ impl OfflineStore {
 
     /// Writes `batches` to the view's table in one atomic commit, creating the
     /// table (partitioned by the event-time column) on first write.
-    /// Appending nothing commits nothing.
+    /// Appending nothing commits nothing. Rows are written in partition order
+    /// (event time, then `entity_key`), whatever order they come in.
     pub async fn write(
         &self,
         view: &FeatureView,
+        entity_key: &str,
         batches: Vec<RecordBatch>,
         mode: WriteMode,
     ) -> Result<OfflineCommit, OfflineError> {
@@ -166,6 +169,8 @@ impl OfflineStore {
                     .map_err(self.delta_err(&view.name))?
             }
         };
+        let batches = in_partition_order(batches, &[&view.event_time, entity_key])
+            .map_err(|e| self.query_err(&view.name)(e.into()))?;
         let mut write = table
             .write(batches)
             .with_partition_columns([view.event_time.clone()])
