@@ -39,7 +39,7 @@ pub enum Command {
     /// Run the whole main job end to end on the embedded defaults.
     Demo(DemoArgs),
     /// Load-test the online path (store, HTTP or gRPC) and report latency percentiles and charts.
-    Simulate(SimulateArgs),
+    Simulate(Box<SimulateArgs>),
 }
 
 #[derive(Args, Clone)]

@@ -288,6 +288,14 @@ pub async fn simulate(
         KeySource::Synthetic(n) => {
             KeySpace::new((0..n).map(|i| format!("id-{i}")).collect(), false)?
         }
+        #[cfg(not(feature = "offline"))]
+        KeySource::Offline => {
+            return Err(SimError::Setting {
+                setting: "--ids-from",
+                problem: "this build reads no offline tables; name a file of ids".to_string(),
+            });
+        }
+        #[cfg(feature = "offline")]
         KeySource::Offline => {
             let repo = repo.ok_or(SimError::Setting {
                 setting: "--ids-from",

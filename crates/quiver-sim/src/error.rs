@@ -33,6 +33,7 @@ pub enum SimError {
     #[error(transparent)]
     Online(#[from] quiver_online::OnlineError),
     /// The offline store failed while reading the key space.
+    #[cfg(feature = "offline")]
     #[error(transparent)]
     Offline(#[from] quiver_offline::OfflineError),
     /// A file could not be read or written.

@@ -3,10 +3,14 @@
 //! [`IdPicker`] draws them uniformly or Zipf-skewed, one cheap draw per id.
 
 use crate::{KeyDistribution, SimError};
+#[cfg(feature = "offline")]
 use quiver_core::{FeatureRepo, ValueType};
-use quiver_offline::arrow::array::{Array, AsArray};
-use quiver_offline::arrow::compute::cast;
-use quiver_offline::arrow::datatypes::DataType;
+#[cfg(feature = "offline")]
+use quiver_offline::arrow::{
+    array::{Array, AsArray},
+    compute::cast,
+    datatypes::DataType,
+};
 use rand::seq::SliceRandom;
 use rand::{RngExt, SeedableRng};
 use rand_distr::{Distribution, Zipf};
@@ -62,6 +66,7 @@ impl KeySpace {
 
     /// Every entity of `view` in its offline table (the latest row of each:
     /// exactly the keys a full `quiver run` puts in the online store).
+    #[cfg(feature = "offline")]
     pub async fn from_offline(repo: &FeatureRepo, view: &str) -> Result<KeySpace, SimError> {
         let view = repo
             .feature_view(view)

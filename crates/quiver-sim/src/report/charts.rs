@@ -40,38 +40,38 @@ pub fn draw_all(result: &SimResult) -> Result<Vec<Chart>, SimError> {
     let response = &result.response_time.histogram;
     let service = &result.service_time.histogram;
     let p999 = response.value_at_quantile(0.999);
-    let mut charts = Vec::new();
-    charts.push(draw(
-        "latency-distribution.png",
-        "Latency distribution, all requests",
-        |area| distribution(area, response, service, open_loop, response.max()),
-    )?);
-    charts.push(draw(
-        "latency-distribution-p999.png",
-        "Latency distribution, trimmed at p99.9",
-        |area| distribution(area, response, service, open_loop, p999),
-    )?);
-    charts.push(draw(
-        "latency-avg-min-per-second.png",
-        "Average and minimum latency per second",
-        |area| avg_min_per_second(area, result, open_loop),
-    )?);
-    charts.push(draw(
-        "latency-max-per-second.png",
-        "Maximum latency per second",
-        |area| max_per_second(area, result),
-    )?);
-    charts.push(draw(
-        "throughput-per-second.png",
-        "Throughput per second",
-        |area| throughput(area, result),
-    )?);
-    charts.push(draw(
-        "latency-over-time.png",
-        "Raw latencies over time (uniform sample)",
-        |area| over_time(area, result),
-    )?);
-    Ok(charts)
+    Ok(vec![
+        draw(
+            "latency-distribution.png",
+            "Latency distribution, all requests",
+            |area| distribution(area, response, service, open_loop, response.max()),
+        )?,
+        draw(
+            "latency-distribution-p999.png",
+            "Latency distribution, trimmed at p99.9",
+            |area| distribution(area, response, service, open_loop, p999),
+        )?,
+        draw(
+            "latency-avg-min-per-second.png",
+            "Average and minimum latency per second",
+            |area| avg_min_per_second(area, result, open_loop),
+        )?,
+        draw(
+            "latency-max-per-second.png",
+            "Maximum latency per second",
+            |area| max_per_second(area, result),
+        )?,
+        draw(
+            "throughput-per-second.png",
+            "Throughput per second",
+            |area| throughput(area, result),
+        )?,
+        draw(
+            "latency-over-time.png",
+            "Raw latencies over time (uniform sample)",
+            |area| over_time(area, result),
+        )?,
+    ])
 }
 
 type Area<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;

@@ -24,9 +24,9 @@ pub fn page(result: &SimResult, charts: &[Chart]) -> String {
         escape(&title)
     );
     let t = &result.totals;
-    let _ = write!(
+    let _ = writeln!(
         html,
-        "<p>{}<br>started {} · {} generator(s) · features: {}</p>\n",
+        "<p>{}<br>started {} · {} generator(s) · features: {}</p>",
         escape(&describe_load(result)),
         escape(&result.started_at),
         result.generators,
@@ -35,9 +35,9 @@ pub fn page(result: &SimResult, charts: &[Chart]) -> String {
             crate::FeatureSelection::Service(s) => format!("service {s}"),
         })
     );
-    let _ = write!(
+    let _ = writeln!(
         html,
-        "<p><b>{:.0} requests/s</b> ({:.0} ids/s) over {:.2} s · {} requests · {} errors</p>\n",
+        "<p><b>{:.0} requests/s</b> ({:.0} ids/s) over {:.2} s · {} requests · {} errors</p>",
         t.throughput_rps, t.ids_per_second, t.elapsed_secs, t.requests, t.errors
     );
     html.push_str("<table><tr><th></th><th>response time</th><th>service time</th></tr>\n");
