@@ -6,6 +6,10 @@
 //! cargo run --release -p quiver-sim --no-default-features --example trivial_http_server -- 127.0.0.1:6599 &
 //! cargo run --release -p quiver-sim --no-default-features --example ceiling -- http://127.0.0.1:6599
 //! ```
+//!
+//! With `STORE_REPO=DIR STORE_IDS=FILE` it also measures the embedded online
+//! store of an applied and materialised repository (`quiver demo`), reading
+//! every feature of the repository per request, as `--target store` does.
 
 use quiver_sim::{
     FeatureSelection, KeyDistribution, KeySpace, LoadModel, SimPlan, SimResult, SimSettings,
@@ -31,7 +35,16 @@ fn settings(target: TargetSpec, load: LoadModel) -> SimSettings {
 async fn measure(name: &str, settings: SimSettings) -> SimResult {
     let keys = KeySpace::new((0..5560).map(|i| format!("MAC{i:06}")).collect(), false)
         .expect("ids are given");
-    let target = Target::prepare(&settings, None, &keys)
+    measure_with(name, settings, None, keys).await
+}
+
+async fn measure_with(
+    name: &str,
+    settings: SimSettings,
+    repo: Option<&quiver_core::FeatureRepo>,
+    keys: KeySpace,
+) -> SimResult {
+    let target = Target::prepare(&settings, repo, &keys)
         .await
         .expect("the target is there");
     let result = quiver_sim::run(SimPlan {
@@ -88,6 +101,38 @@ fn main() {
                 ),
             )
             .await;
+        }
+        if let (Ok(dir), Ok(ids)) = (std::env::var("STORE_REPO"), std::env::var("STORE_IDS")) {
+            let repo = quiver_core::Registry::load(std::path::Path::new(&dir))
+                .expect("an applied repository")
+                .repo;
+            let keys = KeySpace::from_file(std::path::Path::new(&ids), false).expect("an id file");
+            let features = quiver_sim::target::all_features(&repo);
+            for (workers, batch) in [(2, 1), (16, 1), (16, 100)] {
+                let mut s = settings(
+                    TargetSpec::Store { repo: dir.clone() },
+                    LoadModel::Closed { workers },
+                );
+                s.features = FeatureSelection::Features(features.clone());
+                s.batch_size = batch;
+                let result = measure_with(
+                    &format!("store, closed loop, {workers} workers, batch {batch}"),
+                    s,
+                    Some(&repo),
+                    keys.clone(),
+                )
+                .await;
+                println!("{:>44} {:>9.0} ids/s", "", result.totals.ids_per_second);
+            }
+            let mut s = settings(
+                TargetSpec::Store { repo: dir.clone() },
+                LoadModel::Open {
+                    rate: 20_000.0,
+                    connections: 64,
+                },
+            );
+            s.features = FeatureSelection::Features(features.clone());
+            measure_with("store, open loop, 20000/s", s, Some(&repo), keys.clone()).await;
         }
         if let Some(url) = url {
             for workers in [16, 64] {
