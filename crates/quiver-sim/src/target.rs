@@ -519,3 +519,70 @@ fn error_chain(error: &dyn std::error::Error) -> String {
     }
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{KeyDistribution, LoadModel, StopCondition};
+    use std::time::Duration;
+
+    fn settings(features: FeatureSelection, batch_size: usize) -> SimSettings {
+        SimSettings {
+            target: TargetSpec::Noop,
+            features,
+            entity_key: "id".to_string(),
+            batch_size,
+            distribution: KeyDistribution::Uniform,
+            load: LoadModel::Closed { workers: 1 },
+            warmup: Duration::ZERO,
+            stop: StopCondition::Requests(1),
+            timeout: Duration::from_secs(1),
+            seed: 1,
+        }
+    }
+
+    fn body(bodies: &RequestBodies, ids: &[u32]) -> serde_json::Value {
+        serde_json::from_slice(&bodies.body(ids)).unwrap()
+    }
+
+    #[test]
+    fn http_bodies_have_feasts_shape() {
+        let keys = KeySpace::new(vec!["MAC000002".into(), "a\"b".into()], false).unwrap();
+        let features = FeatureSelection::Features(vec!["v:f".into(), "v:g".into()]);
+        let single = RequestBodies::new(&settings(features.clone(), 1), &keys);
+        assert_eq!(
+            body(&single, &[0]),
+            serde_json::json!({"entities": {"id": ["MAC000002"]}, "features": ["v:f", "v:g"]})
+        );
+        let batch = RequestBodies::new(&settings(features, 3), &keys);
+        assert_eq!(
+            body(&batch, &[1, 0, 1])["entities"]["id"],
+            serde_json::json!(["a\"b", "MAC000002", "a\"b"])
+        );
+        let service = RequestBodies::new(
+            &settings(FeatureSelection::Service("model_v1".into()), 1),
+            &keys,
+        );
+        assert_eq!(
+            body(&service, &[0]),
+            serde_json::json!({"entities": {"id": ["MAC000002"]}, "feature_service": "model_v1"})
+        );
+    }
+
+    #[test]
+    fn int64_keys_are_sent_as_numbers() {
+        let keys = KeySpace::new(vec!["12".into(), "-7".into()], true).unwrap();
+        let features = FeatureSelection::Features(vec!["v:f".into()]);
+        let bodies = RequestBodies::new(&settings(features.clone(), 2), &keys);
+        assert_eq!(
+            body(&bodies, &[0, 1])["entities"]["id"],
+            serde_json::json!([12, -7])
+        );
+        let grpc = GrpcTarget::new("http://127.0.0.1:1", &settings(features, 1), &keys).unwrap();
+        let request = grpc.request(&[1]);
+        assert_eq!(
+            request.entities["id"].val[0].val,
+            Some(value::Val::Int64Val(-7))
+        );
+    }
+}
