@@ -38,6 +38,8 @@ pub enum Command {
     },
     /// Run the whole main job end to end on the embedded defaults.
     Demo(DemoArgs),
+    /// Load-test the online path (store, HTTP or gRPC) and report latency percentiles and charts.
+    Simulate(Box<SimulateArgs>),
 }
 
 #[derive(Args, Clone)]
@@ -128,4 +130,112 @@ pub struct DemoArgs {
     /// Number of households to generate.
     #[arg(long, default_value_t = 5_560)]
     pub households: usize,
+}
+
+#[derive(Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct SimulateArgs {
+    #[command(subcommand)]
+    pub action: Option<SimulateAction>,
+    #[command(flatten)]
+    pub run: SimulateRunArgs,
+}
+
+#[derive(Subcommand)]
+pub enum SimulateAction {
+    /// Combine result files of several generators into one report (histograms merge exactly).
+    Merge {
+        /// result.json files written by `quiver simulate`.
+        #[arg(required = true, num_args = 1..)]
+        files: Vec<PathBuf>,
+        /// Folder for the merged report.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Print two results side by side with ratios (B / A).
+    Compare {
+        /// The baseline result.json.
+        a: PathBuf,
+        /// The result.json to compare with it.
+        b: PathBuf,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum SimTarget {
+    /// The repository's online store, read directly (no server).
+    Store,
+    /// `quiver serve`'s HTTP/JSON endpoint.
+    Http,
+    /// `quiver serve`'s gRPC endpoint.
+    Grpc,
+    /// Nothing, in process: measures the load generator's own ceiling.
+    Noop,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum SimDistribution {
+    Uniform,
+    Zipf,
+}
+
+#[derive(Args)]
+pub struct SimulateRunArgs {
+    /// What receives the requests.
+    #[arg(long, value_enum, default_value_t = SimTarget::Store)]
+    pub target: SimTarget,
+    /// Server URL [default: http://127.0.0.1:6566 for http, http://127.0.0.1:6567 for grpc].
+    #[arg(long)]
+    pub url: Option<String>,
+    #[command(flatten)]
+    pub repo: RepoArg,
+    /// A file of entity ids, one per line [default: every id in the offline table].
+    #[arg(long, value_name = "FILE")]
+    pub ids_from: Option<PathBuf>,
+    /// The entity key column named in requests [default: the repository's, else `id`].
+    #[arg(long)]
+    pub entity_key: Option<String>,
+    /// Features to ask for, `view:feature`, comma-separated [default: every feature of the repository].
+    #[arg(long, value_delimiter = ',', conflicts_with = "feature_service")]
+    pub features: Vec<String>,
+    /// A feature service to ask for instead of a feature list.
+    #[arg(long)]
+    pub feature_service: Option<String>,
+    /// Ids per request.
+    #[arg(long, default_value_t = 1)]
+    pub batch_size: usize,
+    /// How ids are drawn from the key space.
+    #[arg(long, value_enum, default_value_t = SimDistribution::Uniform)]
+    pub distribution: SimDistribution,
+    /// Skew of the Zipf distribution (1.0 is the classic law).
+    #[arg(long, default_value_t = 1.0)]
+    pub zipf_exponent: f64,
+    /// Closed loop: concurrent workers. Open loop: connections [default: 16 closed, 64 open].
+    #[arg(long)]
+    pub workers: Option<usize>,
+    /// Open loop at this many requests/s, with coordinated-omission correction
+    /// [default: closed loop].
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Unrecorded requests before the measurement.
+    #[arg(long, default_value = "5s", value_parser = quiver_sim::parse_duration)]
+    pub warmup: std::time::Duration,
+    /// How long to measure.
+    #[arg(long, default_value = "30s", value_parser = quiver_sim::parse_duration, conflicts_with = "requests")]
+    pub duration: std::time::Duration,
+    /// Measure this many requests instead of a duration.
+    #[arg(long)]
+    pub requests: Option<u64>,
+    /// A request not answered within this time counts as a timeout.
+    #[arg(long, default_value = "1s", value_parser = quiver_sim::parse_duration)]
+    pub timeout: std::time::Duration,
+    /// Seed of the id draws.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Folder for result.json, seconds.csv, the charts and report.html.
+    #[arg(long, default_value = "quiver-simulate")]
+    pub out: PathBuf,
+    /// No live line.
+    #[arg(long, short)]
+    pub quiet: bool,
 }

@@ -28,6 +28,7 @@ fn main() -> ExitCode {
                 dataset: DatagenDataset::Energy(args),
             } => commands::datagen::run(&args),
             Command::Demo(args) => commands::demo::run(&args).await,
+            Command::Simulate(args) => commands::simulate::run(&args).await,
         }
     });
     match result {

@@ -1,0 +1,335 @@
+//! Running a simulation: [`run`] opens one connection per worker, drives them
+//! in a closed or an open loop, and gathers every worker's [`Recorder`] into a
+//! [`SimResult`].
+//!
+//! **Closed loop**: each worker sends, waits for the answer and sends again;
+//! response time equals service time.
+//!
+//! **Open loop**: requests are due on a fixed schedule (request *i* at
+//! `start + i / rate`), whatever the target does. A pacer thread releases each
+//! request at its due time to a free connection; if every connection is busy
+//! the request waits for one, and its response time — measured from the due
+//! time, not from when it could finally be sent — includes that wait. This is
+//! the coordinated-omission correction: a stall of the target shows up as slow
+//! requests in the tail instead of as requests that were silently never sent.
+//! Service time (from the actual send) is recorded beside it. The pacer is an
+//! OS thread because Tokio's timer has millisecond resolution, which would add
+//! up to a millisecond of false latency to every request at high rates.
+
+use crate::live::{LiveLine, LiveShared};
+use crate::record::{Recorder, RequestError};
+use crate::result::SimResult;
+use crate::target::{Connection, Target};
+use crate::workload::IdPicker;
+use crate::{KeySpace, LoadModel, SimError, SimSettings, StopCondition};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// Raw latencies kept for the "latencies over time" chart, over all workers.
+const SAMPLES_KEPT: usize = 20_000;
+
+/// A simulation ready to run.
+pub struct SimPlan {
+    /// What to do.
+    pub settings: SimSettings,
+    /// Where to send it.
+    pub target: Target,
+    /// The ids to draw from.
+    pub keys: KeySpace,
+    /// Draw the live line on stderr.
+    pub live_line: bool,
+}
+
+/// Runs the simulation and returns what it measured.
+pub async fn run(plan: SimPlan) -> Result<SimResult, SimError> {
+    let SimPlan {
+        settings,
+        target,
+        keys,
+        live_line,
+    } = plan;
+    settings.validate()?;
+    let workers = settings.load.concurrency();
+    let mut connections = Vec::with_capacity(workers);
+    for _ in 0..workers {
+        connections.push(target.connect().await?);
+    }
+    let pickers = IdPicker::for_workers(&keys, settings.distribution, settings.seed, workers)?;
+    let live = Arc::new(LiveShared::default());
+    let started_at = chrono::Utc::now();
+    let _line = live_line.then(|| LiveLine::start(Arc::clone(&live), describe_plan(&settings)));
+
+    let (measure_start, recorders) = match settings.load {
+        LoadModel::Closed { .. } => closed_loop(&settings, connections, pickers, &live).await?,
+        LoadModel::Open { rate, .. } => {
+            open_loop(&settings, rate, connections, pickers, &live).await?
+        }
+    };
+    Ok(SimResult::from_recorders(
+        settings,
+        started_at,
+        measure_start,
+        recorders,
+    ))
+}
+
+fn describe_plan(settings: &SimSettings) -> String {
+    let load = match settings.load {
+        LoadModel::Closed { workers } => format!("{workers} workers"),
+        LoadModel::Open { rate, connections } => {
+            format!("{rate:.0} req/s over {connections} connections")
+        }
+    };
+    let stop = match settings.stop {
+        StopCondition::Duration(d) => format!("for {}", crate::report::format_secs(d)),
+        StopCondition::Requests(n) => format!("{n} requests"),
+    };
+    format!("{load}, {stop}")
+}
+
+fn recorder_for(
+    worker: usize,
+    measure_start: Instant,
+    settings: &SimSettings,
+    live: &Arc<LiveShared>,
+) -> Recorder {
+    let workers = settings.load.concurrency();
+    Recorder::new(
+        measure_start,
+        (SAMPLES_KEPT / workers).max(100),
+        settings.seed ^ (worker as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+        Arc::clone(live),
+    )
+}
+
+/// One request with the timeout applied; an abandoned request resets the connection.
+async fn send(
+    connection: &mut Connection,
+    ids: &[u32],
+    timeout: Duration,
+) -> Result<(), RequestError> {
+    match tokio::time::timeout(timeout, connection.send(ids)).await {
+        Ok(outcome) => outcome,
+        Err(_) => {
+            connection.reset();
+            Err(RequestError::Timeout)
+        }
+    }
+}
+
+fn mark_measuring_at(live: &Arc<LiveShared>, at: Instant) {
+    let live = Arc::clone(live);
+    tokio::spawn(async move {
+        tokio::time::sleep_until(at.into()).await;
+        live.measuring.store(true, Ordering::Relaxed);
+    });
+}
+
+async fn join_all(
+    handles: Vec<tokio::task::JoinHandle<Recorder>>,
+) -> Result<Vec<Recorder>, SimError> {
+    let mut recorders = Vec::with_capacity(handles.len());
+    for handle in handles {
+        let mut recorder = handle.await.map_err(|e| SimError::Worker(e.to_string()))?;
+        recorder.flush_live();
+        recorders.push(recorder);
+    }
+    Ok(recorders)
+}
+
+async fn closed_loop(
+    settings: &SimSettings,
+    connections: Vec<Connection>,
+    pickers: Vec<IdPicker>,
+    live: &Arc<LiveShared>,
+) -> Result<(Instant, Vec<Recorder>), SimError> {
+    let start = Instant::now();
+    let measure_start = start + settings.warmup;
+    mark_measuring_at(live, measure_start);
+    let end = match settings.stop {
+        StopCondition::Duration(d) => Some(measure_start + d),
+        StopCondition::Requests(_) => None,
+    };
+    let limit = match settings.stop {
+        StopCondition::Requests(n) => n,
+        StopCondition::Duration(_) => u64::MAX,
+    };
+    let claimed = Arc::new(AtomicU64::new(0));
+    let handles = connections
+        .into_iter()
+        .zip(pickers)
+        .enumerate()
+        .map(|(w, (mut connection, mut picker))| {
+            let mut recorder = recorder_for(w, measure_start, settings, live);
+            let claimed = Arc::clone(&claimed);
+            let (batch, timeout) = (settings.batch_size, settings.timeout);
+            tokio::spawn(async move {
+                let mut ids = Vec::with_capacity(batch);
+                loop {
+                    let now = Instant::now();
+                    if end.is_some_and(|end| now >= end) {
+                        break;
+                    }
+                    // Only measured requests count towards --requests; a
+                    // timed run never touches the shared counter.
+                    if limit != u64::MAX
+                        && now >= measure_start
+                        && claimed.fetch_add(1, Ordering::Relaxed) >= limit
+                    {
+                        break;
+                    }
+                    picker.fill(&mut ids, batch);
+                    let sent = Instant::now();
+                    let outcome = send(&mut connection, &ids, timeout).await;
+                    recorder.record(sent, sent, Instant::now(), &outcome);
+                }
+                recorder
+            })
+        })
+        .collect();
+    Ok((measure_start, join_all(handles).await?))
+}
+
+async fn open_loop(
+    settings: &SimSettings,
+    rate: f64,
+    connections: Vec<Connection>,
+    pickers: Vec<IdPicker>,
+    live: &Arc<LiveShared>,
+) -> Result<(Instant, Vec<Recorder>), SimError> {
+    let due = move |i: u64| Duration::from_secs_f64(i as f64 / rate);
+    let warmup_requests = (settings.warmup.as_secs_f64() * rate).round() as u64;
+    let measured = match settings.stop {
+        StopCondition::Duration(d) => ((d.as_secs_f64() * rate).round() as u64).max(1),
+        StopCondition::Requests(n) => n,
+    };
+    let total = warmup_requests + measured;
+    // A moment for the workers to report idle before the first request is due.
+    let start = Instant::now() + Duration::from_millis(20);
+    let measure_start = start + due(warmup_requests);
+    mark_measuring_at(live, measure_start);
+
+    let (idle_tx, idle_rx) = std::sync::mpsc::channel::<usize>();
+    let mut tickets = Vec::with_capacity(connections.len());
+    let handles = connections
+        .into_iter()
+        .zip(pickers)
+        .enumerate()
+        .map(|(w, (mut connection, mut picker))| {
+            let mut recorder = recorder_for(w, measure_start, settings, live);
+            let (ticket_tx, mut ticket_rx) = tokio::sync::mpsc::channel::<u64>(1);
+            tickets.push(ticket_tx);
+            let idle_tx = idle_tx.clone();
+            let (batch, timeout) = (settings.batch_size, settings.timeout);
+            tokio::spawn(async move {
+                let mut ids = Vec::with_capacity(batch);
+                while idle_tx.send(w).is_ok() {
+                    let Some(i) = ticket_rx.recv().await else {
+                        break;
+                    };
+                    let intended = start + due(i);
+                    picker.fill(&mut ids, batch);
+                    let sent = Instant::now();
+                    let outcome = send(&mut connection, &ids, timeout).await;
+                    recorder.record(intended, sent, Instant::now(), &outcome);
+                }
+                recorder
+            })
+        })
+        .collect();
+    drop(idle_tx);
+
+    let pacer = tokio::task::spawn_blocking(move || {
+        precise_sleeps();
+        for i in 0..total {
+            let at = start + due(i);
+            loop {
+                let now = Instant::now();
+                if now >= at {
+                    break;
+                }
+                std::thread::sleep(at - now);
+            }
+            // Waits for a free connection; the request's clock is already running.
+            let Ok(worker) = idle_rx.recv() else {
+                break;
+            };
+            let _ = tickets[worker].try_send(i);
+        }
+        // Dropping the ticket senders ends the workers.
+    });
+    pacer.await.map_err(|e| SimError::Worker(e.to_string()))?;
+    Ok((measure_start, join_all(handles).await?))
+}
+
+/// Asks Linux to wake this thread's sleeps on time: the default timer slack
+/// of 50 µs would otherwise be added to every open-loop request's response time.
+fn precise_sleeps() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: PR_SET_TIMERSLACK takes an integer and only affects the calling
+    // thread; a failure leaves the default slack, which is harmless.
+    unsafe {
+        libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong, 0, 0, 0);
+    }
+}
+
+/// Where the ids come from.
+#[derive(Debug, Clone)]
+pub enum KeySource {
+    /// One id per line of a file.
+    File(std::path::PathBuf),
+    /// The offline table of the first feature's view (needs the repository).
+    Offline,
+    /// `id-0` … `id-{n-1}`: for the noop target, which has no data.
+    Synthetic(usize),
+}
+
+/// Prepares the key space and the target of `settings` and runs the
+/// simulation: what `quiver simulate` does.
+pub async fn simulate(
+    settings: SimSettings,
+    repo: Option<&quiver_core::FeatureRepo>,
+    keys: KeySource,
+    live_line: bool,
+) -> Result<SimResult, SimError> {
+    settings.validate()?;
+    let numeric = repo.is_some_and(|repo| {
+        repo.entities.values().any(|e| {
+            e.join_key == settings.entity_key && e.value_type == quiver_core::ValueType::Int64
+        })
+    });
+    let keys = match keys {
+        KeySource::File(path) => KeySpace::from_file(&path, numeric)?,
+        KeySource::Synthetic(n) => {
+            KeySpace::new((0..n).map(|i| format!("id-{i}")).collect(), false)?
+        }
+        #[cfg(not(feature = "offline"))]
+        KeySource::Offline => {
+            return Err(SimError::Setting {
+                setting: "--ids-from",
+                problem: "this build reads no offline tables; name a file of ids".to_string(),
+            });
+        }
+        #[cfg(feature = "offline")]
+        KeySource::Offline => {
+            let repo = repo.ok_or(SimError::Setting {
+                setting: "--ids-from",
+                problem: "without a feature repository (--repo), name a file of ids".to_string(),
+            })?;
+            let references = crate::target::resolve_features(repo, &settings.features)?;
+            let view = references.first().ok_or_else(|| {
+                SimError::UnknownFeature("the feature selection names no features".to_string())
+            })?;
+            KeySpace::from_offline(repo, &view.view).await?
+        }
+    };
+    let target = Target::prepare(&settings, repo, &keys).await?;
+    run(SimPlan {
+        settings,
+        target,
+        keys,
+        live_line,
+    })
+    .await
+}

@@ -1,0 +1,239 @@
+//! [`SimSettings`]: what a simulation does — target, workload and load model —
+//! as plain data, so a result file records exactly what produced it.
+
+use crate::SimError;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// Everything that defines one simulation run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SimSettings {
+    /// What receives the requests.
+    pub target: TargetSpec,
+    /// The features each request asks for.
+    pub features: FeatureSelection,
+    /// The entity key column named in requests (`id`).
+    pub entity_key: String,
+    /// Ids per request.
+    pub batch_size: usize,
+    /// How ids are drawn from the key space.
+    pub distribution: KeyDistribution,
+    /// Closed or open loop.
+    pub load: LoadModel,
+    /// Time spent sending requests that are not recorded, before the measurement.
+    #[serde(with = "seconds")]
+    pub warmup: Duration,
+    /// When the measurement ends.
+    pub stop: StopCondition,
+    /// A request not answered within this time counts as a `timeout` error.
+    #[serde(with = "seconds")]
+    pub timeout: Duration,
+    /// Seed of the id draws: the same seed asks for the same ids.
+    pub seed: u64,
+}
+
+/// What receives the requests.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TargetSpec {
+    /// The repository's online store, called directly (no server).
+    Store {
+        /// The repository folder.
+        repo: String,
+    },
+    /// `quiver serve`'s HTTP/JSON endpoint `POST /get-online-features`.
+    Http {
+        /// Base URL, such as `http://127.0.0.1:6566`.
+        url: String,
+    },
+    /// `quiver serve`'s gRPC `ServingService.GetOnlineFeatures`.
+    Grpc {
+        /// Endpoint URL, such as `http://127.0.0.1:6567`.
+        url: String,
+    },
+    /// Nothing: every request succeeds at once, in process. Measures the
+    /// generator's own ceiling.
+    Noop,
+}
+
+impl TargetSpec {
+    /// Short text for tables and charts.
+    pub fn describe(&self) -> String {
+        match self {
+            TargetSpec::Store { repo } => format!("store ({repo})"),
+            TargetSpec::Http { url } => format!("http ({url})"),
+            TargetSpec::Grpc { url } => format!("grpc ({url})"),
+            TargetSpec::Noop => "noop (in process)".to_string(),
+        }
+    }
+}
+
+/// The features each request asks for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FeatureSelection {
+    /// `view:feature` references.
+    Features(Vec<String>),
+    /// A feature service's name.
+    Service(String),
+}
+
+/// How ids are drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum KeyDistribution {
+    /// Every id equally likely.
+    Uniform,
+    /// The k-th most popular id drawn with probability ∝ 1/k^exponent.
+    Zipf {
+        /// The skew; 1.0 is the classic Zipf law, 0 is uniform.
+        exponent: f64,
+    },
+}
+
+/// How requests are paced.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum LoadModel {
+    /// `workers` loops that each send a request, wait for the answer and repeat.
+    /// Throughput is whatever the target allows; latency is service time.
+    Closed {
+        /// Concurrent requests.
+        workers: usize,
+    },
+    /// Requests sent on a fixed schedule of `rate` per second, whatever the
+    /// target does. Response time is measured from each request's scheduled
+    /// time (coordinated-omission correction), service time from its actual send.
+    Open {
+        /// Requests per second.
+        rate: f64,
+        /// Connections, and so the most requests in flight at once.
+        connections: usize,
+    },
+}
+
+impl LoadModel {
+    /// Concurrent connections or workers.
+    pub fn concurrency(&self) -> usize {
+        match *self {
+            LoadModel::Closed { workers } => workers,
+            LoadModel::Open { connections, .. } => connections,
+        }
+    }
+}
+
+/// When the measurement ends.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopCondition {
+    /// After this long (after the warm-up).
+    #[serde(with = "seconds")]
+    Duration(Duration),
+    /// After this many measured requests.
+    Requests(u64),
+}
+
+impl SimSettings {
+    /// Checks ranges and combinations that cannot work.
+    pub fn validate(&self) -> Result<(), SimError> {
+        let bad = |setting, problem: &str| {
+            Err(SimError::Setting {
+                setting,
+                problem: problem.to_string(),
+            })
+        };
+        if self.batch_size == 0 {
+            return bad("--batch-size", "must be at least 1");
+        }
+        if self.load.concurrency() == 0 {
+            return bad("--workers", "must be at least 1");
+        }
+        if let LoadModel::Open { rate, .. } = self.load
+            && !(rate.is_finite() && rate > 0.0 && rate <= 10_000_000.0)
+        {
+            return bad("--rate", "must be between 0 and 10,000,000 requests/s");
+        }
+        if let KeyDistribution::Zipf { exponent } = self.distribution
+            && !(exponent.is_finite() && exponent >= 0.0)
+        {
+            return bad("--zipf-exponent", "must be a number of at least 0");
+        }
+        match self.stop {
+            StopCondition::Duration(d) if d.is_zero() => {
+                return bad("--duration", "must be longer than 0");
+            }
+            StopCondition::Requests(0) => return bad("--requests", "must be at least 1"),
+            _ => {}
+        }
+        if self.timeout.is_zero() {
+            return bad("--timeout", "must be longer than 0");
+        }
+        if let FeatureSelection::Features(features) = &self.features
+            && features.is_empty()
+        {
+            return bad("--features", "name at least one view:feature");
+        }
+        Ok(())
+    }
+}
+
+/// Parses `500ms`, `30s`, `2m`, `1h` or a bare number of seconds (`1.5`).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, unit) = match text.find(|c: char| c.is_ascii_alphabetic()) {
+        Some(at) => text.split_at(at),
+        None => (text, "s"),
+    };
+    let value: f64 = number
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration such as 500ms, 30s, 2m or 1h"))?;
+    let scale = match unit {
+        "us" | "µs" => 1e-6,
+        "ms" => 1e-3,
+        "s" => 1.0,
+        "m" | "min" => 60.0,
+        "h" => 3600.0,
+        _ => {
+            return Err(format!(
+                "`{unit}` is not a time unit: use us, ms, s, m or h"
+            ));
+        }
+    };
+    let secs = value * scale;
+    if !(secs.is_finite() && secs >= 0.0) {
+        return Err(format!("`{text}` is not a non-negative duration"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// Durations as fractional seconds in result files.
+mod seconds {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(d.as_secs_f64())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let secs = f64::deserialize(d)?;
+        Duration::try_from_secs_f64(secs).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_durations_with_units() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
+        assert!(parse_duration("fast").is_err());
+        assert!(parse_duration("3 parsecs").is_err());
+        assert!(parse_duration("-1s").is_err());
+    }
+}

@@ -1,0 +1,591 @@
+//! [`Target`]: what receives the requests — the online store called directly,
+//! the HTTP or gRPC server, or nothing (to measure the generator itself) — and
+//! [`Connection`], one per worker, which sends one request and waits for it.
+//!
+//! Both are enums rather than trait objects so the hot path has no boxing or
+//! dynamic dispatch, and request bodies are built from pieces prepared once
+//! per id before the run.
+
+use crate::record::RequestError;
+use crate::{FeatureSelection, KeySpace, SimError, SimSettings, TargetSpec};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::rt::TokioIo;
+use quiver_core::{FeatureReference, FeatureRepo};
+use quiver_online::OnlineStore;
+use quiver_proto::serving::get_online_features_request::Kind;
+use quiver_proto::serving::serving_service_client::ServingServiceClient;
+use quiver_proto::serving::{FeatureList, GetOnlineFeaturesRequest, RepeatedValue, Value, value};
+use std::collections::HashMap;
+use std::sync::Arc;
+use tonic::transport::{Channel, Endpoint};
+
+/// A prepared target: connections are made from it, one per worker.
+#[derive(Clone)]
+pub enum Target {
+    /// Reads straight from an online store, one `read` per feature view per request.
+    Store {
+        /// The store.
+        store: Arc<dyn OnlineStore>,
+        /// The views every request reads.
+        views: Arc<[String]>,
+        /// The key space, to turn indexes into keys.
+        keys: KeySpace,
+    },
+    /// `POST /get-online-features` over HTTP/1.1 keep-alive connections.
+    Http(Arc<HttpTarget>),
+    /// `GetOnlineFeatures` over gRPC.
+    Grpc(Arc<GrpcTarget>),
+    /// Answers every request at once, in process.
+    Noop,
+}
+
+/// An HTTP target's address and prepared bodies.
+pub struct HttpTarget {
+    /// `host:port` to connect to.
+    address: String,
+    /// The request URI path.
+    path: hyper::Uri,
+    /// The `Host` header.
+    host: hyper::header::HeaderValue,
+    bodies: RequestBodies,
+}
+
+/// A gRPC target's endpoint and prepared requests.
+pub struct GrpcTarget {
+    endpoint: Endpoint,
+    /// `kind` of every request (features or service), prepared once.
+    kind: Kind,
+    entity_key: String,
+    /// Each id as a proto value.
+    values: Vec<Value>,
+    /// Batch-size-1 requests, one per id, ready to clone.
+    single: Vec<GetOnlineFeaturesRequest>,
+}
+
+/// JSON request bodies, assembled from pieces encoded once.
+struct RequestBodies {
+    /// `{"entities":{"id":[`
+    prefix: String,
+    /// `]},"features":[…]}` or `]},"feature_service":"…"}`
+    suffix: String,
+    /// Each id, JSON-encoded.
+    ids: Vec<String>,
+    /// Batch-size-1 bodies, one per id.
+    single: Vec<Bytes>,
+}
+
+impl RequestBodies {
+    fn new(settings: &SimSettings, keys: &KeySpace) -> RequestBodies {
+        let json = |s: &str| serde_json::to_string(s).expect("strings serialise");
+        let prefix = format!("{{\"entities\":{{{}:[", json(&settings.entity_key));
+        let suffix = match &settings.features {
+            FeatureSelection::Features(features) => {
+                let list: Vec<String> = features.iter().map(|f| json(f)).collect();
+                format!("]}},\"features\":[{}]}}", list.join(","))
+            }
+            FeatureSelection::Service(name) => format!("]}},\"feature_service\":{}}}", json(name)),
+        };
+        let ids: Vec<String> = keys
+            .ids()
+            .iter()
+            .map(|id| if keys.numeric() { id.clone() } else { json(id) })
+            .collect();
+        let single = if settings.batch_size == 1 {
+            ids.iter()
+                .map(|id| Bytes::from(format!("{prefix}{id}{suffix}")))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        RequestBodies {
+            prefix,
+            suffix,
+            ids,
+            single,
+        }
+    }
+
+    fn body(&self, ids: &[u32]) -> Bytes {
+        if let [one] = ids
+            && let Some(body) = self.single.get(*one as usize)
+        {
+            return body.clone();
+        }
+        let mut text = String::with_capacity(
+            self.prefix.len() + self.suffix.len() + ids.len() * (self.ids[0].len() + 1),
+        );
+        text.push_str(&self.prefix);
+        for (n, &i) in ids.iter().enumerate() {
+            if n > 0 {
+                text.push(',');
+            }
+            text.push_str(&self.ids[i as usize]);
+        }
+        text.push_str(&self.suffix);
+        Bytes::from(text)
+    }
+}
+
+impl GrpcTarget {
+    fn request(&self, ids: &[u32]) -> GetOnlineFeaturesRequest {
+        if let [one] = ids
+            && let Some(request) = self.single.get(*one as usize)
+        {
+            return request.clone();
+        }
+        build_grpc_request(
+            &self.kind,
+            &self.entity_key,
+            ids.iter()
+                .map(|&i| self.values[i as usize].clone())
+                .collect(),
+        )
+    }
+}
+
+fn build_grpc_request(
+    kind: &Kind,
+    entity_key: &str,
+    values: Vec<Value>,
+) -> GetOnlineFeaturesRequest {
+    GetOnlineFeaturesRequest {
+        entities: HashMap::from([(entity_key.to_string(), RepeatedValue { val: values })]),
+        full_feature_names: false,
+        include_event_timestamps: false,
+        kind: Some(kind.clone()),
+    }
+}
+
+/// The features a selection names, checked against the repository.
+pub fn resolve_features(
+    repo: &FeatureRepo,
+    selection: &FeatureSelection,
+) -> Result<Vec<FeatureReference>, SimError> {
+    match selection {
+        FeatureSelection::Features(features) => features
+            .iter()
+            .map(|text| {
+                let reference = FeatureReference::parse(text).ok_or_else(|| {
+                    SimError::UnknownFeature(format!(
+                        "`{text}` is not a feature reference: write view:feature"
+                    ))
+                })?;
+                let view = repo
+                    .feature_view(&reference.view)
+                    .map_err(|e| SimError::UnknownFeature(e.to_string()))?;
+                if view.feature(&reference.feature).is_none() {
+                    return Err(SimError::UnknownFeature(format!(
+                        "feature view `{}` has no feature `{}`; it has: {}",
+                        view.name,
+                        reference.feature,
+                        view.features
+                            .iter()
+                            .map(|f| f.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )));
+                }
+                Ok(reference)
+            })
+            .collect(),
+        FeatureSelection::Service(name) => repo
+            .feature_services
+            .get(name)
+            .map(|service| service.features.clone())
+            .ok_or_else(|| {
+                SimError::UnknownFeature(format!(
+                    "no feature service `{name}`; the repository has: {}",
+                    if repo.feature_services.is_empty() {
+                        "none".to_string()
+                    } else {
+                        repo.feature_services
+                            .keys()
+                            .cloned()
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    }
+                ))
+            }),
+    }
+}
+
+/// Every feature of every view of the repository, as `view:feature`.
+pub fn all_features(repo: &FeatureRepo) -> Vec<String> {
+    repo.feature_views
+        .values()
+        .flat_map(|view| {
+            view.features
+                .iter()
+                .map(move |f| format!("{}:{}", view.name, f.name))
+        })
+        .collect()
+}
+
+impl Target {
+    /// Prepares the target `settings` name. The store target needs `repo`.
+    pub async fn prepare(
+        settings: &SimSettings,
+        repo: Option<&FeatureRepo>,
+        keys: &KeySpace,
+    ) -> Result<Target, SimError> {
+        let target = match &settings.target {
+            TargetSpec::Noop => Target::Noop,
+            TargetSpec::Store { .. } => {
+                let repo = repo.ok_or(SimError::Setting {
+                    setting: "--target store",
+                    problem: "needs a feature repository (--repo)".to_string(),
+                })?;
+                let references = resolve_features(repo, &settings.features)?;
+                let store = quiver_online::open_online_store(repo)?;
+                let mut views: Vec<String> = Vec::new();
+                for reference in &references {
+                    if views.contains(&reference.view) {
+                        continue;
+                    }
+                    if store.layout(&reference.view).await?.is_none() {
+                        return Err(SimError::UnknownFeature(format!(
+                            "feature view `{}` has no rows in the online store; run `quiver run {}` first",
+                            reference.view, reference.view
+                        )));
+                    }
+                    views.push(reference.view.clone());
+                }
+                Target::Store {
+                    store,
+                    views: views.into(),
+                    keys: keys.clone(),
+                }
+            }
+            TargetSpec::Http { url } => {
+                Target::Http(Arc::new(HttpTarget::new(url, settings, keys)?))
+            }
+            TargetSpec::Grpc { url } => {
+                Target::Grpc(Arc::new(GrpcTarget::new(url, settings, keys)?))
+            }
+        };
+        // Fail before the run, with a clear message, if the target is not there.
+        target.connect().await?;
+        Ok(target)
+    }
+
+    /// A new connection (for the store and noop targets, a handle).
+    pub async fn connect(&self) -> Result<Connection, SimError> {
+        Ok(match self {
+            Target::Noop => Connection::Noop,
+            Target::Store { store, views, keys } => Connection::Store {
+                store: Arc::clone(store),
+                views: Arc::clone(views),
+                keys: keys.clone(),
+            },
+            Target::Http(http) => {
+                let sender = http_connect(&http.address)
+                    .await
+                    .map_err(|e| SimError::Connect {
+                        target: http.address.clone(),
+                        reason: e.describe(),
+                    })?;
+                Connection::Http {
+                    target: Arc::clone(http),
+                    sender: Some(sender),
+                }
+            }
+            Target::Grpc(grpc) => {
+                let channel = grpc
+                    .endpoint
+                    .connect()
+                    .await
+                    .map_err(|e| SimError::Connect {
+                        target: grpc.endpoint.uri().to_string(),
+                        reason: error_chain(&e),
+                    })?;
+                Connection::Grpc {
+                    target: Arc::clone(grpc),
+                    client: ServingServiceClient::new(channel),
+                }
+            }
+        })
+    }
+}
+
+impl HttpTarget {
+    fn new(url: &str, settings: &SimSettings, keys: &KeySpace) -> Result<HttpTarget, SimError> {
+        let bad = |problem: String| SimError::Setting {
+            setting: "--url",
+            problem,
+        };
+        let uri: hyper::Uri = url
+            .parse()
+            .map_err(|e| bad(format!("`{url}` is not a URL: {e}")))?;
+        if uri.scheme_str() != Some("http") {
+            return Err(bad(format!(
+                "`{url}`: only http:// is supported by the load generator"
+            )));
+        }
+        let authority = uri
+            .authority()
+            .ok_or_else(|| bad(format!("`{url}` has no host")))?;
+        let address = format!(
+            "{}:{}",
+            authority.host(),
+            authority.port_u16().unwrap_or(80)
+        );
+        let base = uri.path().trim_end_matches('/');
+        let path: hyper::Uri = format!("{base}/get-online-features")
+            .parse()
+            .map_err(|e| bad(format!("`{url}`: {e}")))?;
+        let host = hyper::header::HeaderValue::from_str(authority.as_str())
+            .map_err(|e| bad(format!("`{url}`: {e}")))?;
+        Ok(HttpTarget {
+            address,
+            path,
+            host,
+            bodies: RequestBodies::new(settings, keys),
+        })
+    }
+}
+
+impl GrpcTarget {
+    fn new(url: &str, settings: &SimSettings, keys: &KeySpace) -> Result<GrpcTarget, SimError> {
+        let endpoint = Endpoint::from_shared(url.to_string())
+            .map_err(|e| SimError::Setting {
+                setting: "--url",
+                problem: format!("`{url}` is not a gRPC endpoint: {e}"),
+            })?
+            .tcp_nodelay(true);
+        let kind = match &settings.features {
+            FeatureSelection::Features(features) => Kind::Features(FeatureList {
+                val: features.clone(),
+            }),
+            FeatureSelection::Service(name) => Kind::FeatureService(name.clone()),
+        };
+        let values: Vec<Value> = keys
+            .ids()
+            .iter()
+            .map(|id| Value {
+                val: Some(match id.parse::<i64>() {
+                    Ok(n) if keys.numeric() => value::Val::Int64Val(n),
+                    _ => value::Val::StringVal(id.clone()),
+                }),
+            })
+            .collect();
+        let single = if settings.batch_size == 1 {
+            values
+                .iter()
+                .map(|v| build_grpc_request(&kind, &settings.entity_key, vec![v.clone()]))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Ok(GrpcTarget {
+            endpoint,
+            kind,
+            entity_key: settings.entity_key.clone(),
+            values,
+            single,
+        })
+    }
+}
+
+/// One worker's way to the target.
+pub enum Connection {
+    /// Direct store reads.
+    Store {
+        /// The store.
+        store: Arc<dyn OnlineStore>,
+        /// Views read per request.
+        views: Arc<[String]>,
+        /// Index to key.
+        keys: KeySpace,
+    },
+    /// An HTTP/1.1 keep-alive connection; `None` after it broke, reopened on the next request.
+    Http {
+        /// Address and bodies.
+        target: Arc<HttpTarget>,
+        /// The open connection.
+        sender: Option<SendRequest<Full<Bytes>>>,
+    },
+    /// A gRPC channel (HTTP/2; reconnects by itself).
+    Grpc {
+        /// Prepared requests.
+        target: Arc<GrpcTarget>,
+        /// The client.
+        client: ServingServiceClient<Channel>,
+    },
+    /// Nothing to send.
+    Noop,
+}
+
+impl Connection {
+    /// Sends one request for the ids at `ids` and waits for the whole answer.
+    pub async fn send(&mut self, ids: &[u32]) -> Result<(), RequestError> {
+        match self {
+            Connection::Noop => {
+                // Nothing here ever waits, so spend Tokio's cooperative
+                // budget: every so often the worker yields and the other
+                // workers, the live line and the timers get their turn.
+                tokio::task::consume_budget().await;
+                Ok(())
+            }
+            Connection::Store { store, views, keys } => {
+                let all = keys.ids();
+                let asked: Vec<&str> = ids.iter().map(|&i| all[i as usize].as_str()).collect();
+                for view in views.iter() {
+                    store
+                        .read(view, &asked)
+                        .await
+                        .map_err(|e| RequestError::Store(e.to_string()))?;
+                }
+                // The embedded store answers without ever waiting; see Noop.
+                tokio::task::consume_budget().await;
+                Ok(())
+            }
+            Connection::Http { target, sender } => {
+                if sender.is_none() {
+                    *sender = Some(http_connect(&target.address).await?);
+                }
+                let result =
+                    http_send(target, sender.as_mut().expect("connected above"), ids).await;
+                if matches!(result, Err(RequestError::Transport(_))) {
+                    *sender = None;
+                }
+                result
+            }
+            Connection::Grpc { target, client } => client
+                .get_online_features(target.request(ids))
+                .await
+                .map(|_| ())
+                .map_err(|status| RequestError::Grpc(status.code(), status.message().to_string())),
+        }
+    }
+
+    /// Forgets a connection left in an unknown state by an abandoned request
+    /// (a timeout); the next request opens a new one.
+    pub fn reset(&mut self) {
+        if let Connection::Http { sender, .. } = self {
+            *sender = None;
+        }
+    }
+}
+
+async fn http_connect(address: &str) -> Result<SendRequest<Full<Bytes>>, RequestError> {
+    let stream = tokio::net::TcpStream::connect(address)
+        .await
+        .map_err(|e| RequestError::Connect(format!("{address}: {e}")))?;
+    let _ = stream.set_nodelay(true);
+    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| RequestError::Connect(format!("{address}: {e}")))?;
+    tokio::spawn(async move {
+        // Ends when the sender is dropped or the server closes the connection.
+        let _ = connection.await;
+    });
+    Ok(sender)
+}
+
+async fn http_send(
+    target: &HttpTarget,
+    sender: &mut SendRequest<Full<Bytes>>,
+    ids: &[u32],
+) -> Result<(), RequestError> {
+    let transport = |e: hyper::Error| RequestError::Transport(error_chain(&e));
+    sender.ready().await.map_err(transport)?;
+    let request = hyper::Request::post(target.path.clone())
+        .header(hyper::header::HOST, target.host.clone())
+        .header(hyper::header::CONTENT_TYPE, "application/json")
+        .body(Full::new(target.bodies.body(ids)))
+        .map_err(|e| RequestError::Transport(e.to_string()))?;
+    let response = sender.send_request(request).await.map_err(transport)?;
+    let status = response.status();
+    // Read the whole body: the answer is not complete before, and the
+    // connection cannot carry the next request until it is.
+    response.into_body().collect().await.map_err(transport)?;
+    if status.is_success() {
+        Ok(())
+    } else {
+        Err(RequestError::Status(status.as_u16()))
+    }
+}
+
+/// An error and its sources, joined.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let message = cause.to_string();
+        if !text.contains(&message) {
+            text.push_str(": ");
+            text.push_str(&message);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{KeyDistribution, LoadModel, StopCondition};
+    use std::time::Duration;
+
+    fn settings(features: FeatureSelection, batch_size: usize) -> SimSettings {
+        SimSettings {
+            target: TargetSpec::Noop,
+            features,
+            entity_key: "id".to_string(),
+            batch_size,
+            distribution: KeyDistribution::Uniform,
+            load: LoadModel::Closed { workers: 1 },
+            warmup: Duration::ZERO,
+            stop: StopCondition::Requests(1),
+            timeout: Duration::from_secs(1),
+            seed: 1,
+        }
+    }
+
+    fn body(bodies: &RequestBodies, ids: &[u32]) -> serde_json::Value {
+        serde_json::from_slice(&bodies.body(ids)).unwrap()
+    }
+
+    #[test]
+    fn http_bodies_have_feasts_shape() {
+        let keys = KeySpace::new(vec!["MAC000002".into(), "a\"b".into()], false).unwrap();
+        let features = FeatureSelection::Features(vec!["v:f".into(), "v:g".into()]);
+        let single = RequestBodies::new(&settings(features.clone(), 1), &keys);
+        assert_eq!(
+            body(&single, &[0]),
+            serde_json::json!({"entities": {"id": ["MAC000002"]}, "features": ["v:f", "v:g"]})
+        );
+        let batch = RequestBodies::new(&settings(features, 3), &keys);
+        assert_eq!(
+            body(&batch, &[1, 0, 1])["entities"]["id"],
+            serde_json::json!(["a\"b", "MAC000002", "a\"b"])
+        );
+        let service = RequestBodies::new(
+            &settings(FeatureSelection::Service("model_v1".into()), 1),
+            &keys,
+        );
+        assert_eq!(
+            body(&service, &[0]),
+            serde_json::json!({"entities": {"id": ["MAC000002"]}, "feature_service": "model_v1"})
+        );
+    }
+
+    #[test]
+    fn int64_keys_are_sent_as_numbers() {
+        let keys = KeySpace::new(vec!["12".into(), "-7".into()], true).unwrap();
+        let features = FeatureSelection::Features(vec!["v:f".into()]);
+        let bodies = RequestBodies::new(&settings(features.clone(), 2), &keys);
+        assert_eq!(
+            body(&bodies, &[0, 1])["entities"]["id"],
+            serde_json::json!([12, -7])
+        );
+        let grpc = GrpcTarget::new("http://127.0.0.1:1", &settings(features, 1), &keys).unwrap();
+        let request = grpc.request(&[1]);
+        assert_eq!(
+            request.entities["id"].val[0].val,
+            Some(value::Val::Int64Val(-7))
+        );
+    }
+}

@@ -1,0 +1,100 @@
+//! Failures are counted by kind and stay in the percentiles.
+
+use crate::servers::{self, Behaviour};
+use crate::support::{MS, keys, run, settings};
+use quiver_sim::{LoadModel, SimError, StopCondition, Target, TargetSpec};
+use std::time::Duration;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_errors_are_counted_by_status() {
+    let server = servers::http(Behaviour::Status(503)).await;
+    let result = run(settings(
+        TargetSpec::Http { url: server.url },
+        LoadModel::Closed { workers: 2 },
+        StopCondition::Requests(50),
+    ))
+    .await;
+    assert_eq!(result.totals.requests, 50);
+    assert_eq!(result.totals.errors, 50);
+    assert_eq!(result.totals.errors_by_kind.get("http_503"), Some(&50));
+    assert_eq!(result.response_time.histogram.len(), 50);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpc_errors_are_counted_by_code() {
+    let server = servers::grpc(Behaviour::Status(503)).await;
+    let result = run(settings(
+        TargetSpec::Grpc { url: server.url },
+        LoadModel::Closed { workers: 2 },
+        StopCondition::Requests(40),
+    ))
+    .await;
+    assert_eq!(
+        result.totals.errors_by_kind.get("grpc_unavailable"),
+        Some(&40)
+    );
+    assert_eq!(result.response_time.histogram.len(), 40);
+    assert!(result.error_examples["grpc_unavailable"].contains("overloaded"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timeouts_are_recorded_at_the_time_waited() {
+    let server = servers::http(Behaviour::Sleep(Duration::from_millis(400))).await;
+    let mut s = settings(
+        TargetSpec::Http { url: server.url },
+        LoadModel::Closed { workers: 2 },
+        StopCondition::Requests(6),
+    );
+    s.timeout = Duration::from_millis(50);
+    let result = run(s).await;
+    assert_eq!(result.totals.errors_by_kind.get("timeout"), Some(&6));
+    let h = &result.response_time.histogram;
+    assert_eq!(h.len(), 6);
+    assert!(
+        h.min() >= 50 * MS && h.max() < 300 * MS,
+        "{} {}",
+        h.min(),
+        h.max()
+    );
+}
+
+#[tokio::test]
+async fn an_absent_server_fails_before_the_run() {
+    // Bind and drop a listener to get a port nobody listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let s = settings(
+        TargetSpec::Http {
+            url: format!("http://127.0.0.1:{port}"),
+        },
+        LoadModel::Closed { workers: 1 },
+        StopCondition::Requests(1),
+    );
+    let error = Target::prepare(&s, None, &keys()).await.err().unwrap();
+    assert!(matches!(error, SimError::Connect { .. }), "{error}");
+    assert!(error.to_string().contains(&port.to_string()));
+}
+
+#[test]
+fn bad_settings_are_refused_with_the_flag_named() {
+    let mut s = settings(
+        TargetSpec::Noop,
+        LoadModel::Open {
+            rate: -5.0,
+            connections: 1,
+        },
+        StopCondition::Requests(1),
+    );
+    assert!(s.validate().unwrap_err().to_string().contains("--rate"));
+    s.load = LoadModel::Closed { workers: 1 };
+    s.batch_size = 0;
+    assert!(
+        s.validate()
+            .unwrap_err()
+            .to_string()
+            .contains("--batch-size")
+    );
+}

@@ -1,0 +1,96 @@
+//! Percentiles of a known latency distribution: a server where every 10th
+//! request sleeps 25 ms and the rest 2 ms.
+
+use crate::servers::{self, Behaviour};
+use crate::support::{MS, run, settings};
+use quiver_sim::{LoadModel, StopCondition, TargetSpec};
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+/// Recorded values above `ns`.
+fn count_above(h: &hdrhistogram::Histogram<u64>, ns: u64) -> u64 {
+    h.iter_recorded()
+        .filter(|v| v.value_iterated_to() > ns)
+        .map(|v| v.count_at_value())
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_percentiles_match_a_known_distribution() {
+    let server = servers::http(Behaviour::EveryNth {
+        every: 10,
+        fast: Duration::from_millis(2),
+        slow: Duration::from_millis(25),
+    })
+    .await;
+    let result = run(settings(
+        TargetSpec::Http {
+            url: server.url.clone(),
+        },
+        LoadModel::Closed { workers: 4 },
+        StopCondition::Requests(1000),
+    ))
+    .await;
+    let h = &result.response_time.histogram;
+    assert_eq!(h.len(), 1000);
+    assert_eq!(server.requests.load(Ordering::Relaxed), 1000);
+    assert_eq!(result.totals.errors, 0, "{:?}", result.error_examples);
+    // Exactly the slow tenth is above 20 ms: the fast ones sleep 2 ms.
+    assert_eq!(
+        count_above(h, 20 * MS),
+        server.slow_requests.load(Ordering::Relaxed)
+    );
+    assert_eq!(count_above(h, 20 * MS), 100);
+    // A sleep is a lower bound; the generator and server add a little.
+    assert!(h.min() >= 2 * MS, "min {}", h.min());
+    let p50 = h.value_at_quantile(0.5);
+    assert!((2 * MS..8 * MS).contains(&p50), "p50 {p50}");
+    let p99 = h.value_at_quantile(0.99);
+    assert!((25 * MS..40 * MS).contains(&p99), "p99 {p99}");
+    assert!(h.max() >= 25 * MS);
+    // The summary in the result file says the same in microseconds.
+    assert_eq!(result.response_time.summary.p99_us, p99 as f64 / 1000.0);
+    // A closed loop: response time is service time.
+    assert_eq!(
+        result.response_time.histogram,
+        result.service_time.histogram
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpc_latency_includes_the_servers_sleep() {
+    let server = servers::grpc(Behaviour::Sleep(Duration::from_millis(3))).await;
+    let result = run(settings(
+        TargetSpec::Grpc {
+            url: server.url.clone(),
+        },
+        LoadModel::Closed { workers: 3 },
+        StopCondition::Requests(300),
+    ))
+    .await;
+    let h = &result.response_time.histogram;
+    assert_eq!(h.len(), 300);
+    assert_eq!(server.requests.load(Ordering::Relaxed), 300);
+    assert_eq!(result.totals.errors, 0, "{:?}", result.error_examples);
+    assert!(h.min() >= 3 * MS, "min {}", h.min());
+    assert!(h.value_at_quantile(0.5) < 10 * MS);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_send_as_many_ids_as_asked() {
+    let server = servers::http(Behaviour::Instant).await;
+    let mut s = settings(
+        TargetSpec::Http {
+            url: server.url.clone(),
+        },
+        LoadModel::Closed { workers: 2 },
+        StopCondition::Requests(200),
+    );
+    s.batch_size = 25;
+    s.distribution = quiver_sim::KeyDistribution::Zipf { exponent: 1.0 };
+    let result = run(s).await;
+    // The server answers 400 unless the body holds a non-empty id list.
+    assert_eq!(result.totals.errors, 0, "{:?}", result.error_examples);
+    assert_eq!(result.totals.requests, 200);
+    assert!((result.totals.ids_per_second / result.totals.throughput_rps - 25.0).abs() < 1e-9);
+}
