@@ -38,6 +38,8 @@ pub enum Command {
     },
     /// Run the whole main job end to end on the embedded defaults.
     Demo(DemoArgs),
+    /// Serve online features over HTTP/JSON and gRPC until Ctrl-C or SIGTERM.
+    Serve(ServeArgs),
 }
 
 #[derive(Args, Clone)]
@@ -128,4 +130,29 @@ pub struct DemoArgs {
     /// Number of households to generate.
     #[arg(long, default_value_t = 5_560)]
     pub households: usize,
+}
+
+#[derive(Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub repo: RepoArg,
+    /// Settings file (TOML; keys as in docs/SERVING.md). `QUIVER_*`
+    /// variables override it, and these flags override both.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// HTTP listen address (default 127.0.0.1:6566).
+    #[arg(long)]
+    pub http_addr: Option<std::net::SocketAddr>,
+    /// gRPC listen address (default 127.0.0.1:6570).
+    #[arg(long)]
+    pub grpc_addr: Option<std::net::SocketAddr>,
+    /// Log lines as text or JSON (default text).
+    #[arg(long, value_enum)]
+    pub log_format: Option<LogFormatArg>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum LogFormatArg {
+    Text,
+    Json,
 }

@@ -7,3 +7,4 @@ pub mod get;
 pub mod history;
 pub mod init;
 pub mod run;
+pub mod serve;
