@@ -53,6 +53,12 @@ impl<'a> FeatureRequest<'a> {
     /// Parses the JSON body of `POST /get-online-features`. Unknown fields are
     /// refused, so a misspelt option is reported rather than ignored.
     pub fn from_json(body: &'a [u8]) -> Result<FeatureRequest<'a>, ServeError> {
+        // serde would also take a JSON array as the struct, field by position.
+        if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(ServeError::MalformedRequest {
+                reason: "the body must be a JSON object such as {\"entities\": {\"id\": [\"MAC000002\"]}, \"features\": [\"view:feature\"]}".to_string(),
+            });
+        }
         let raw: JsonRequest<'a> =
             serde_json::from_slice(body).map_err(|e| ServeError::MalformedRequest {
                 reason: e.to_string(),

@@ -2,4 +2,5 @@
 
 mod commands;
 mod interrupted_jobs;
+mod serve;
 mod support;
