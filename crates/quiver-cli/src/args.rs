@@ -40,6 +40,8 @@ pub enum Command {
     Demo(DemoArgs),
     /// Load-test the online path (store, HTTP or gRPC) and report latency percentiles and charts.
     Simulate(Box<SimulateArgs>),
+    /// Serve online features over HTTP/JSON and gRPC until Ctrl-C or SIGTERM.
+    Serve(ServeArgs),
 }
 
 #[derive(Args, Clone)]
@@ -184,7 +186,7 @@ pub struct SimulateRunArgs {
     /// What receives the requests.
     #[arg(long, value_enum, default_value_t = SimTarget::Store)]
     pub target: SimTarget,
-    /// Server URL [default: http://127.0.0.1:6566 for http, http://127.0.0.1:6567 for grpc].
+    /// Server URL [default: http://127.0.0.1:6566 for http, http://127.0.0.1:6570 for grpc].
     #[arg(long)]
     pub url: Option<String>,
     #[command(flatten)]
@@ -238,4 +240,29 @@ pub struct SimulateRunArgs {
     /// No live line.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+#[derive(Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub repo: RepoArg,
+    /// Settings file (TOML; keys as in docs/SERVING.md). `QUIVER_*`
+    /// variables override it, and these flags override both.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// HTTP listen address (default 127.0.0.1:6566).
+    #[arg(long)]
+    pub http_addr: Option<std::net::SocketAddr>,
+    /// gRPC listen address (default 127.0.0.1:6570).
+    #[arg(long)]
+    pub grpc_addr: Option<std::net::SocketAddr>,
+    /// Log lines as text or JSON (default text).
+    #[arg(long, value_enum)]
+    pub log_format: Option<LogFormatArg>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum LogFormatArg {
+    Text,
+    Json,
 }

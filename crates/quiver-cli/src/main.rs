@@ -12,7 +12,10 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    // `serve` sets up its own logging: its format is a server setting.
+    if !matches!(cli.command, Command::Serve(_)) {
+        init_logging("warn,buoyant_kernel=off", false);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -29,6 +32,7 @@ fn main() -> ExitCode {
             } => commands::datagen::run(&args),
             Command::Demo(args) => commands::demo::run(&args).await,
             Command::Simulate(args) => commands::simulate::run(&args).await,
+            Command::Serve(args) => commands::serve::run(&args).await,
         }
     });
     match result {
@@ -40,15 +44,19 @@ fn main() -> ExitCode {
     }
 }
 
-/// Logs go to stderr; `QUIVER_LOG` (or `RUST_LOG`) sets the filter, default `warn`.
-fn init_logging() {
+/// Logs go to stderr; `QUIVER_LOG` (or `RUST_LOG`) sets the filter, else `default_filter`.
+pub fn init_logging(default_filter: &str, json: bool) {
     let filter = std::env::var("QUIVER_LOG")
         .or_else(|_| std::env::var("RUST_LOG"))
         // delta-kernel logs an ERROR when it probes a table folder that has no
         // log yet, which is how every first job starts; the Result says enough.
-        .unwrap_or_else(|_| "warn,buoyant_kernel=off".to_string());
-    let _ = tracing_subscriber::fmt()
+        .unwrap_or_else(|_| default_filter.to_string());
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
 }

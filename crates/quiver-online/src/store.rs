@@ -35,6 +35,33 @@ pub trait OnlineStore: Send + Sync {
     async fn read(&self, view: &str, keys: &[&str])
     -> Result<Vec<Option<FeatureRow>>, OnlineError>;
 
+    /// The latest row of each key together with the layout those rows were
+    /// written with, both from one consistent view of the store. A server
+    /// uses this instead of [`layout`](Self::layout) then [`read`](Self::read):
+    /// a job redefining the view between those two calls would otherwise make
+    /// it name values by the wrong layout. An unknown view is an error.
+    ///
+    /// The default reads the layout before and after the rows and retries
+    /// while they differ; backends with snapshots override it with one read.
+    async fn read_with_layout(
+        &self,
+        view: &str,
+        keys: &[&str],
+    ) -> Result<(Arc<ViewLayout>, Vec<Option<FeatureRow>>), OnlineError> {
+        let unknown = || OnlineError::UnknownView {
+            view: view.to_string(),
+        };
+        let mut before = self.layout(view).await?.ok_or_else(unknown)?;
+        loop {
+            let rows = self.read(view, keys).await?;
+            let after = self.layout(view).await?.ok_or_else(unknown)?;
+            if after == before {
+                return Ok((after, rows));
+            }
+            before = after;
+        }
+    }
+
     /// The layout the view's rows were written with, or `None` if never written.
     async fn layout(&self, view: &str) -> Result<Option<Arc<ViewLayout>>, OnlineError>;
 

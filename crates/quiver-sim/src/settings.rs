@@ -48,7 +48,7 @@ pub enum TargetSpec {
     },
     /// `quiver serve`'s gRPC `ServingService.GetOnlineFeatures`.
     Grpc {
-        /// Endpoint URL, such as `http://127.0.0.1:6567`.
+        /// Endpoint URL, such as `http://127.0.0.1:6570`.
         url: String,
     },
     /// Nothing: every request succeeds at once, in process. Measures the

@@ -177,6 +177,33 @@ pub async fn new_layout_replaces_the_view(store: &dyn OnlineStore) {
     assert_eq!(got[1], None, "a row of the old layout survived");
 }
 
+/// `read_with_layout` answers like `read`, with the layout the rows were
+/// written with, and follows a layout change.
+pub async fn read_with_layout_pairs_rows_and_layout(store: &dyn OnlineStore) {
+    assert!(matches!(
+        store.read_with_layout("v", &["a"]).await,
+        Err(OnlineError::UnknownView { .. })
+    ));
+    let l = layout("v");
+    store.write(&l, &[row("a", 1, 1.0)], None).await.unwrap();
+    let (got_layout, rows) = store.read_with_layout("v", &["a", "b"]).await.unwrap();
+    assert_eq!(*got_layout, l);
+    assert_eq!(rows, store.read("v", &["a", "b"]).await.unwrap());
+    assert_eq!(total_of(&rows[0]), Some(1.0));
+    assert_eq!(rows[1], None);
+    let mut wider = layout("v");
+    wider.features.push(("flag".to_string(), ValueType::Bool));
+    let mut new_row = row("a", 2, 2.0);
+    new_row.row.values.push(FeatureValue::Bool(true));
+    store.write(&wider, &[new_row.clone()], None).await.unwrap();
+    let (got_layout, rows) = store.read_with_layout("v", &["a"]).await.unwrap();
+    assert_eq!(
+        *got_layout, wider,
+        "the old layout was served after a redefinition"
+    );
+    assert_eq!(rows[0].as_ref(), Some(&new_row.row));
+}
+
 /// A row that does not fit the layout is refused, and nothing of that write lands.
 pub async fn mismatched_row_is_refused_whole(store: &dyn OnlineStore) {
     let l = layout("v");
@@ -258,6 +285,7 @@ macro_rules! online_store_conformance {
             views_are_separate,
             layout_and_offline_version_are_recorded,
             new_layout_replaces_the_view,
+            read_with_layout_pairs_rows_and_layout,
             mismatched_row_is_refused_whole,
             every_value_type_round_trips
         );

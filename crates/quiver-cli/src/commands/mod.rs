@@ -7,4 +7,5 @@ pub mod get;
 pub mod history;
 pub mod init;
 pub mod run;
+pub mod serve;
 pub mod simulate;

@@ -51,7 +51,7 @@ async fn simulate(args: &SimulateRunArgs) -> anyhow::Result<()> {
             url: url("http://127.0.0.1:6566"),
         },
         SimTarget::Grpc => TargetSpec::Grpc {
-            url: url("http://127.0.0.1:6567"),
+            url: url("http://127.0.0.1:6570"),
         },
         SimTarget::Noop => TargetSpec::Noop,
     };

@@ -2,5 +2,6 @@
 
 mod commands;
 mod interrupted_jobs;
+mod serve;
 mod simulate;
 mod support;

@@ -287,13 +287,22 @@ impl OnlineStore for EmbeddedStore {
         view: &str,
         keys: &[&str],
     ) -> Result<Vec<Option<FeatureRow>>, OnlineError> {
+        Ok(self.read_with_layout(view, keys).await?.1)
+    }
+
+    async fn read_with_layout(
+        &self,
+        view: &str,
+        keys: &[&str],
+    ) -> Result<(Arc<ViewLayout>, Vec<Option<FeatureRow>>), OnlineError> {
         let inner = &self.inner;
+        // One read transaction: the layout and the rows come from the same commit.
         let rtxn = inner.env.read_txn().map_err(|e| self.lmdb_err(e))?;
-        if self.current_layout(&rtxn, view)?.is_none() {
+        let Some(layout) = self.current_layout(&rtxn, view)? else {
             return Err(OnlineError::UnknownView {
                 view: view.to_string(),
             });
-        }
+        };
         let prefix = row_prefix(view);
         let mut key = prefix.clone();
         let mut out = Vec::with_capacity(keys.len());
@@ -317,7 +326,7 @@ impl OnlineStore for EmbeddedStore {
             };
             out.push(row);
         }
-        Ok(out)
+        Ok((layout, out))
     }
 
     async fn layout(&self, view: &str) -> Result<Option<Arc<ViewLayout>>, OnlineError> {

@@ -1,0 +1,301 @@
+//! [`Catalog`]: the repository's definitions, resolved once at startup into
+//! what the hot path needs — per view its join key, TTL and read-latency
+//! metric; per feature service (and per distinct feature list seen) a
+//! [`Plan`] saying which views to read and where each column comes from.
+
+use crate::ServeError;
+use quiver_core::{FeatureReference, FeatureRepo, ValueType};
+use quiver_online::ViewLayout;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, RwLock};
+
+/// Distinct ad-hoc feature lists whose plans are kept; beyond it plans are
+/// built per request (still correct, a little slower).
+const PLAN_CACHE_CAPACITY: usize = 1024;
+
+/// The definitions the server answers from.
+pub(crate) struct Catalog {
+    views: HashMap<String, Arc<ViewEntry>>,
+    view_names: String,
+    services: HashMap<String, Arc<Plan>>,
+    service_names: String,
+    plans: RwLock<HashMap<String, Arc<Plan>>>,
+}
+
+/// One feature view, as the server needs it.
+pub(crate) struct ViewEntry {
+    /// The view's name.
+    pub name: String,
+    /// Its entity's join key (`id`).
+    pub join_key: String,
+    /// The type of that key: ids must match it.
+    pub key_type: ValueType,
+    /// Rows older than this are outside their max age.
+    pub ttl_micros: Option<i64>,
+    /// The declared features, in declared order.
+    pub features: Vec<String>,
+    /// Store read latency of this view.
+    pub read_seconds: metrics::Histogram,
+}
+
+/// How to answer one selection of features: the entity key columns, the
+/// views to read, and for each output feature column its view and name.
+pub(crate) struct Plan {
+    /// Join keys, in order of first use: the leading response columns.
+    pub key_columns: Vec<KeyColumn>,
+    /// The views to read, each once.
+    pub views: Vec<PlannedView>,
+    /// The feature columns, in request order.
+    pub columns: Vec<FeatureColumn>,
+    /// A short feature name shared by several views, if any (an error
+    /// unless full feature names are asked for).
+    pub ambiguous: Option<(String, String)>,
+}
+
+/// An entity key column of a response.
+pub(crate) struct KeyColumn {
+    /// The join key.
+    pub name: String,
+    /// The key's type.
+    pub key_type: ValueType,
+}
+
+/// One view of a plan.
+pub(crate) struct PlannedView {
+    /// The view.
+    pub view: Arc<ViewEntry>,
+    /// Index into [`Plan::key_columns`] of the ids to read it with.
+    pub key_column: usize,
+    /// The view's requested features, in the order of [`FeatureColumn::slot`].
+    pub features: Vec<String>,
+    /// Row positions of `features` in the last layout seen: recomputed only
+    /// when the store's layout changes (a view redefined and rerun).
+    positions: RwLock<Option<(Arc<ViewLayout>, Arc<[Option<usize>]>)>>,
+}
+
+/// One feature column of a response.
+pub(crate) struct FeatureColumn {
+    /// Index into [`Plan::views`].
+    pub view: usize,
+    /// Index into that view's [`PlannedView::features`].
+    pub slot: usize,
+    /// `feature`.
+    pub short_name: String,
+    /// `view__feature`.
+    pub full_name: String,
+}
+
+impl PlannedView {
+    /// Where each requested feature sits in rows of `layout`; `None` for a
+    /// feature the rows do not carry (declared, but not yet materialised).
+    pub fn positions(&self, layout: &Arc<ViewLayout>) -> Arc<[Option<usize>]> {
+        if let Some((seen, positions)) = &*self.positions.read().unwrap_or_else(|e| e.into_inner())
+            && (Arc::ptr_eq(seen, layout) || seen == layout)
+        {
+            return positions.clone();
+        }
+        let positions: Arc<[Option<usize>]> =
+            self.features.iter().map(|f| layout.position(f)).collect();
+        *self.positions.write().unwrap_or_else(|e| e.into_inner()) =
+            Some((layout.clone(), positions.clone()));
+        positions
+    }
+}
+
+impl Catalog {
+    /// Resolves every view and feature service of `repo`.
+    pub fn new(repo: &FeatureRepo) -> Catalog {
+        let views: HashMap<String, Arc<ViewEntry>> = repo
+            .feature_views
+            .values()
+            .map(|view| {
+                let entity = repo.entity_of(view);
+                let entry = ViewEntry {
+                    name: view.name.clone(),
+                    join_key: entity.join_key.clone(),
+                    key_type: entity.value_type,
+                    ttl_micros: view.ttl_seconds.map(|s| {
+                        i64::try_from(s)
+                            .unwrap_or(i64::MAX)
+                            .saturating_mul(1_000_000)
+                    }),
+                    features: view.features.iter().map(|f| f.name.clone()).collect(),
+                    read_seconds: metrics::histogram!(
+                        "quiver_serve_store_read_seconds",
+                        "view" => view.name.clone()
+                    ),
+                };
+                (view.name.clone(), Arc::new(entry))
+            })
+            .collect();
+        let mut catalog = Catalog {
+            view_names: repo
+                .feature_views
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", "),
+            views,
+            services: HashMap::new(),
+            service_names: repo
+                .feature_services
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", "),
+            plans: RwLock::new(HashMap::new()),
+        };
+        for service in repo.feature_services.values() {
+            let references: Vec<String> = service.features.iter().map(|f| f.to_string()).collect();
+            match catalog.plan(references.iter().map(String::as_str)) {
+                Ok(plan) => {
+                    catalog
+                        .services
+                        .insert(service.name.clone(), Arc::new(plan));
+                }
+                // quiver-core checked the service; a registry edited by hand
+                // can still break it. Its requests then get this error.
+                Err(error) => tracing::warn!(
+                    service = %service.name,
+                    %error,
+                    "Feature service cannot be served."
+                ),
+            }
+        }
+        catalog
+    }
+
+    /// The view called `name`.
+    pub fn view(&self, name: &str) -> Result<&Arc<ViewEntry>, ServeError> {
+        self.views.get(name).ok_or_else(|| ServeError::UnknownView {
+            view: name.to_string(),
+            known: self.view_names.clone(),
+        })
+    }
+
+    /// The names of every view, for `/ready`.
+    pub fn views(&self) -> impl Iterator<Item = &Arc<ViewEntry>> {
+        self.views.values()
+    }
+
+    /// The plan of a feature service.
+    pub fn service(&self, name: &str) -> Result<Arc<Plan>, ServeError> {
+        self.services
+            .get(name)
+            .cloned()
+            .ok_or_else(|| ServeError::UnknownService {
+                service: name.to_string(),
+                known: self.service_names.clone(),
+            })
+    }
+
+    /// The plan of a list of `view:feature` references, cached by the list.
+    pub fn features<S: AsRef<str>>(&self, references: &[S]) -> Result<Arc<Plan>, ServeError> {
+        if references.is_empty() {
+            return Err(ServeError::NoFeatures);
+        }
+        // References never contain a newline (it is not a name character), so
+        // joining with one gives each list one key; a list that does is
+        // planned (and refused) without the cache.
+        let cacheable = references.iter().all(|r| !r.as_ref().contains('\n'));
+        let mut key = String::new();
+        if cacheable {
+            key.reserve(references.iter().map(|r| r.as_ref().len() + 1).sum());
+            for reference in references {
+                key.push_str(reference.as_ref());
+                key.push('\n');
+            }
+            if let Some(plan) = self
+                .plans
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&key)
+            {
+                return Ok(plan.clone());
+            }
+        }
+        let plan = Arc::new(self.plan(references.iter().map(AsRef::as_ref))?);
+        if cacheable {
+            let mut plans = self.plans.write().unwrap_or_else(|e| e.into_inner());
+            if plans.len() < PLAN_CACHE_CAPACITY {
+                plans.insert(key, plan.clone());
+            }
+        }
+        Ok(plan)
+    }
+
+    fn plan<'r>(&self, references: impl Iterator<Item = &'r str>) -> Result<Plan, ServeError> {
+        let mut plan = Plan {
+            key_columns: Vec::with_capacity(1),
+            views: Vec::with_capacity(1),
+            columns: Vec::new(),
+            ambiguous: None,
+        };
+        let mut seen = HashSet::new();
+        for text in references {
+            let reference =
+                FeatureReference::parse(text).ok_or_else(|| ServeError::BadFeatureReference {
+                    reference: text.to_string(),
+                })?;
+            let view = self.view(&reference.view)?;
+            if !view.features.iter().any(|f| *f == reference.feature) {
+                return Err(ServeError::UnknownFeature {
+                    view: view.name.clone(),
+                    feature: reference.feature,
+                    known: view.features.join(", "),
+                });
+            }
+            if !seen.insert((reference.view.clone(), reference.feature.clone())) {
+                return Err(ServeError::DuplicateFeature {
+                    reference: text.to_string(),
+                });
+            }
+            let view_index = match plan.views.iter().position(|p| p.view.name == view.name) {
+                Some(index) => index,
+                None => {
+                    let key_column = match plan
+                        .key_columns
+                        .iter()
+                        .position(|k| k.name == view.join_key)
+                    {
+                        Some(index) => index,
+                        None => {
+                            plan.key_columns.push(KeyColumn {
+                                name: view.join_key.clone(),
+                                key_type: view.key_type,
+                            });
+                            plan.key_columns.len() - 1
+                        }
+                    };
+                    plan.views.push(PlannedView {
+                        view: view.clone(),
+                        key_column,
+                        features: Vec::new(),
+                        positions: RwLock::new(None),
+                    });
+                    plan.views.len() - 1
+                }
+            };
+            let planned = &mut plan.views[view_index];
+            planned.features.push(reference.feature.clone());
+            plan.columns.push(FeatureColumn {
+                view: view_index,
+                slot: planned.features.len() - 1,
+                full_name: format!("{}__{}", view.name, reference.feature),
+                short_name: reference.feature,
+            });
+        }
+        let mut by_name: HashMap<&str, Vec<&str>> = HashMap::new();
+        for column in &plan.columns {
+            by_name
+                .entry(&column.short_name)
+                .or_default()
+                .push(&plan.views[column.view].view.name);
+        }
+        plan.ambiguous = plan.columns.iter().find_map(|c| {
+            let views = &by_name[c.short_name.as_str()];
+            (views.len() > 1).then(|| (c.short_name.clone(), views.join(", ")))
+        });
+        Ok(plan)
+    }
+}

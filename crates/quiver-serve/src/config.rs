@@ -1,0 +1,247 @@
+//! [`ServeConfig`]: the server's settings, from defaults, a TOML file,
+//! `QUIVER_*` environment variables and command-line flags, in that order of
+//! precedence (later wins). Parsed by figment.
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Deserializer, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Everything `quiver serve` can be told. Unknown keys are an error, so a
+/// misspelt setting is reported rather than ignored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServeConfig {
+    /// Where the HTTP/JSON server listens (`QUIVER_HTTP_ADDR`).
+    pub http_addr: SocketAddr,
+    /// Where the gRPC server listens (`QUIVER_GRPC_ADDR`).
+    pub grpc_addr: SocketAddr,
+    /// Most entity ids one request may ask for.
+    pub max_ids_per_request: usize,
+    /// Largest request body (HTTP) or message (gRPC), in bytes; larger is 413.
+    pub max_body_bytes: usize,
+    /// Requests answered at once; more get a fast 503 with `Retry-After`.
+    pub max_concurrent_requests: usize,
+    /// Seconds a client has to send its request headers.
+    pub header_timeout_secs: f64,
+    /// Seconds a client has to send its request body.
+    pub body_timeout_secs: f64,
+    /// Seconds in-flight requests get to finish on shutdown.
+    pub shutdown_grace_secs: f64,
+    /// API keys accepted in the `x-api-key` header (`QUIVER_API_KEYS`,
+    /// comma-separated). With no keys and no tokens, auth is off.
+    #[serde(deserialize_with = "list_or_commas")]
+    pub api_keys: Vec<String>,
+    /// Bearer tokens accepted in `authorization: Bearer …` (`QUIVER_BEARER_TOKENS`).
+    #[serde(deserialize_with = "list_or_commas")]
+    pub bearer_tokens: Vec<String>,
+    /// PEM certificate chain; with `tls_key`, both servers speak TLS only.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of `tls_cert`.
+    pub tls_key: Option<PathBuf>,
+    /// `text` or `json` log lines on stderr.
+    pub log_format: LogFormat,
+}
+
+/// How log lines look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        ServeConfig {
+            // Feast's feature server listens on 6566.
+            http_addr: SocketAddr::from(([127, 0, 0, 1], 6566)),
+            grpc_addr: SocketAddr::from(([127, 0, 0, 1], 6570)),
+            max_ids_per_request: 1000,
+            max_body_bytes: 1024 * 1024,
+            max_concurrent_requests: 1024,
+            header_timeout_secs: 10.0,
+            body_timeout_secs: 10.0,
+            shutdown_grace_secs: 10.0,
+            api_keys: Vec::new(),
+            bearer_tokens: Vec::new(),
+            tls_cert: None,
+            tls_key: None,
+            log_format: LogFormat::Text,
+        }
+    }
+}
+
+/// Settings given on the command line; `None` leaves the value to the
+/// file, the environment or the default.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ConfigOverrides {
+    /// `--http-addr`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_addr: Option<SocketAddr>,
+    /// `--grpc-addr`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grpc_addr: Option<SocketAddr>,
+    /// `--log-format`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_format: Option<LogFormat>,
+}
+
+/// The `QUIVER_*` variables read as settings. Other `QUIVER_*` variables
+/// (`QUIVER_REPO`, `QUIVER_LOG`) belong to the CLI and are not settings.
+const ENV_KEYS: [&str; 13] = [
+    "http_addr",
+    "grpc_addr",
+    "max_ids_per_request",
+    "max_body_bytes",
+    "max_concurrent_requests",
+    "header_timeout_secs",
+    "body_timeout_secs",
+    "shutdown_grace_secs",
+    "api_keys",
+    "bearer_tokens",
+    "tls_cert",
+    "tls_key",
+    "log_format",
+];
+
+impl ServeConfig {
+    /// Defaults, then `file` (if any), then `QUIVER_*` variables, then `overrides`.
+    pub fn load(
+        file: Option<&Path>,
+        overrides: &ConfigOverrides,
+    ) -> Result<ServeConfig, Box<figment::Error>> {
+        let mut figment = Figment::from(Serialized::defaults(ServeConfig::default()));
+        if let Some(file) = file {
+            if !file.is_file() {
+                return Err(Box::new(figment::Error::from(format!(
+                    "settings file {} does not exist",
+                    file.display()
+                ))));
+            }
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        figment = figment
+            .merge(Env::prefixed("QUIVER_").only(&ENV_KEYS))
+            .merge(Serialized::defaults(overrides));
+        let config: ServeConfig = figment.extract().map_err(Box::new)?;
+        config
+            .check()
+            .map_err(|e| Box::new(figment::Error::from(e)))?;
+        Ok(config)
+    }
+
+    /// Whether requests must carry a key or token.
+    pub fn auth_enabled(&self) -> bool {
+        !self.api_keys.is_empty() || !self.bearer_tokens.is_empty()
+    }
+
+    fn check(&self) -> Result<(), String> {
+        if self.max_ids_per_request == 0 {
+            return Err("max_ids_per_request must be at least 1".to_string());
+        }
+        if self.max_concurrent_requests == 0 {
+            return Err("max_concurrent_requests must be at least 1".to_string());
+        }
+        for (name, secs) in [
+            ("header_timeout_secs", self.header_timeout_secs),
+            ("body_timeout_secs", self.body_timeout_secs),
+            ("shutdown_grace_secs", self.shutdown_grace_secs),
+        ] {
+            if !(secs.is_finite() && secs > 0.0 && secs < 86_400.0) {
+                return Err(format!("{name} must be between 0 and 86400 seconds"));
+            }
+        }
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            return Err("TLS needs both tls_cert and tls_key".to_string());
+        }
+        if self
+            .api_keys
+            .iter()
+            .chain(&self.bearer_tokens)
+            .any(String::is_empty)
+        {
+            return Err("api_keys and bearer_tokens must not contain empty strings".to_string());
+        }
+        Ok(())
+    }
+}
+
+/// A TOML list, or one string of comma-separated values (how environment
+/// variables carry lists: `QUIVER_API_KEYS=k1,k2`).
+fn list_or_commas<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum ListOrText {
+        List(Vec<String>),
+        Text(String),
+    }
+    Ok(match ListOrText::deserialize(deserializer)? {
+        ListOrText::List(list) => list,
+        ListOrText::Text(text) => text
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_then_env_then_flags() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "serve.toml",
+                "http_addr = \"127.0.0.1:7000\"\ngrpc_addr = \"127.0.0.1:7001\"\nmax_ids_per_request = 5\napi_keys = [\"a\", \"b\"]\n",
+            )?;
+            jail.set_env("QUIVER_GRPC_ADDR", "127.0.0.1:7002");
+            jail.set_env("QUIVER_BEARER_TOKENS", "t1, t2");
+            jail.set_env("QUIVER_REPO", "not a setting");
+            let overrides = ConfigOverrides {
+                http_addr: Some("127.0.0.1:7003".parse().unwrap()),
+                ..Default::default()
+            };
+            let config = ServeConfig::load(Some(Path::new("serve.toml")), &overrides).unwrap();
+            assert_eq!(config.http_addr.port(), 7003, "a flag beats the file");
+            assert_eq!(
+                config.grpc_addr.port(),
+                7002,
+                "the environment beats the file"
+            );
+            assert_eq!(config.max_ids_per_request, 5);
+            assert_eq!(config.api_keys, ["a", "b"]);
+            assert_eq!(config.bearer_tokens, ["t1", "t2"]);
+            assert_eq!(config.max_body_bytes, 1024 * 1024, "defaults fill the rest");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn bad_settings_are_named() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("typo.toml", "max_id_per_request = 5\n")?;
+            let err = ServeConfig::load(Some(Path::new("typo.toml")), &Default::default())
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("max_id_per_request"), "{err}");
+            jail.create_file("zero.toml", "max_ids_per_request = 0\n")?;
+            let err = ServeConfig::load(Some(Path::new("zero.toml")), &Default::default())
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("max_ids_per_request"), "{err}");
+            let err = ServeConfig::load(Some(Path::new("missing.toml")), &Default::default())
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("missing.toml"), "{err}");
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,264 @@
+//! The HTTP/JSON face: the axum router, its handlers, and the middleware
+//! for credentials and bounded concurrency. Every response that is not a
+//! success is `{"error": {"code", "message"}}` with the status of
+//! [`ErrorClass`](crate::ErrorClass), including axum's own rejections.
+
+use crate::lookup::Core;
+use crate::metrics::EndpointMetrics;
+use crate::request::FeatureRequest;
+use crate::{ServeError, auth::Credentials, json};
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
+
+/// The OpenAPI document served at `/openapi.json`, kept by hand next to the
+/// code and checked against the router by a test.
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+/// What every handler of both transports shares.
+pub(crate) struct AppState {
+    pub core: Core,
+    pub credentials: Credentials,
+    /// Permits for requests in flight, shared by HTTP and gRPC.
+    pub limiter: Arc<Semaphore>,
+    pub max_concurrent_requests: usize,
+    pub max_body_bytes: usize,
+    pub body_timeout: Duration,
+    /// Cleared when shutdown begins, so `/ready` turns away new traffic.
+    pub ready: AtomicBool,
+    pub http_online: EndpointMetrics,
+    pub http_entity: EndpointMetrics,
+    pub grpc_online: EndpointMetrics,
+}
+
+impl AppState {
+    /// A permit to answer one request, or the overload error.
+    pub fn admit(&self) -> Result<tokio::sync::OwnedSemaphorePermit, ServeError> {
+        self.limiter.clone().try_acquire_owned().map_err(|_| {
+            metrics::counter!("quiver_serve_overloaded_total").increment(1);
+            ServeError::Overloaded {
+                max: self.max_concurrent_requests,
+            }
+        })
+    }
+}
+
+/// The routes. `/health` needs no credentials; everything else does when auth is on.
+pub(crate) fn router(state: Arc<AppState>) -> Router {
+    let data = Router::new()
+        .route("/get-online-features", post(get_online_features))
+        .route("/features/{view}/{id}", get(get_entity))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            limit_concurrency,
+        ));
+    let protected = data
+        .route("/ready", get(ready))
+        .route("/metrics", get(prometheus))
+        .route("/openapi.json", get(openapi))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            require_credentials,
+        ));
+    Router::new()
+        .route("/health", get(health))
+        .merge(protected)
+        .fallback(no_route)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+}
+
+impl IntoResponse for ServeError {
+    fn into_response(self) -> Response {
+        let class = self.class();
+        if class == crate::ErrorClass::Internal {
+            tracing::error!(error = %self, "Request failed.");
+        }
+        let status =
+            StatusCode::from_u16(class.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut response = (status, json_body(self.to_json())).into_response();
+        let headers = response.headers_mut();
+        match self {
+            ServeError::Overloaded { .. } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            ServeError::Unauthorized => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+fn json_body(bytes: Vec<u8>) -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        bytes,
+    )
+}
+
+async fn get_online_features(State(state): State<Arc<AppState>>, body: Body) -> Response {
+    let started = Instant::now();
+    let result = async {
+        let bytes = read_body(body, state.max_body_bytes, state.body_timeout).await?;
+        let request = FeatureRequest::from_json(&bytes)?;
+        let answer = state.core.get_online_features(&request).await?;
+        let mut out = Vec::new();
+        json::write_answer(&answer, &mut out);
+        Ok::<_, ServeError>(out)
+    }
+    .await;
+    state.http_online.record(
+        started.elapsed(),
+        result.as_ref().err().map(ServeError::code),
+    );
+    match result {
+        Ok(out) => json_body(out).into_response(),
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn get_entity(
+    State(state): State<Arc<AppState>>,
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> Response {
+    let started = Instant::now();
+    let result = async {
+        let Path((view, id)) = path.map_err(|rejection| ServeError::MalformedRequest {
+            reason: rejection.body_text(),
+        })?;
+        let answer = state.core.get_entity(&view, &id).await?;
+        let mut out = Vec::with_capacity(1024);
+        json::write_entity(&answer, &mut out);
+        Ok::<_, ServeError>(out)
+    }
+    .await;
+    state.http_entity.record(
+        started.elapsed(),
+        result.as_ref().err().map(ServeError::code),
+    );
+    match result {
+        Ok(out) => json_body(out).into_response(),
+        Err(error) => error.into_response(),
+    }
+}
+
+/// The body, at most `max` bytes, within `timeout`.
+async fn read_body(body: Body, max: usize, timeout: Duration) -> Result<Bytes, ServeError> {
+    match tokio::time::timeout(timeout, Limited::new(body, max).collect()).await {
+        Err(_) => Err(ServeError::BodyTimeout {
+            seconds: timeout.as_secs_f64(),
+        }),
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(error)) if error.is::<LengthLimitError>() => Err(ServeError::BodyTooLarge { max }),
+        Ok(Err(error)) => Err(ServeError::MalformedRequest {
+            reason: format!("the body could not be read: {error}"),
+        }),
+    }
+}
+
+async fn health() -> Response {
+    json_body(br#"{"status":"ok"}"#.to_vec()).into_response()
+}
+
+/// Ready once the store is open and the definitions loaded (which `bind`
+/// did before any request), until shutdown begins. Lists each view and
+/// whether the online store has rows for it.
+async fn ready(State(state): State<Arc<AppState>>) -> Response {
+    let mut views: Vec<(String, bool)> = Vec::new();
+    for view in state.core.catalog.views() {
+        let online = matches!(state.core.store.layout(&view.name).await, Ok(Some(_)));
+        views.push((view.name.clone(), online));
+    }
+    views.sort();
+    let ready = state.ready.load(Ordering::Relaxed);
+    let body = serde_json::json!({
+        "status": if ready { "ready" } else { "shutting_down" },
+        "views": views
+            .iter()
+            .map(|(name, online)| serde_json::json!({ "name": name, "materialized": online }))
+            .collect::<Vec<_>>(),
+    });
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, json_body(body.to_string().into_bytes())).into_response()
+}
+
+async fn prometheus() -> Response {
+    let text = crate::metrics::recorder().map_or_else(String::new, |h| h.render());
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4"),
+        )],
+        text,
+    )
+        .into_response()
+}
+
+async fn openapi() -> Response {
+    json_body(OPENAPI.as_bytes().to_vec()).into_response()
+}
+
+async fn no_route(uri: Uri) -> Response {
+    ServeError::NoRoute {
+        path: uri.path().to_string(),
+    }
+    .into_response()
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> Response {
+    ServeError::MethodNotAllowed {
+        method: method.to_string(),
+        path: uri.path().to_string(),
+    }
+    .into_response()
+}
+
+async fn require_credentials(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let headers = request.headers();
+    let allowed = state.credentials.allows(
+        headers.get("x-api-key").map(HeaderValue::as_bytes),
+        headers
+            .get(header::AUTHORIZATION)
+            .map(HeaderValue::as_bytes),
+    );
+    if allowed {
+        next.run(request).await
+    } else {
+        ServeError::Unauthorized.into_response()
+    }
+}
+
+/// A fast 503 when `max_concurrent_requests` are in flight, instead of a queue.
+async fn limit_concurrency(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    match state.admit() {
+        Ok(_permit) => next.run(request).await,
+        Err(error) => error.into_response(),
+    }
+}

@@ -1,0 +1,302 @@
+//! [`Server`]: binds the HTTP and gRPC listeners, then serves both until a
+//! shutdown future completes, draining in-flight requests for up to
+//! `shutdown_grace_secs`.
+
+use crate::catalog::Catalog;
+use crate::http::AppState;
+use crate::lookup::Core;
+use crate::metrics::EndpointMetrics;
+use crate::request::FeatureRequest;
+use crate::{ServeConfig, ServeError, StartupError, auth::Credentials, grpc, http, json, tls};
+use quiver_core::FeatureRepo;
+use quiver_online::OnlineStore;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinHandle;
+
+/// The feature server, bound and ready to run.
+pub struct Server {
+    state: Arc<AppState>,
+    config: ServeConfig,
+    http: std::net::TcpListener,
+    http_addr: SocketAddr,
+    grpc: tokio::net::TcpListener,
+    grpc_addr: SocketAddr,
+    tls: Option<Tls>,
+}
+
+struct Tls {
+    http: Arc<rustls::ServerConfig>,
+    grpc: Arc<rustls::ServerConfig>,
+}
+
+impl Server {
+    /// Resolves the definitions of `repo` against `store` and binds both
+    /// listeners (port 0 picks a free port; see [`Server::http_addr`]).
+    pub async fn bind(
+        repo: &FeatureRepo,
+        store: Arc<dyn OnlineStore>,
+        config: ServeConfig,
+    ) -> Result<Server, StartupError> {
+        crate::metrics::recorder();
+        let tls = match (&config.tls_cert, &config.tls_key) {
+            (Some(cert), Some(key)) => Some(load_tls(cert, key)?),
+            _ => None,
+        };
+        let bind_err = |addr| move |source| StartupError::Bind { addr, source };
+        let http = std::net::TcpListener::bind(config.http_addr)
+            .and_then(|l| l.set_nonblocking(true).map(|()| l))
+            .map_err(bind_err(config.http_addr))?;
+        let http_addr = http.local_addr().map_err(bind_err(config.http_addr))?;
+        let grpc = tokio::net::TcpListener::bind(config.grpc_addr)
+            .await
+            .map_err(bind_err(config.grpc_addr))?;
+        let grpc_addr = grpc.local_addr().map_err(bind_err(config.grpc_addr))?;
+        let state = Arc::new(AppState {
+            core: Core {
+                catalog: Catalog::new(repo),
+                store,
+                max_ids_per_request: config.max_ids_per_request,
+            },
+            credentials: Credentials::new(&config.api_keys, &config.bearer_tokens),
+            limiter: Arc::new(Semaphore::new(config.max_concurrent_requests)),
+            max_concurrent_requests: config.max_concurrent_requests,
+            max_body_bytes: config.max_body_bytes,
+            body_timeout: Duration::from_secs_f64(config.body_timeout_secs),
+            ready: AtomicBool::new(true),
+            http_online: EndpointMetrics::new("http_get_online_features"),
+            http_entity: EndpointMetrics::new("http_get_features"),
+            grpc_online: EndpointMetrics::new("grpc_get_online_features"),
+        });
+        Ok(Server {
+            state,
+            config,
+            http,
+            http_addr,
+            grpc,
+            grpc_addr,
+            tls,
+        })
+    }
+
+    /// Where the HTTP server listens.
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http_addr
+    }
+
+    /// Where the gRPC server listens.
+    pub fn grpc_addr(&self) -> SocketAddr {
+        self.grpc_addr
+    }
+
+    /// Answers a `POST /get-online-features` body without the network: the
+    /// same code path as the HTTP handler after the body is read (used by the
+    /// fuzz target).
+    pub async fn answer_json(&self, body: &[u8]) -> Result<Vec<u8>, ServeError> {
+        let request = FeatureRequest::from_json(body)?;
+        let answer = self.state.core.get_online_features(&request).await?;
+        let mut out = Vec::new();
+        json::write_answer(&answer, &mut out);
+        Ok(out)
+    }
+
+    /// Serves until `shutdown` completes (or a server fails), then stops
+    /// accepting, lets in-flight requests finish within the grace period,
+    /// and returns.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), StartupError> {
+        let grace = Duration::from_secs_f64(self.config.shutdown_grace_secs);
+        let handle = axum_server::Handle::new();
+        let (stop_tx, mut stop_rx) = watch::channel(false);
+        let app = http::router(self.state.clone()).into_make_service();
+        let header_timeout = Duration::from_secs_f64(self.config.header_timeout_secs);
+        let http_task: JoinHandle<Result<(), String>> = match &self.tls {
+            None => {
+                let mut server = axum_server::from_tcp(self.http)
+                    .map_err(|e| serve_err("HTTP", e))?
+                    .handle(handle.clone());
+                limit_header_time(server.http_builder(), header_timeout);
+                tokio::spawn(async move { server.serve(app).await.map_err(|e| e.to_string()) })
+            }
+            Some(tls) => {
+                let config = axum_server::tls_rustls::RustlsConfig::from_config(tls.http.clone());
+                let mut server = axum_server::tls_rustls::from_tcp_rustls(self.http, config)
+                    .map_err(|e| serve_err("HTTP", e))?
+                    .handle(handle.clone());
+                limit_header_time(server.http_builder(), header_timeout);
+                tokio::spawn(async move { server.serve(app).await.map_err(|e| e.to_string()) })
+            }
+        };
+        let grpc_router = tonic::transport::Server::builder().add_service(grpc::service(
+            self.state.clone(),
+            self.config.max_body_bytes,
+        ));
+        let grpc_stop = async move {
+            let _ = stop_rx.changed().await;
+        };
+        let grpc_task: JoinHandle<Result<(), String>> = match &self.tls {
+            None => {
+                let incoming = tokio_stream::wrappers::TcpListenerStream::new(self.grpc);
+                tokio::spawn(async move {
+                    grpc_router
+                        .serve_with_incoming_shutdown(incoming, grpc_stop)
+                        .await
+                        .map_err(|e| e.to_string())
+                })
+            }
+            Some(tls) => {
+                let incoming = tls::incoming(self.grpc, tls.grpc.clone(), header_timeout);
+                tokio::spawn(async move {
+                    grpc_router
+                        .serve_with_incoming_shutdown(incoming, grpc_stop)
+                        .await
+                        .map_err(|e| e.to_string())
+                })
+            }
+        };
+        tracing::info!(
+            http = %self.http_addr,
+            grpc = %self.grpc_addr,
+            tls = self.tls.is_some(),
+            auth = self.state.credentials.enabled(),
+            "Serving features."
+        );
+
+        let mut http_task = Some(http_task);
+        let mut grpc_task = Some(grpc_task);
+        let early = tokio::select! {
+            () = shutdown => None,
+            result = http_task.as_mut().expect("set above") => {
+                http_task = None;
+                Some(("HTTP", flatten(result)))
+            }
+            result = grpc_task.as_mut().expect("set above") => {
+                grpc_task = None;
+                Some(("gRPC", flatten(result)))
+            }
+        };
+        tracing::info!(
+            grace_secs = grace.as_secs_f64(),
+            "Shutting down: draining requests."
+        );
+        self.state.ready.store(false, Ordering::Relaxed);
+        handle.graceful_shutdown(Some(grace));
+        let _ = stop_tx.send(true);
+        let mut failure = match early {
+            Some((server, Err(reason))) => Some(StartupError::Serve { server, reason }),
+            _ => None,
+        };
+        for (server, task) in [("HTTP", http_task), ("gRPC", grpc_task)] {
+            let Some(task) = task else { continue };
+            // gRPC has no forced close of its own: give it the same grace.
+            match tokio::time::timeout(grace + Duration::from_secs(1), task).await {
+                Ok(result) => {
+                    if let Err(reason) = flatten(result) {
+                        failure.get_or_insert(StartupError::Serve { server, reason });
+                    }
+                }
+                Err(_) => tracing::warn!(
+                    server,
+                    "Requests still running after the grace period were dropped."
+                ),
+            }
+        }
+        match failure {
+            Some(error) => Err(error),
+            None => {
+                tracing::info!("Stopped.");
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
+
+/// A client that does not finish its request headers in time is disconnected.
+fn limit_header_time(
+    builder: &mut hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>,
+    timeout: Duration,
+) {
+    builder
+        .http1()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(timeout);
+    builder
+        .http2()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .keep_alive_interval(Some(Duration::from_secs(30)));
+}
+
+fn flatten(result: Result<Result<(), String>, tokio::task::JoinError>) -> Result<(), String> {
+    result.map_err(|e| e.to_string()).and_then(|r| r)
+}
+
+fn serve_err(server: &'static str, error: impl std::fmt::Display) -> StartupError {
+    StartupError::Serve {
+        server,
+        reason: error.to_string(),
+    }
+}
+
+fn load_tls(cert: &Path, key: &Path) -> Result<Tls, StartupError> {
+    let err = |reason: String| StartupError::Tls {
+        cert: cert.to_path_buf(),
+        key: key.to_path_buf(),
+        reason,
+    };
+    let cert_pem =
+        std::fs::read(cert).map_err(|e| err(format!("cannot read {}: {e}", cert.display())))?;
+    let key_pem =
+        std::fs::read(key).map_err(|e| err(format!("cannot read {}: {e}", key.display())))?;
+    let certs = CertificateDer::pem_slice_iter(&cert_pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| err(format!("the certificate file is not PEM: {e}")))?;
+    if certs.is_empty() {
+        return Err(err("the certificate file holds no certificate".to_string()));
+    }
+    let private_key = PrivateKeyDer::from_pem_slice(&key_pem)
+        .map_err(|e| err(format!("the key file holds no PEM private key: {e}")))?;
+    // Two crypto providers are compiled into this workspace (ring, aws-lc-rs),
+    // so there is no process default: name one.
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| err(e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(certs, private_key)
+        .map_err(|e| err(format!("the key does not fit the certificate: {e}")))?;
+    let mut grpc = config.clone();
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    grpc.alpn_protocols = vec![b"h2".to_vec()];
+    Ok(Tls {
+        http: Arc::new(config),
+        grpc: Arc::new(grpc),
+    })
+}

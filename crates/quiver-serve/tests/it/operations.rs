@@ -1,0 +1,119 @@
+//! Overload, slow clients and graceful shutdown.
+
+use crate::support::*;
+use serde_json::json;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+fn body() -> Vec<u8> {
+    json!({"entities": {"id": ["MAC000002"]}, "features": ["energy_features:energy_sum"]})
+        .to_string()
+        .into_bytes()
+}
+
+/// Sends the headers of a `POST /get-online-features` and the first
+/// `sent` bytes of its body, then stops.
+async fn start_slow_post(addr: std::net::SocketAddr, body: &[u8], sent: usize) -> TcpStream {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST /get-online-features HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(&body[..sent]).await.unwrap();
+    stream.flush().await.unwrap();
+    stream
+}
+
+async fn read_response(mut stream: TcpStream) -> HttpResponse {
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.unwrap();
+    parse_response(&raw)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overload_is_a_fast_503_and_slow_bodies_time_out() {
+    let (_repo, definitions) = computed_repo().await;
+    let config = quiver_serve::ServeConfig {
+        max_concurrent_requests: 1,
+        body_timeout_secs: 1.5,
+        ..test_config()
+    };
+    let server = start(&definitions, config).await;
+    let body = body();
+    // A client that sends half its body and stalls holds the one slot.
+    let slow = start_slow_post(server.http, &body, 10).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = Instant::now();
+    let refused = post_features(server.http, &serde_json::from_slice(&body).unwrap()).await;
+    let message = refused.expect_error(503, "overloaded");
+    assert!(message.contains("1 concurrent"), "{message}");
+    assert_eq!(refused.header("retry-after"), Some("1"));
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "the 503 was not fast"
+    );
+    // The stalled client gets a 408 when its body timeout passes, freeing the slot.
+    let timed_out = read_response(slow).await;
+    timed_out.expect_error(408, "body_timeout");
+    let ok = post_features(server.http, &serde_json::from_slice(&body).unwrap()).await;
+    assert_eq!(ok.status, 200);
+    // /health is never refused: it is outside the limit.
+    assert_eq!(
+        http(server.http, "GET", "/health", &[], None).await.status,
+        200
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_slow_to_send_headers_is_disconnected() {
+    let (_repo, definitions) = computed_repo().await;
+    let config = quiver_serve::ServeConfig {
+        header_timeout_secs: 1.0,
+        ..test_config()
+    };
+    let server = start(&definitions, config).await;
+    let mut stream = TcpStream::connect(server.http).await.unwrap();
+    stream
+        .write_all(b"GET /health HTTP/1.1\r\nhost: loc")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let mut raw = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut raw)).await;
+    assert!(read.is_ok(), "the connection was still open after 5 s");
+    assert!(started.elapsed() >= Duration::from_millis(900));
+    assert!(!String::from_utf8_lossy(&raw).contains("200 OK"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_drains_requests_in_flight() {
+    let (_repo, definitions) = computed_repo().await;
+    let mut server = start(&definitions, test_config()).await;
+    let body = body();
+    let in_flight = start_slow_post(server.http, &body, 10).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let stopped = server.begin_stop();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !stopped.is_finished(),
+        "the server stopped with a request in flight"
+    );
+    // The client finishes its request after shutdown began and still gets its answer.
+    let mut in_flight = in_flight;
+    in_flight.write_all(&body[10..]).await.unwrap();
+    let response = read_response(in_flight).await;
+    assert_eq!(
+        response.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&response.body)
+    );
+    assert_eq!(response.json()["results"][1]["values"], json!([2.0]));
+    tokio::time::timeout(Duration::from_secs(5), stopped)
+        .await
+        .expect("the server stops once drained")
+        .unwrap()
+        .unwrap();
+}
