@@ -8,7 +8,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use quiver_online::{EntityRow, FeatureRow, FeatureValue, OnlineStore, ViewLayout};
+use quiver_online::{EntityRow, FeatureRow, FeatureValue, ViewLayout};
 use quiver_serve::{ErrorClass, ServeConfig, Server};
 use std::sync::LazyLock;
 
@@ -48,9 +48,7 @@ static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
             },
         })
         .collect();
-    runtime
-        .block_on(store.write(&layout, &rows, None))
-        .unwrap();
+    runtime.block_on(store.write(&layout, &rows, None)).unwrap();
     let config = ServeConfig {
         http_addr: "127.0.0.1:0".parse().unwrap(),
         grpc_addr: "127.0.0.1:0".parse().unwrap(),
@@ -72,7 +70,10 @@ fuzz_target!(|body: &[u8]| {
     match fixture.runtime.block_on(fixture.server.answer_json(body)) {
         Ok(json) => {
             if let Err(e) = serde_json::from_slice::<serde_json::Value>(&json) {
-                panic!("invalid JSON answer ({e}): {}", String::from_utf8_lossy(&json));
+                panic!(
+                    "invalid JSON answer ({e}): {}",
+                    String::from_utf8_lossy(&json)
+                );
             }
         }
         Err(error) => assert_ne!(

@@ -70,8 +70,11 @@ pub(crate) struct PlannedView {
     pub features: Vec<String>,
     /// Row positions of `features` in the last layout seen: recomputed only
     /// when the store's layout changes (a view redefined and rerun).
-    positions: RwLock<Option<(Arc<ViewLayout>, Arc<[Option<usize>]>)>>,
+    positions: RwLock<Option<LayoutPositions>>,
 }
+
+/// A layout and where a view's requested features sit in its rows.
+type LayoutPositions = (Arc<ViewLayout>, Arc<[Option<usize>]>);
 
 /// One feature column of a response.
 pub(crate) struct FeatureColumn {
@@ -238,7 +241,7 @@ impl Catalog {
                     reference: text.to_string(),
                 })?;
             let view = self.view(&reference.view)?;
-            if !view.features.iter().any(|f| *f == reference.feature) {
+            if !view.features.contains(&reference.feature) {
                 return Err(ServeError::UnknownFeature {
                     view: view.name.clone(),
                     feature: reference.feature,
