@@ -142,7 +142,16 @@ impl Server {
         };
         let grpc_task: JoinHandle<Result<(), String>> = match &self.tls {
             None => {
-                let incoming = tokio_stream::wrappers::TcpListenerStream::new(self.grpc);
+                // Replies are small: without NODELAY, Nagle holds a response's
+                // last segment until the client's delayed ACK (~40 ms per call).
+                let incoming = futures::StreamExt::map(
+                    tokio_stream::wrappers::TcpListenerStream::new(self.grpc),
+                    |accepted| {
+                        accepted.inspect(|tcp| {
+                            let _ = tcp.set_nodelay(true);
+                        })
+                    },
+                );
                 tokio::spawn(async move {
                     grpc_router
                         .serve_with_incoming_shutdown(incoming, grpc_stop)

@@ -34,6 +34,9 @@ pub(crate) fn incoming(
                     continue;
                 }
             };
+            // Replies are small: without NODELAY, Nagle holds a response's
+            // last segment until the client's delayed ACK (~40 ms).
+            let _ = tcp.set_nodelay(true);
             let acceptor = acceptor.clone();
             let connections = sender.clone();
             tokio::spawn(async move {
