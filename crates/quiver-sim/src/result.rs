@@ -98,6 +98,21 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// `(label, microseconds)` in the order every report prints them: the one
+    /// list the terminal table, the HTML report and `compare` share.
+    pub fn rows(&self) -> [(&'static str, f64); 8] {
+        [
+            ("p50", self.p50_us),
+            ("p90", self.p90_us),
+            ("p99", self.p99_us),
+            ("p99.9", self.p999_us),
+            ("p99.99", self.p9999_us),
+            ("max", self.max_us),
+            ("mean", self.mean_us),
+            ("min", self.min_us),
+        ]
+    }
+
     /// The summary of a nanosecond histogram.
     pub fn of(h: &Histogram<u64>) -> Summary {
         if h.is_empty() {

@@ -50,15 +50,7 @@ pub fn compare_table(a: &SimResult, b: &SimResult, a_name: &str, b_name: &str) -
         ),
         ("service", &a.service_time.summary, &b.service_time.summary),
     ] {
-        for (name, x, y) in [
-            ("p50", sa.p50_us, sb.p50_us),
-            ("p90", sa.p90_us, sb.p90_us),
-            ("p99", sa.p99_us, sb.p99_us),
-            ("p99.9", sa.p999_us, sb.p999_us),
-            ("p99.99", sa.p9999_us, sb.p9999_us),
-            ("max", sa.max_us, sb.max_us),
-            ("mean", sa.mean_us, sb.mean_us),
-        ] {
+        for ((name, x), (_, y)) in sa.rows().into_iter().zip(sb.rows()) {
             table.add_row(vec![
                 format!("{label} {name}"),
                 format_us(x),

@@ -41,17 +41,8 @@ pub fn page(result: &SimResult, charts: &[Chart]) -> String {
         t.throughput_rps, t.ids_per_second, t.elapsed_secs, t.requests, t.errors
     );
     html.push_str("<table><tr><th></th><th>response time</th><th>service time</th></tr>\n");
-    let r = &result.response_time.summary;
-    let s = &result.service_time.summary;
-    for (name, a, b) in [
-        ("p50", r.p50_us, s.p50_us),
-        ("p90", r.p90_us, s.p90_us),
-        ("p99", r.p99_us, s.p99_us),
-        ("p99.9", r.p999_us, s.p999_us),
-        ("p99.99", r.p9999_us, s.p9999_us),
-        ("max", r.max_us, s.max_us),
-        ("mean", r.mean_us, s.mean_us),
-    ] {
+    let service = result.service_time.summary.rows();
+    for ((name, a), (_, b)) in result.response_time.summary.rows().into_iter().zip(service) {
         let _ = writeln!(
             html,
             "<tr><td>{name}</td><td>{}</td><td>{}</td></tr>",

@@ -59,19 +59,10 @@ pub fn summary_table(result: &SimResult) -> Table {
     let mut table = Table::new();
     table.load_style(UTF8_FULL_CONDENSED);
     table.set_header(vec!["", "response time", "service time"]);
-    let r = &result.response_time.summary;
-    let s = &result.service_time.summary;
-    let rows: [(&str, f64, f64); 8] = [
-        ("p50", r.p50_us, s.p50_us),
-        ("p90", r.p90_us, s.p90_us),
-        ("p99", r.p99_us, s.p99_us),
-        ("p99.9", r.p999_us, s.p999_us),
-        ("p99.99", r.p9999_us, s.p9999_us),
-        ("max", r.max_us, s.max_us),
-        ("mean", r.mean_us, s.mean_us),
-        ("min", r.min_us, s.min_us),
-    ];
-    for (name, response, service) in rows {
+    let service = result.service_time.summary.rows();
+    for ((name, response), (_, service)) in
+        result.response_time.summary.rows().into_iter().zip(service)
+    {
         table.add_row(vec![
             name.to_string(),
             format_us(response),
