@@ -8,6 +8,7 @@
 //! (`history --version N`) for free.
 #![deny(missing_docs)]
 
+mod data_files;
 mod error;
 mod partition_order;
 mod store;

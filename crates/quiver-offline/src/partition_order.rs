@@ -1,36 +1,34 @@
-//! Puts a job's rows in partition order before they reach the Delta writer.
+//! Puts a job's rows in partition order and cuts them into one slice per
+//! partition, so the table is written one partition at a time.
 //!
-//! delta-rs splits every incoming batch by partition value and appends each
-//! piece to that partition's open Parquet writer. A feature job's rows come out
-//! of the window computation ordered by entity, so one 8,192-row batch touches
-//! hundreds of days, and the writer receives hundreds of thousands of tiny
-//! pieces (the demo job spent 21 s there). Sorted by event time, then entity
-//! key, each batch feeds one or two partitions, and every Parquet file comes
-//! out ordered by key, which makes its min/max statistics useful to readers.
+//! A feature job's rows come out of the window computation ordered by entity,
+//! so one batch touches hundreds of days. Handed to delta-rs as they are, every
+//! batch is split into tiny pieces and every partition keeps an open Parquet
+//! writer until the commit (the demo job: 829 writers, 3.8 GiB). Sorted by
+//! event time, then entity key, each partition is one contiguous slice that is
+//! written and closed before the next, and every Parquet file comes out ordered
+//! by key, which makes its min/max statistics useful to readers.
 
 use deltalake::arrow::array::ArrayRef;
-use deltalake::arrow::compute::{SortColumn, concat, lexsort_to_indices, take};
+use deltalake::arrow::compute::{SortColumn, concat, lexsort_to_indices, partition, take};
 use deltalake::arrow::error::ArrowError;
 use deltalake::arrow::record_batch::RecordBatch;
 
-/// Rows per batch handed to the writer.
-const BATCH_ROWS: usize = 64 * 1024;
-
-/// `batches` sorted by `sort_columns` (ascending, nulls first), re-cut into
-/// batches of [`BATCH_ROWS`]. Works one column at a time and frees each input
-/// column as soon as its sorted copy exists, so the peak is the input plus two
-/// columns rather than twice the input.
+/// `batches` as one batch sorted by `sort_columns` (ascending, nulls first),
+/// `None` when there are no rows. Works one column at a time and frees each
+/// input column as soon as its sorted copy exists, so the peak is the input
+/// plus two columns rather than twice the input.
 pub(crate) fn in_partition_order(
     batches: Vec<RecordBatch>,
     sort_columns: &[&str],
-) -> Result<Vec<RecordBatch>, ArrowError> {
+) -> Result<Option<RecordBatch>, ArrowError> {
     let Some(first) = batches.first() else {
-        return Ok(batches);
+        return Ok(None);
     };
     let schema = first.schema();
     let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
     if rows == 0 {
-        return Ok(Vec::new());
+        return Ok(None);
     }
     // Column-major pieces; the batches themselves are dropped here.
     let mut pieces: Vec<Vec<ArrayRef>> =
@@ -62,10 +60,20 @@ pub(crate) fn in_partition_order(
         let input = whole(&std::mem::take(column))?;
         sorted.push(take(input.as_ref(), &order, None)?);
     }
-    let table = RecordBatch::try_new(schema, sorted)?;
-    Ok((0..rows)
-        .step_by(BATCH_ROWS)
-        .map(|offset| table.slice(offset, BATCH_ROWS.min(rows - offset)))
+    RecordBatch::try_new(schema, sorted).map(Some)
+}
+
+/// The runs of equal `column` values in `sorted` (a batch sorted by that
+/// column first), as zero-copy slices: one per partition.
+pub(crate) fn partition_slices(
+    sorted: &RecordBatch,
+    column: &str,
+) -> Result<Vec<RecordBatch>, ArrowError> {
+    let values = sorted.column(sorted.schema().index_of(column)?).clone();
+    Ok(partition(&[values])?
+        .ranges()
+        .into_iter()
+        .map(|range| sorted.slice(range.start, range.len()))
         .collect())
 }
 
@@ -90,8 +98,8 @@ mod tests {
             batch(&[3, 1, 2], &["a", "a", "a"]),
             batch(&[2, 1], &["b", "b"]),
         ];
-        let out = in_partition_order(input, &["day", "id"]).unwrap();
-        let rows: Vec<(i32, String)> = out
+        let out = in_partition_order(input, &["day", "id"]).unwrap().unwrap();
+        let rows: Vec<(i32, String)> = [out]
             .iter()
             .flat_map(|b| {
                 let days = b.column(1).as_primitive::<Int32Type>().clone();
@@ -106,12 +114,40 @@ mod tests {
     }
 
     #[test]
-    fn no_rows_gives_no_batches() {
+    fn no_rows_gives_no_batch() {
         assert!(
             in_partition_order(vec![batch(&[], &[])], &["day"])
                 .unwrap()
-                .is_empty()
+                .is_none()
         );
-        assert!(in_partition_order(Vec::new(), &["day"]).unwrap().is_empty());
+        assert!(in_partition_order(Vec::new(), &["day"]).unwrap().is_none());
+    }
+
+    #[test]
+    fn one_slice_per_partition_value() {
+        let sorted = in_partition_order(
+            vec![batch(&[2, 1, 2, 5], &["a", "b", "c", "d"])],
+            &["day", "id"],
+        )
+        .unwrap()
+        .unwrap();
+        let slices = partition_slices(&sorted, "day").unwrap();
+        let shape: Vec<(i32, usize)> = slices
+            .iter()
+            .map(|s| {
+                (
+                    s.column(1).as_primitive::<Int32Type>().value(0),
+                    s.num_rows(),
+                )
+            })
+            .collect();
+        assert_eq!(shape, [(1, 1), (2, 2), (5, 1)]);
+        let ids: Vec<&str> = slices[1]
+            .column(0)
+            .as_string::<i32>()
+            .iter()
+            .flatten()
+            .collect();
+        assert_eq!(ids, ["a", "c"]);
     }
 }

@@ -1,11 +1,23 @@
 //! [`OfflineStore`]: reads and writes the Delta table of each feature view.
 
 use crate::OfflineError;
+use crate::data_files::{FileLayout, write_partitions};
 use crate::partition_order::in_partition_order;
+use deltalake::arrow::array::{Array, AsArray, Int64Array, StringArray};
+use deltalake::arrow::compute::cast;
+use deltalake::arrow::datatypes::{DataType, Int64Type, Schema};
+use deltalake::arrow::error::ArrowError;
 use deltalake::arrow::record_batch::RecordBatch;
 use deltalake::datafusion::prelude::{SessionContext, col, lit};
-use deltalake::protocol::SaveMode;
+use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
+use deltalake::kernel::schema::cast::{cast_record_batch, normalize_for_delta};
+use deltalake::kernel::transaction::CommitBuilder;
+use deltalake::kernel::{Action, Remove, StructType};
+use deltalake::operations::create::CreateBuilder;
+use deltalake::operations::write::configs::WriterStatsConfig;
+use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::{DeltaTable, DeltaTableError};
+use futures::TryStreamExt;
 use quiver_core::{Entity, FeatureRepo, FeatureView, SourceLocation, ValueType};
 use url::Url;
 
@@ -123,7 +135,8 @@ impl OfflineStore {
     /// Writes `batches` to the view's table in one atomic commit, creating the
     /// table (partitioned by the event-time column) on first write.
     /// Appending nothing commits nothing. Rows are written in partition order
-    /// (event time, then `entity_key`), whatever order they come in.
+    /// (event time, then `entity_key`), whatever order they come in, one
+    /// partition at a time (see [`crate::data_files`]).
     pub async fn write(
         &self,
         view: &FeatureView,
@@ -141,8 +154,7 @@ impl OfflineStore {
         if rows == 0
             && let (WriteMode::ReplaceRange { start, end }, Some(table)) = (&mode, &existing)
         {
-            // Replacing a range with nothing deletes it (delta-rs will not
-            // write an empty input).
+            // Replacing a range with nothing deletes it.
             let (table, _metrics) = table
                 .clone()
                 .delete()
@@ -154,39 +166,119 @@ impl OfflineStore {
                 .expect("a table that was just written has a version");
             return Ok(OfflineCommit { version, rows });
         }
-        let table = match existing {
-            Some(table) => table,
-            None => {
-                let url = self.table_url(&view.name);
-                if let Ok(path) = url.to_file_path() {
-                    std::fs::create_dir_all(&path).map_err(|e| OfflineError::Location {
-                        location: path.display().to_string(),
-                        reason: format!("cannot create the table folder: {e}"),
-                    })?;
-                }
-                DeltaTable::try_from_url(url)
-                    .await
-                    .map_err(self.delta_err(&view.name))?
-            }
+        let delta_err = self.delta_err(&view.name);
+        let Some(sorted) = in_partition_order(batches, &[&view.event_time, entity_key])
+            .map_err(|e| self.query_err(&view.name)(e.into()))?
+        else {
+            return Err(delta_err(DeltaTableError::Generic(
+                "no rows to write, and no table whose range they would replace".into(),
+            )));
         };
-        let batches = in_partition_order(batches, &[&view.event_time, entity_key])
-            .map_err(|e| self.query_err(&view.name)(e.into()))?;
-        let mut write = table
-            .write(batches)
+        let version = match existing {
+            Some(table) => self.commit_to(table, view, sorted, &mode).await?,
+            None => self.create_with(view, sorted).await?,
+        };
+        Ok(OfflineCommit { version, rows })
+    }
+
+    /// Creates the view's table with `sorted` as its first version (0): the
+    /// data files, then one commit holding the schema and every file.
+    async fn create_with(
+        &self,
+        view: &FeatureView,
+        sorted: RecordBatch,
+    ) -> Result<u64, OfflineError> {
+        let delta_err = self.delta_err(&view.name);
+        let url = self.table_url(&view.name);
+        if let Ok(path) = url.to_file_path() {
+            std::fs::create_dir_all(&path).map_err(|e| OfflineError::Location {
+                location: path.display().to_string(),
+                reason: format!("cannot create the table folder: {e}"),
+            })?;
+        }
+        let table = DeltaTable::try_from_url(url).await.map_err(&delta_err)?;
+        let schema = normalize_for_delta(&sorted.schema());
+        let sorted =
+            cast_record_batch(&sorted, schema.clone(), false, false).map_err(&delta_err)?;
+        let columns: StructType = schema
+            .as_ref()
+            .try_into_kernel()
+            .map_err(|e| delta_err(e.into()))?;
+        let layout = FileLayout {
+            schema,
+            partition_column: view.event_time.clone(),
+            stats: WriterStatsConfig::new(Default::default(), None),
+        };
+        let log_store = table.log_store();
+        let adds = write_partitions(log_store.object_store(None), &layout, &sorted)
+            .await
+            .map_err(&delta_err)?;
+        let table = CreateBuilder::new()
+            .with_log_store(log_store)
+            .with_columns(columns.fields().cloned())
             .with_partition_columns([view.event_time.clone()])
             .with_table_name(&view.name)
-            .with_description(&view.description);
-        write = match &mode {
-            WriteMode::Append => write.with_save_mode(SaveMode::Append),
-            WriteMode::ReplaceRange { start, end } => write
-                .with_save_mode(SaveMode::Overwrite)
-                .with_replace_where(range_predicate(&view.event_time, start, end)),
-        };
-        let table = write.await.map_err(self.delta_err(&view.name))?;
-        let version = table
+            .with_comment(&view.description)
+            .with_actions(adds.into_iter().map(Action::Add))
+            .await
+            .map_err(&delta_err)?;
+        Ok(table
             .version()
-            .expect("a table that was just written has a version");
-        Ok(OfflineCommit { version, rows })
+            .expect("a table that was just created has a version"))
+    }
+
+    /// Adds `sorted` to an existing table in one commit; for a range replace
+    /// the same commit removes every file of the partitions in the range.
+    async fn commit_to(
+        &self,
+        table: DeltaTable,
+        view: &FeatureView,
+        sorted: RecordBatch,
+        mode: &WriteMode,
+    ) -> Result<u64, OfflineError> {
+        let delta_err = self.delta_err(&view.name);
+        let snapshot = table.snapshot().map_err(&delta_err)?;
+        let schema = snapshot.snapshot().arrow_schema();
+        check_types(&table, &sorted, &schema)?;
+        let sorted =
+            cast_record_batch(&sorted, schema.clone(), false, false).map_err(&delta_err)?;
+        let layout = FileLayout {
+            schema,
+            partition_column: view.event_time.clone(),
+            stats: WriterStatsConfig::from_config(snapshot.snapshot().table_configuration()),
+        };
+        let log_store = table.log_store();
+        let mut actions: Vec<Action> =
+            write_partitions(log_store.object_store(None), &layout, &sorted)
+                .await
+                .map_err(&delta_err)?
+                .into_iter()
+                .map(Action::Add)
+                .collect();
+        let (save_mode, predicate) = match mode {
+            WriteMode::Append => (SaveMode::Append, None),
+            WriteMode::ReplaceRange { start, end } => {
+                let replaced = files_in_range(&table, &view.event_time, start, end)
+                    .await
+                    .map_err(&delta_err)?;
+                actions.extend(replaced.into_iter().map(Action::Remove));
+                (
+                    SaveMode::Overwrite,
+                    Some(range_predicate(&view.event_time, start, end)),
+                )
+            }
+        };
+        let operation = DeltaOperation::Write {
+            mode: save_mode,
+            partition_by: Some(vec![view.event_time.clone()]),
+            predicate,
+        };
+        let commit = CommitBuilder::default()
+            .with_actions(actions)
+            .build(Some(snapshot), log_store, operation)
+            .await
+            .map_err(&delta_err)?;
+        Ok(commit.version() as u64)
     }
 
     /// The column names of the view's table, `None` if it has no table.
@@ -322,7 +414,238 @@ impl OfflineStore {
     }
 }
 
+/// `remove` actions for every file of the table whose partition value (of
+/// `column`, the event time) lies in `[start, end]`. Values are compared as
+/// the column's type, not as text, so a timestamp partition such as
+/// `2024-01-02 00:00:00.000000` falls inside `2024-01-01`..`2024-01-02`.
+async fn files_in_range(
+    table: &DeltaTable,
+    column: &str,
+    start: &str,
+    end: &str,
+) -> Result<Vec<Remove>, DeltaTableError> {
+    let snapshot = table.snapshot()?;
+    let time_type = snapshot
+        .snapshot()
+        .arrow_schema()
+        .field_with_name(column)?
+        .data_type()
+        .clone();
+    let files: Vec<_> = snapshot
+        .snapshot()
+        .file_views(table.log_store().as_ref(), None)
+        .try_collect()
+        .await?;
+    let texts: StringArray = [Some(start.to_string()), Some(end.to_string())]
+        .into_iter()
+        .chain(
+            files
+                .iter()
+                .map(|f| f.partition_values_map().remove(column).flatten()),
+        )
+        .collect();
+    let as_numbers = |texts: &StringArray| -> Result<Int64Array, ArrowError> {
+        let typed = cast(texts, &time_type)?;
+        Ok(cast(&typed, &DataType::Int64)?
+            .as_primitive::<Int64Type>()
+            .clone())
+    };
+    let numbers = as_numbers(&texts)?;
+    let (low, high) = (numbers.value(0), numbers.value(1));
+    Ok(files
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| {
+            let n = numbers.is_valid(i + 2).then(|| numbers.value(i + 2));
+            n.is_some_and(|n| (low..=high).contains(&n))
+        })
+        .map(|(_, file)| file.remove_action(true))
+        .collect())
+}
+
+/// Refuses rows whose column types differ from the table's (a view whose
+/// declared types changed after it first ran), naming the column.
+fn check_types(
+    table: &DeltaTable,
+    rows: &RecordBatch,
+    table_schema: &Schema,
+) -> Result<(), OfflineError> {
+    let rows_schema = normalize_for_delta(&rows.schema());
+    for field in rows_schema.fields() {
+        let expected = table_schema.field_with_name(field.name()).ok();
+        let same = expected.is_some_and(|e| same_delta_type(e.data_type(), field.data_type()));
+        if !same {
+            return Err(OfflineError::Delta {
+                table: table.table_url().to_string(),
+                source: Box::new(DeltaTableError::Generic(format!(
+                    "column `{}` is {} in the job's rows but {} in the table; \
+                     a view's column types cannot change once it has a table",
+                    field.name(),
+                    field.data_type(),
+                    expected.map_or("missing".to_string(), |e| e.data_type().to_string()),
+                ))),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Whether two Arrow types are the same Delta type (string views and plain
+/// strings are both `string`).
+fn same_delta_type(a: &DataType, b: &DataType) -> bool {
+    let plain = |t: &DataType| match t {
+        DataType::Utf8View | DataType::LargeUtf8 => DataType::Utf8,
+        DataType::BinaryView | DataType::LargeBinary => DataType::Binary,
+        other => other.clone(),
+    };
+    plain(a) == plain(b)
+}
+
 /// `column` between `start` and `end`, inclusive, as a Delta predicate.
 fn range_predicate(column: &str, start: &str, end: &str) -> String {
     format!("\"{column}\" >= '{start}' AND \"{column}\" <= '{end}'")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use deltalake::arrow::array::{ArrayRef, Float64Array, Int64Array, TimestampMicrosecondArray};
+    use deltalake::arrow::datatypes::TimestampMicrosecondType;
+    use std::sync::Arc;
+
+    fn store(dir: &tempfile::TempDir) -> OfflineStore {
+        OfflineStore {
+            root: Url::from_directory_path(dir.path()).unwrap(),
+        }
+    }
+
+    fn view() -> FeatureView {
+        FeatureView {
+            name: "clicks".into(),
+            source: "raw".into(),
+            entity: "user".into(),
+            event_time: "at".into(),
+            ttl_seconds: None,
+            sql: String::new(),
+            sql_file: None,
+            features: Vec::new(),
+            description: String::new(),
+        }
+    }
+
+    /// Rows at the given RFC 3339 instants, with `value` as a float or an int.
+    fn rows(instants: &[&str], value: ArrayRef) -> Vec<RecordBatch> {
+        let micros: Vec<i64> = instants
+            .iter()
+            .map(|t| {
+                chrono::DateTime::parse_from_rfc3339(t)
+                    .unwrap()
+                    .timestamp_micros()
+            })
+            .collect();
+        let at = TimestampMicrosecondArray::from(micros).with_timezone("UTC");
+        let ids = StringArray::from(vec!["u"; instants.len()]);
+        vec![
+            RecordBatch::try_from_iter([
+                ("id", Arc::new(ids) as ArrayRef),
+                ("at", Arc::new(at) as ArrayRef),
+                ("value", value),
+            ])
+            .unwrap(),
+        ]
+    }
+
+    fn floats(n: usize) -> ArrayRef {
+        Arc::new(Float64Array::from(vec![1.0; n]))
+    }
+
+    async fn instants(store: &OfflineStore) -> Vec<String> {
+        let ctx = SessionContext::new();
+        store.register(&ctx, "clicks", "t", None).await.unwrap();
+        let batches = ctx
+            .sql("SELECT at FROM t ORDER BY at")
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        batches
+            .iter()
+            .flat_map(|b| {
+                b.column(0)
+                    .as_primitive::<TimestampMicrosecondType>()
+                    .values()
+                    .to_vec()
+            })
+            .map(|us| {
+                chrono::DateTime::from_timestamp_micros(us)
+                    .unwrap()
+                    .to_rfc3339()
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_range_replace_compares_timestamp_partitions_as_instants() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(&dir);
+        let first = [
+            "2024-01-01T00:00:00Z",
+            "2024-01-01T12:00:00Z",
+            "2024-01-02T00:00:00Z",
+            "2024-01-03T06:00:00Z",
+        ];
+        let commit = store
+            .write(&view(), "id", rows(&first, floats(4)), WriteMode::Append)
+            .await
+            .unwrap();
+        assert_eq!((commit.version, commit.rows), (0, 4));
+
+        let replace = WriteMode::ReplaceRange {
+            start: "2024-01-01".into(),
+            end: "2024-01-02".into(),
+        };
+        let commit = store
+            .write(
+                &view(),
+                "id",
+                rows(&["2024-01-01T06:00:00Z"], floats(1)),
+                replace,
+            )
+            .await
+            .unwrap();
+        assert_eq!((commit.version, commit.rows), (1, 1));
+        // The range ends at midnight of 2024-01-02, inclusive: that partition
+        // goes, the one on the 3rd stays.
+        assert_eq!(
+            instants(&store).await,
+            ["2024-01-01T06:00:00+00:00", "2024-01-03T06:00:00+00:00"]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_changed_column_type_is_refused_and_the_table_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(&dir);
+        let at = ["2024-01-01T00:00:00Z"];
+        store
+            .write(&view(), "id", rows(&at, floats(1)), WriteMode::Append)
+            .await
+            .unwrap();
+        let ints: ArrayRef = Arc::new(Int64Array::from(vec![7]));
+        let err = store
+            .write(
+                &view(),
+                "id",
+                rows(&["2024-01-02T00:00:00Z"], ints),
+                WriteMode::Append,
+            )
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("column `value` is Int64"), "{err}");
+        assert!(err.contains("Float64 in the table"), "{err}");
+        assert_eq!(store.version("clicks").await.unwrap(), Some(0));
+        assert_eq!(instants(&store).await, ["2024-01-01T00:00:00+00:00"]);
+    }
 }
