@@ -10,7 +10,7 @@
 //! actions in one transaction, so a failed job leaves only unreferenced files
 //! (which `VACUUM` removes), never a half-written table version.
 
-use crate::partition_order::partition_slices;
+use crate::partition_order::partition_groups;
 use deltalake::DeltaTableError;
 use deltalake::ObjectStore;
 use deltalake::arrow::datatypes::SchemaRef;
@@ -42,9 +42,9 @@ pub(crate) struct FileLayout {
 pub(crate) async fn write_partitions(
     store: Arc<dyn ObjectStore>,
     layout: &FileLayout,
-    sorted: &RecordBatch,
+    sorted: &[RecordBatch],
 ) -> Result<Vec<Add>, DeltaTableError> {
-    let slices = partition_slices(sorted, &layout.partition_column)?;
+    let partitions = partition_groups(sorted, &layout.partition_column)?;
     let config = WriterConfig::new(
         layout.schema.clone(),
         vec![layout.partition_column.clone()],
@@ -55,15 +55,17 @@ pub(crate) async fn write_partitions(
         layout.stats.stats_columns.clone(),
     );
     let in_flight = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let per_partition: Vec<Vec<Add>> = futures::stream::iter(slices)
-        .map(|slice| {
+    let per_partition: Vec<Vec<Add>> = futures::stream::iter(partitions)
+        .map(|rows| {
             let mut writer = DeltaWriter::new(store.clone(), config.clone());
             // Spawned, so that encoding uses every core.
             tokio::spawn(async move {
-                if let Err(e) = writer.write(&slice).await {
-                    // Leaves no half-uploaded parts behind on object stores.
-                    let _ = writer.abort().await;
-                    return Err(e);
+                for batch in &rows {
+                    if let Err(e) = writer.write(batch).await {
+                        // Leaves no half-uploaded parts behind on object stores.
+                        let _ = writer.abort().await;
+                        return Err(e);
+                    }
                 }
                 writer.close().await
             })

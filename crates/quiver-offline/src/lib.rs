@@ -10,6 +10,7 @@
 
 mod data_files;
 mod error;
+mod memory;
 mod partition_order;
 mod store;
 

@@ -5,7 +5,7 @@ use crate::data_files::{FileLayout, write_partitions};
 use crate::partition_order::in_partition_order;
 use deltalake::arrow::array::{Array, AsArray, Int64Array, StringArray};
 use deltalake::arrow::compute::cast;
-use deltalake::arrow::datatypes::{DataType, Int64Type, Schema};
+use deltalake::arrow::datatypes::{DataType, Int64Type, Schema, SchemaRef};
 use deltalake::arrow::error::ArrowError;
 use deltalake::arrow::record_batch::RecordBatch;
 use deltalake::datafusion::prelude::{SessionContext, col, lit};
@@ -167,13 +167,13 @@ impl OfflineStore {
             return Ok(OfflineCommit { version, rows });
         }
         let delta_err = self.delta_err(&view.name);
-        let Some(sorted) = in_partition_order(batches, &[&view.event_time, entity_key])
-            .map_err(|e| self.query_err(&view.name)(e.into()))?
-        else {
+        let sorted = in_partition_order(batches, &[&view.event_time, entity_key])
+            .map_err(|e| self.query_err(&view.name)(e.into()))?;
+        if sorted.is_empty() {
             return Err(delta_err(DeltaTableError::Generic(
                 "no rows to write, and no table whose range they would replace".into(),
             )));
-        };
+        }
         let version = match existing {
             Some(table) => self.commit_to(table, view, sorted, &mode).await?,
             None => self.create_with(view, sorted).await?,
@@ -186,7 +186,7 @@ impl OfflineStore {
     async fn create_with(
         &self,
         view: &FeatureView,
-        sorted: RecordBatch,
+        sorted: Vec<RecordBatch>,
     ) -> Result<u64, OfflineError> {
         let delta_err = self.delta_err(&view.name);
         let url = self.table_url(&view.name);
@@ -197,9 +197,8 @@ impl OfflineStore {
             })?;
         }
         let table = DeltaTable::try_from_url(url).await.map_err(&delta_err)?;
-        let schema = normalize_for_delta(&sorted.schema());
-        let sorted =
-            cast_record_batch(&sorted, schema.clone(), false, false).map_err(&delta_err)?;
+        let schema = normalize_for_delta(&sorted[0].schema());
+        let sorted = cast_all(sorted, &schema).map_err(&delta_err)?;
         let columns: StructType = schema
             .as_ref()
             .try_into_kernel()
@@ -233,15 +232,14 @@ impl OfflineStore {
         &self,
         table: DeltaTable,
         view: &FeatureView,
-        sorted: RecordBatch,
+        sorted: Vec<RecordBatch>,
         mode: &WriteMode,
     ) -> Result<u64, OfflineError> {
         let delta_err = self.delta_err(&view.name);
         let snapshot = table.snapshot().map_err(&delta_err)?;
         let schema = snapshot.snapshot().arrow_schema();
-        check_types(&table, &sorted, &schema)?;
-        let sorted =
-            cast_record_batch(&sorted, schema.clone(), false, false).map_err(&delta_err)?;
+        check_types(&table, &sorted[0], &schema)?;
+        let sorted = cast_all(sorted, &schema).map_err(&delta_err)?;
         let layout = FileLayout {
             schema,
             partition_column: view.event_time.clone(),
@@ -461,6 +459,18 @@ async fn files_in_range(
         })
         .map(|(_, file)| file.remove_action(true))
         .collect())
+}
+
+/// `batches` with the table's `schema` (the same Delta types, possibly other
+/// Arrow ones: a string view becomes a string, nullability is the table's).
+fn cast_all(
+    batches: Vec<RecordBatch>,
+    schema: &SchemaRef,
+) -> Result<Vec<RecordBatch>, DeltaTableError> {
+    batches
+        .into_iter()
+        .map(|batch| cast_record_batch(&batch, schema.clone(), false, false))
+        .collect()
 }
 
 /// Refuses rows whose column types differ from the table's (a view whose
