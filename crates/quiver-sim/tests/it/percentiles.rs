@@ -35,12 +35,12 @@ async fn http_percentiles_match_a_known_distribution() {
     assert_eq!(h.len(), 1000);
     assert_eq!(server.requests.load(Ordering::Relaxed), 1000);
     assert_eq!(result.totals.errors, 0, "{:?}", result.error_examples);
-    // Exactly the slow tenth is above 20 ms: the fast ones sleep 2 ms.
-    assert_eq!(
-        count_above(h, 20 * MS),
-        server.slow_requests.load(Ordering::Relaxed)
-    );
-    assert_eq!(count_above(h, 20 * MS), 100);
+    // The slow tenth is at or above 25 ms; the fast ones sleep 2 ms, and on a
+    // busy 2-core machine a few may be delayed, but not many past 20 ms.
+    assert_eq!(server.slow_requests.load(Ordering::Relaxed), 100);
+    assert!(count_above(h, 25 * MS - 1) >= 100);
+    let above_20ms = count_above(h, 20 * MS);
+    assert!((100..=110).contains(&above_20ms), "{above_20ms} above 20 ms");
     // A sleep is a lower bound; the generator and server add a little.
     assert!(h.min() >= 2 * MS, "min {}", h.min());
     let p50 = h.value_at_quantile(0.5);
