@@ -50,6 +50,7 @@ pub async fn run(plan: SimPlan) -> Result<SimResult, SimError> {
         live_line,
     } = plan;
     settings.validate()?;
+    IdPicker::check_batch(&keys, settings.batch_size)?;
     let workers = settings.load.concurrency();
     let mut connections = Vec::with_capacity(workers);
     for _ in 0..workers {

@@ -26,8 +26,9 @@ pub enum RequestError {
     Timeout,
     /// The connection could not be (re)opened.
     Connect(String),
-    /// An HTTP answer other than 2xx.
-    Status(u16),
+    /// An HTTP answer other than 2xx, and the start of its body (the
+    /// server's explanation).
+    Status(u16, String),
     /// A gRPC status other than OK.
     Grpc(tonic::Code, String),
     /// The online store returned an error.
@@ -43,7 +44,7 @@ impl RequestError {
         match self {
             RequestError::Timeout => "timeout".to_string(),
             RequestError::Connect(_) => "connect".to_string(),
-            RequestError::Status(code) => format!("http_{code}"),
+            RequestError::Status(code, _) => format!("http_{code}"),
             RequestError::Grpc(code, _) => {
                 let name = format!("{code:?}");
                 let mut snake = String::from("grpc_");
@@ -67,7 +68,8 @@ impl RequestError {
             RequestError::Connect(e) | RequestError::Store(e) | RequestError::Transport(e) => {
                 e.clone()
             }
-            RequestError::Status(code) => format!("HTTP status {code}"),
+            RequestError::Status(code, body) if body.is_empty() => format!("HTTP status {code}"),
+            RequestError::Status(code, body) => format!("HTTP status {code}: {body}"),
             RequestError::Grpc(code, message) => format!("gRPC {code:?}: {message}"),
         }
     }
@@ -307,7 +309,7 @@ mod tests {
             t,
             t + Duration::from_millis(1),
             t + Duration::from_millis(4),
-            &Err(RequestError::Status(503)),
+            &Err(RequestError::Status(503, String::new())),
         );
         assert_eq!(r.response.len(), 2);
         assert_eq!(r.errors.get("http_503"), Some(&1));

@@ -500,11 +500,17 @@ async fn http_send(
     let status = response.status();
     // Read the whole body: the answer is not complete before, and the
     // connection cannot carry the next request until it is.
-    response.into_body().collect().await.map_err(transport)?;
+    let body = response.into_body().collect().await.map_err(transport)?;
     if status.is_success() {
         Ok(())
     } else {
-        Err(RequestError::Status(status.as_u16()))
+        // Kept as the error's example: the server says what was wrong.
+        let body = body.to_bytes();
+        let text = String::from_utf8_lossy(&body[..body.len().min(300)]);
+        Err(RequestError::Status(
+            status.as_u16(),
+            text.trim().to_string(),
+        ))
     }
 }
 

@@ -172,10 +172,41 @@ impl IdPicker {
         }
     }
 
-    /// Fills `out` with `n` fresh draws.
+    /// Fills `out` with `n` draws, all different: a server refuses an id
+    /// asked for twice in one request (Feast's rule, and `quiver serve`'s).
+    /// A repeated draw is drawn again; after a few misses (a steep Zipf law)
+    /// the next unused index is taken instead. `n` must not exceed the key
+    /// space (see [`IdPicker::check_batch`]).
     pub fn fill(&mut self, out: &mut Vec<u32>, n: usize) {
         out.clear();
-        out.extend((0..n).map(|_| self.next_index()));
+        debug_assert!(n <= self.len as usize);
+        for _ in 0..n {
+            let mut index = self.next_index();
+            let mut misses = 0;
+            while out.contains(&index) {
+                misses += 1;
+                index = if misses < 8 {
+                    self.next_index()
+                } else {
+                    (index + 1) % self.len
+                };
+            }
+            out.push(index);
+        }
+    }
+
+    /// Refuses a batch larger than the key space: its ids could not all differ.
+    pub fn check_batch(keys: &KeySpace, batch_size: usize) -> Result<(), SimError> {
+        if batch_size > keys.len() {
+            return Err(SimError::Setting {
+                setting: "--batch-size",
+                problem: format!(
+                    "{batch_size} is more than the {} ids to draw from (the ids of one request are all different)",
+                    keys.len()
+                ),
+            });
+        }
+        Ok(())
     }
 }
 
@@ -200,6 +231,31 @@ mod tests {
             counts.iter().all(|&c| (9_000..11_000).contains(&c)),
             "{counts:?}"
         );
+    }
+
+    #[test]
+    fn a_batch_never_repeats_an_id() {
+        for distribution in [
+            KeyDistribution::Uniform,
+            KeyDistribution::Zipf { exponent: 3.0 },
+        ] {
+            let mut picker = IdPicker::for_workers(&keys(120), distribution, 7, 1)
+                .unwrap()
+                .remove(0);
+            let mut batch = Vec::new();
+            for n in [1, 100, 120] {
+                picker.fill(&mut batch, n);
+                let mut distinct = batch.clone();
+                distinct.sort_unstable();
+                distinct.dedup();
+                assert_eq!(distinct.len(), n, "{distribution:?}, batch of {n}");
+            }
+        }
+        assert!(IdPicker::check_batch(&keys(120), 120).is_ok());
+        let err = IdPicker::check_batch(&keys(120), 121)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("121 is more than the 120 ids"), "{err}");
     }
 
     #[test]

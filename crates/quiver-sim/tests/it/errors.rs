@@ -18,6 +18,11 @@ async fn http_errors_are_counted_by_status() {
     assert_eq!(result.totals.errors, 50);
     assert_eq!(result.totals.errors_by_kind.get("http_503"), Some(&50));
     assert_eq!(result.response_time.histogram.len(), 50);
+    // The example keeps the server's explanation, not just the code.
+    assert_eq!(
+        result.error_examples["http_503"],
+        r#"HTTP status 503: {"error":"overloaded"}"#
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

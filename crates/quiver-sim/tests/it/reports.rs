@@ -14,7 +14,7 @@ fn result_of(latencies_us: &[u64]) -> SimResult {
     for (n, &us) in latencies_us.iter().enumerate() {
         let sent = start + Duration::from_millis(n as u64);
         let outcome = if n % 7 == 0 {
-            Err(quiver_sim::record::RequestError::Status(503))
+            Err(quiver_sim::record::RequestError::Status(503, String::new()))
         } else {
             Ok(())
         };

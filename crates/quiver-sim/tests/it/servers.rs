@@ -151,6 +151,19 @@ async fn handle_http(State(shared): State<Shared>, body: Bytes) -> Response {
         )
             .into_response();
     }
+    // Like `quiver serve` (and Feast): an id asked for twice is a client error.
+    let listed = parsed.as_ref().unwrap()["entities"]["id"]
+        .as_array()
+        .unwrap();
+    let distinct: std::collections::HashSet<String> =
+        listed.iter().map(|v| v.to_string()).collect();
+    if distinct.len() != listed.len() {
+        return (
+            StatusCode::BAD_REQUEST,
+            r#"{"error":"an id is requested twice"}"#,
+        )
+            .into_response();
+    }
     if let Some(code) = shared.behave().await {
         let status = StatusCode::from_u16(code).unwrap();
         return (status, r#"{"error":"overloaded"}"#).into_response();
