@@ -10,7 +10,8 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 runs="${1:-3}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/quiver-target}"
-cargo build --release -p quiver-cli --manifest-path "$root/Cargo.toml" >&2
+# The same feature set as the test build, so no second DataFusion build.
+cargo build --release --workspace --bins --examples --manifest-path "$root/Cargo.toml" >&2
 quiver="$CARGO_TARGET_DIR/release/quiver"
 "$root/benches/pyspark/setup.sh" >/dev/null
 python="${QUIVER_PYSPARK_VENV:-$HOME/.cache/quiver/pyspark-venv}/bin/python"

@@ -374,7 +374,11 @@ fn rows_scanned(plan: &Arc<dyn ExecutionPlan>) -> usize {
             .and_then(|m| m.output_rows())
             .unwrap_or_default()
     } else {
-        children.into_iter().map(rows_scanned).max().unwrap_or_default()
+        children
+            .into_iter()
+            .map(rows_scanned)
+            .max()
+            .unwrap_or_default()
     }
 }
 
