@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# `quiver serve` under load, on the demo data (5,560 households, 22 features
+# plus key and event time), with two load generators in the same run:
+# `quiver simulate` and wrk (an independent HTTP tool, `apt-get install wrk`).
+# Server and generators share this machine, as issue 3 asks.
+#
+# Usage: benches/serve/run.sh [SECONDS]   (default 20 per measurement)
+# Writes every simulate report under $OUT (default ./serve-bench) and prints
+# one line per measurement.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+seconds="${1:-20}"
+out="$(realpath -m "${OUT:-serve-bench}")"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/quiver-target}"
+# The same feature set as the test build, so no second DataFusion build.
+cargo build --release --workspace --bins --examples --manifest-path "$root/Cargo.toml" >&2
+quiver="$CARGO_TARGET_DIR/release/quiver"
+command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 1; }
+
+work="$(mktemp -d)"
+server=""
+trap '[ -n "$server" ] && kill "$server" 2>/dev/null; rm -rf "$work"' EXIT
+mkdir -p "$out"
+repo="${REPO:-}"
+if [ -z "$repo" ]; then
+  repo="$work/repo"
+  "$quiver" init "$repo" >/dev/null
+  "$quiver" datagen energy --out "$repo/data/energy.csv" >&2
+  "$quiver" apply --repo "$repo" >/dev/null
+  "$quiver" run energy_features --repo "$repo" --quiet >&2
+fi
+tail -n +2 "$repo/data/energy.csv" | cut -d, -f1 | sort -u > "$work/ids.txt"
+
+"$quiver" serve --repo "$repo" --log-format json >"$work/serve.log" 2>&1 &
+server=$!
+for _ in $(seq 100); do
+  curl -fs http://127.0.0.1:6566/ready >/dev/null && break
+  sleep 0.1
+done
+curl -fs http://127.0.0.1:6566/ready >/dev/null || { cat "$work/serve.log" >&2; exit 1; }
+
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem/{print $2}') GiB; load $(cut -d' ' -f1-3 /proc/loadavg); $(date -u +%FT%TZ)"
+echo "ids: $(wc -l < "$work/ids.txt"), every request asks for all 22 features of energy_features"
+
+simulate() { # name, then simulate flags
+  local name="$1"; shift
+  "$quiver" simulate --repo "$repo" --ids-from "$work/ids.txt" --warmup 3s \
+    --duration "${seconds}s" --quiet --out "$out/$name" "$@" >"$out/$name.txt" 2>&1 \
+    || { cat "$out/$name.txt" >&2; exit 1; }
+  python3 - "$name" "$out/$name/result.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[2]))
+t, s = r["totals"], r["response_time"]["summary"]
+print(f"{sys.argv[1]:<28} simulate: {t['throughput_rps']:,.0f} req/s ({t['ids_per_second']:,.0f} rows/s), "
+      f"p50 {s['p50_us']:.0f} us, p99 {s['p99_us']:.0f} us, p99.9 {s['p999_us']:.0f} us, "
+      f"errors {t['errors']}")
+PY
+}
+
+wrk_run() { # name, batch, connections
+  printf '%-28s ' "$1"
+  BATCH="$2" IDS_FILE="$work/ids.txt" wrk -t1 -c"$3" -d"${seconds}s" \
+    -s "$root/benches/serve/request.lua" http://127.0.0.1:6566 | grep '^wrk:'
+}
+
+simulate http-1id-closed --target http --workers 32
+wrk_run http-1id-closed 1 32
+simulate http-1id-open-20k --target http --rate 20000
+simulate http-100ids-closed --target http --workers 8 --batch-size 100
+wrk_run http-100ids-closed 100 8
+simulate grpc-1id-closed --target grpc --workers 32
+simulate grpc-100ids-closed --target grpc --workers 8 --batch-size 100
+simulate store-1id-closed --target store --workers 2
