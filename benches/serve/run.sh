@@ -4,7 +4,9 @@
 # `quiver simulate` and wrk (an independent HTTP tool, `apt-get install wrk`).
 # Server and generators share this machine, as issue 3 asks.
 #
-# Usage: benches/serve/run.sh [SECONDS]   (default 20 per measurement)
+# Usage: [SERVER_THREADS=N] [REPO=DIR] benches/serve/run.sh [SECONDS]
+#        (default 20 s per measurement; REPO: a repository where the demo job
+#        has run, else one is made)
 # Writes every simulate report under $OUT (default ./serve-bench) and prints
 # one line per measurement.
 set -euo pipefail
@@ -31,7 +33,9 @@ if [ -z "$repo" ]; then
 fi
 tail -n +2 "$repo/data/energy.csv" | cut -d, -f1 | sort -u > "$work/ids.txt"
 
-"$quiver" serve --repo "$repo" --log-format json >"$work/serve.log" 2>&1 &
+# SERVER_THREADS=N gives the server N Tokio workers (default: one per core).
+TOKIO_WORKER_THREADS="${SERVER_THREADS:-$(nproc)}" \
+  "$quiver" serve --repo "$repo" --log-format json >"$work/serve.log" 2>&1 &
 server=$!
 for _ in $(seq 100); do
   curl -fs http://127.0.0.1:6566/ready >/dev/null && break
@@ -40,7 +44,7 @@ done
 curl -fs http://127.0.0.1:6566/ready >/dev/null || { cat "$work/serve.log" >&2; exit 1; }
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem/{print $2}') GiB; load $(cut -d' ' -f1-3 /proc/loadavg); $(date -u +%FT%TZ)"
-echo "ids: $(wc -l < "$work/ids.txt"), every request asks for all 22 features of energy_features"
+echo "ids: $(wc -l < "$work/ids.txt"), every request asks for all 22 features of energy_features; server threads: ${SERVER_THREADS:-$(nproc)}"
 
 simulate() { # name, then simulate flags
   local name="$1"; shift
