@@ -60,12 +60,10 @@ impl OfflineStore {
             reason,
         };
         let root = match repo.resolve(location) {
-            SourceLocation::Local(path) => {
-                std::fs::create_dir_all(&path)
-                    .map_err(|e| bad(format!("cannot create {}: {e}", path.display())))?;
-                Url::from_directory_path(&path)
-                    .map_err(|()| bad(format!("{} is not an absolute path", path.display())))?
-            }
+            // Not created here: reads must not write. A table's folder is
+            // made by the write that creates the table.
+            SourceLocation::Local(path) => Url::from_directory_path(&path)
+                .map_err(|()| bad(format!("{} is not an absolute path", path.display())))?,
             SourceLocation::Uri(uri) => {
                 return Err(bad(format!(
                     "only local folders are supported for now, not `{uri}`"

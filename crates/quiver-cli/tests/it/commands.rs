@@ -140,6 +140,12 @@ fn errors_are_one_clear_line_and_a_failure_exit() {
     assert!(err.contains("`energy_features`"), "{err}");
     let err = fails(&["get", "energy_features", "--repo", &repo, "--id", "x"]);
     assert!(err.contains("run `quiver run energy_features`"), "{err}");
+    let err = fails(&["history", "energy_features", "--repo", &repo, "--id", "x"]);
+    assert!(err.contains("run `quiver run energy_features`"), "{err}");
+    assert!(
+        !std::path::Path::new(&repo).join("data/offline").exists(),
+        "a read created the offline store's folder"
+    );
     let empty = tempfile::tempdir().unwrap();
     let err = fails(&[
         "run",
