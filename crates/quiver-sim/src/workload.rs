@@ -15,6 +15,7 @@ use rand::seq::SliceRandom;
 use rand::{RngExt, SeedableRng};
 use rand_distr::{Distribution, Zipf};
 use rand_pcg::Pcg64Mcg;
+use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -127,7 +128,14 @@ pub struct IdPicker {
     /// popular ids are spread over the key space rather than its first rows.
     rank_to_index: Arc<[u32]>,
     rng: Pcg64Mcg,
+    /// The ids of the batch being drawn, for batches too large to search
+    /// linearly; kept to reuse its allocation.
+    drawn: HashSet<u32>,
 }
+
+/// Up to this many ids a batch is checked for repeats by a linear search
+/// (cheaper than hashing); above, by [`IdPicker::drawn`].
+const LINEAR_CHECK_MAX: usize = 16;
 
 impl IdPicker {
     /// Pickers for `workers` workers; worker `w` draws from seed `seed + w`.
@@ -156,6 +164,7 @@ impl IdPicker {
                 zipf,
                 rank_to_index: Arc::clone(&rank_to_index),
                 rng: Pcg64Mcg::seed_from_u64(seed.wrapping_add(w).wrapping_add(1)),
+                drawn: HashSet::new(),
             })
             .collect())
     }
@@ -180,16 +189,25 @@ impl IdPicker {
     pub fn fill(&mut self, out: &mut Vec<u32>, n: usize) {
         out.clear();
         debug_assert!(n <= self.len as usize);
+        let linear = n <= LINEAR_CHECK_MAX;
+        self.drawn.clear();
         for _ in 0..n {
             let mut index = self.next_index();
             let mut misses = 0;
-            while out.contains(&index) {
+            while if linear {
+                out.contains(&index)
+            } else {
+                self.drawn.contains(&index)
+            } {
                 misses += 1;
                 index = if misses < 8 {
                     self.next_index()
                 } else {
                     (index + 1) % self.len
                 };
+            }
+            if !linear {
+                self.drawn.insert(index);
             }
             out.push(index);
         }
@@ -243,7 +261,8 @@ mod tests {
                 .unwrap()
                 .remove(0);
             let mut batch = Vec::new();
-            for n in [1, 100, 120] {
+            // 1 and 16 take the linear check, 100 and 120 the hashed one.
+            for n in [1, 16, 100, 120] {
                 picker.fill(&mut batch, n);
                 let mut distinct = batch.clone();
                 distinct.sort_unstable();
