@@ -169,7 +169,7 @@ impl OfflineStore {
             .map_err(|e| self.query_err(&view.name)(e.into()))?;
         if sorted.is_empty() {
             return Err(delta_err(DeltaTableError::Generic(
-                "no rows to write, and no table whose range they would replace".into(),
+                "no rows to write, and the view has no table yet to leave as it is".into(),
             )));
         }
         let version = match existing {
