@@ -6,6 +6,10 @@
 //! threads' arenas, where the writing thread cannot reuse them, so the process
 //! held the data twice (the demo job: 1.3 GiB before the sort, 1.9 GiB after).
 //! `malloc_trim` returns the free pages of every arena to the system.
+//! The `quiver` binary allocates through mimalloc instead (see docs/DESIGN.md),
+//! which does not have this problem; the call then trims only what C code
+//! such as LMDB took from glibc, and stays for programs that embed the library
+//! with the system allocator.
 
 /// Returns free heap pages of every allocator arena to the system (glibc on
 /// Linux; elsewhere nothing to do).
