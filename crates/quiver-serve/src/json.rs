@@ -1,15 +1,19 @@
 //! JSON encoding of answers, written straight into one buffer: no
 //! intermediate `serde_json::Value` tree on the hot path.
 
-use crate::lookup::{Answer, Cell, EntityAnswer};
+use crate::lookup::{Answer, EntityAnswer, ViewRead};
 use crate::request::EntityId;
 use quiver_online::FeatureValue;
 use std::io::Write;
 
 /// Entity key columns carry no event time of their own; like Feast, they get the epoch.
-const KEY_TIMESTAMP: &str = "1970-01-01T00:00:00Z";
+const KEY_TIMESTAMP: &str = "\"1970-01-01T00:00:00Z\"";
 
 /// `{"metadata": {"feature_names": [...]}, "results": [{"values", "statuses", "event_timestamps"?}, ...]}`.
+///
+/// The hot path of batch requests: each cell is visited once, statuses are
+/// kept as bytes and written in runs, and a view's event times are rendered
+/// once and reused by every column of that view.
 pub(crate) fn write_answer(answer: &Answer, out: &mut Vec<u8>) {
     let plan = &answer.plan;
     out.reserve(64 + answer.rows * plan.columns.len() * 32);
@@ -34,58 +38,159 @@ pub(crate) fn write_answer(answer: &Answer, out: &mut Vec<u8>) {
             write_id(out, id);
         }
         out.extend_from_slice(b"],\"statuses\":[");
-        repeat(out, "\"PRESENT\"", ids.len());
+        write_run(out, Status::Present, ids.len());
         out.push(b']');
         if answer.include_event_timestamps {
             out.extend_from_slice(b",\"event_timestamps\":[");
-            repeat(out, &format!("\"{KEY_TIMESTAMP}\""), ids.len());
+            for i in 0..ids.len() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                out.extend_from_slice(KEY_TIMESTAMP.as_bytes());
+            }
             out.push(b']');
         }
         out.push(b'}');
     }
+    let mut statuses: Vec<Status> = Vec::with_capacity(answer.rows);
+    // Per view of the plan: `[t1,t2,…]` of its rows, rendered on first use.
+    let mut view_times: Vec<Option<Vec<u8>>> = vec![None; answer.reads.len()];
     for column in 0..plan.columns.len() {
         comma(out, &mut first);
+        let feature = &plan.columns[column];
+        let read = &answer.reads[feature.view];
+        let position = read.positions[feature.slot];
+        statuses.clear();
+        // A row that lacks this feature: its cells are not found, yet the
+        // view's event times list that row's time.
+        let mut row_without_value = false;
         out.extend_from_slice(b"{\"values\":[");
-        for row in 0..answer.rows {
+        for (row, found) in read.rows.iter().enumerate() {
             if row > 0 {
                 out.push(b',');
             }
-            match answer.cell(column, row) {
-                Cell::Present(value, _) => write_value(out, value),
-                _ => out.extend_from_slice(b"null"),
+            let status = match found {
+                None => Status::NotFound,
+                Some(found) if read.is_outside_max_age(found, answer.now_micros) => {
+                    Status::OutsideMaxAge
+                }
+                Some(found) => match position.and_then(|p| found.values.get(p)) {
+                    None => {
+                        row_without_value = true;
+                        Status::NotFound
+                    }
+                    Some(FeatureValue::Null) => Status::Null,
+                    Some(value) => {
+                        write_value(out, value);
+                        Status::Present
+                    }
+                },
+            };
+            if status != Status::Present {
+                out.extend_from_slice(b"null");
             }
+            statuses.push(status);
         }
         out.extend_from_slice(b"],\"statuses\":[");
-        for row in 0..answer.rows {
-            if row > 0 {
-                out.push(b',');
-            }
-            out.extend_from_slice(match answer.cell(column, row) {
-                Cell::Present(..) => b"\"PRESENT\"",
-                Cell::Null(_) => b"\"NULL_VALUE\"",
-                Cell::NotFound => b"\"NOT_FOUND\"",
-                Cell::OutsideMaxAge(_) => b"\"OUTSIDE_MAX_AGE\"",
-            });
-        }
+        write_statuses(out, &statuses);
         out.push(b']');
         if answer.include_event_timestamps {
-            out.extend_from_slice(b",\"event_timestamps\":[");
-            for row in 0..answer.rows {
-                if row > 0 {
-                    out.push(b',');
-                }
-                match answer.cell(column, row) {
-                    Cell::Present(_, time) | Cell::Null(time) | Cell::OutsideMaxAge(time) => {
-                        write_time(out, time)
-                    }
-                    Cell::NotFound => out.extend_from_slice(b"null"),
-                }
+            out.extend_from_slice(b",\"event_timestamps\":");
+            if row_without_value {
+                write_times(out, read, Some(&statuses));
+            } else {
+                let times = view_times[feature.view].get_or_insert_with(|| {
+                    let mut times = Vec::with_capacity(2 + answer.rows * 30);
+                    write_times(&mut times, read, None);
+                    times
+                });
+                out.extend_from_slice(times);
             }
-            out.push(b']');
         }
         out.push(b'}');
     }
     out.extend_from_slice(b"]}");
+}
+
+/// `[t1,t2,…]`: each row's event time, null where there is no row or, given
+/// `statuses`, where the cell is not found.
+fn write_times(out: &mut Vec<u8>, read: &ViewRead, statuses: Option<&[Status]>) {
+    out.push(b'[');
+    for (row, found) in read.rows.iter().enumerate() {
+        if row > 0 {
+            out.push(b',');
+        }
+        let not_found = statuses.is_some_and(|s| s[row] == Status::NotFound);
+        match found {
+            Some(found) if !not_found => write_time(out, found.event_time_micros),
+            _ => out.extend_from_slice(b"null"),
+        }
+    }
+    out.push(b']');
+}
+
+/// A value's status, as Feast spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Status {
+    Present,
+    Null,
+    NotFound,
+    OutsideMaxAge,
+}
+
+impl Status {
+    fn json(self) -> &'static [u8] {
+        match self {
+            Status::Present => b"\"PRESENT\"",
+            Status::Null => b"\"NULL_VALUE\"",
+            Status::NotFound => b"\"NOT_FOUND\"",
+            Status::OutsideMaxAge => b"\"OUTSIDE_MAX_AGE\"",
+        }
+    }
+}
+
+/// The statuses of one column, comma-separated, each run of equal
+/// statuses (usually the whole column) written in a few copies.
+fn write_statuses(out: &mut Vec<u8>, statuses: &[Status]) {
+    let mut rest = statuses;
+    let mut first = true;
+    while let Some(&status) = rest.first() {
+        let run = rest.iter().take_while(|s| **s == status).count();
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        write_run(out, status, run);
+        rest = &rest[run..];
+    }
+}
+
+/// `status` `times` times, comma-separated.
+fn write_run(out: &mut Vec<u8>, status: Status, times: usize) {
+    write_run_of(out, status.json(), times);
+}
+
+/// `item` `times` times, comma-separated, copied in chunks of up to 64 items.
+fn write_run_of(out: &mut Vec<u8>, item: &[u8], times: usize) {
+    if times == 0 {
+        return;
+    }
+    // `item,item,…,item,` for 64 items, built in a small stack buffer.
+    let mut chunk = [0u8; 64 * 20];
+    let width = item.len() + 1;
+    debug_assert!(width <= 20, "status strings are short");
+    for i in 0..64 {
+        chunk[i * width..i * width + item.len()].copy_from_slice(item);
+        chunk[i * width + item.len()] = b',';
+    }
+    let mut left = times;
+    while left > 0 {
+        let n = left.min(64);
+        left -= n;
+        // The last item of the whole run has no comma after it.
+        let len = n * width - usize::from(left == 0);
+        out.extend_from_slice(&chunk[..len]);
+    }
 }
 
 /// `{"<join key>": id, "status": …, "<event time column>": …, "features": {…}}`.
@@ -122,15 +227,6 @@ fn comma(out: &mut Vec<u8>, first: &mut bool) {
     *first = false;
 }
 
-fn repeat(out: &mut Vec<u8>, item: &str, times: usize) {
-    for i in 0..times {
-        if i > 0 {
-            out.push(b',');
-        }
-        out.extend_from_slice(item.as_bytes());
-    }
-}
-
 fn write_str(out: &mut Vec<u8>, text: &str) {
     serde_json::to_writer(out, text).expect("writing to a Vec cannot fail");
 }
@@ -138,9 +234,7 @@ fn write_str(out: &mut Vec<u8>, text: &str) {
 fn write_id(out: &mut Vec<u8>, id: &EntityId) {
     match id {
         EntityId::Text(text) => write_str(out, text),
-        EntityId::Int(i) => {
-            let _ = write!(out, "{i}");
-        }
+        EntityId::Int(i) => out.extend_from_slice(itoa::Buffer::new().format(*i).as_bytes()),
     }
 }
 
@@ -149,13 +243,12 @@ fn write_value(out: &mut Vec<u8>, value: &FeatureValue) {
     match value {
         FeatureValue::Null => out.extend_from_slice(b"null"),
         FeatureValue::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
-        FeatureValue::Int64(i) => {
-            let _ = write!(out, "{i}");
+        FeatureValue::Int64(i) => out.extend_from_slice(itoa::Buffer::new().format(*i).as_bytes()),
+        // Shortest round-trip digits, as serde_json writes them; JSON has no NaN.
+        FeatureValue::Float64(f) if f.is_finite() => {
+            out.extend_from_slice(zmij::Buffer::new().format_finite(*f).as_bytes())
         }
-        // serde_json writes shortest round-trip digits, and null for non-finite values.
-        FeatureValue::Float64(f) => {
-            serde_json::to_writer(out, f).expect("writing to a Vec cannot fail")
-        }
+        FeatureValue::Float64(_) => out.extend_from_slice(b"null"),
         FeatureValue::String(s) => write_str(out, s),
         FeatureValue::Date(days) => match chrono::NaiveDate::from_epoch_days(*days) {
             Some(date) => {
@@ -177,5 +270,82 @@ fn write_time(out: &mut Vec<u8>, micros: i64) {
             );
         }
         None => out.extend_from_slice(b"null"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(bytes: &[u8]) -> &str {
+        std::str::from_utf8(bytes).unwrap()
+    }
+
+    #[test]
+    fn runs_are_comma_separated_at_every_length() {
+        for times in [0, 1, 2, 63, 64, 65, 128, 200] {
+            let mut out = Vec::new();
+            write_run_of(&mut out, b"\"PRESENT\"", times);
+            let expected = vec!["\"PRESENT\""; times].join(",");
+            assert_eq!(text(&out), expected, "{times} items");
+        }
+    }
+
+    #[test]
+    fn statuses_keep_their_order() {
+        use Status::*;
+        let statuses = [
+            Present,
+            Present,
+            Null,
+            NotFound,
+            NotFound,
+            OutsideMaxAge,
+            Present,
+        ];
+        let mut out = Vec::new();
+        write_statuses(&mut out, &statuses);
+        let parsed: Vec<String> = serde_json::from_str(&format!("[{}]", text(&out))).unwrap();
+        assert_eq!(
+            parsed,
+            [
+                "PRESENT",
+                "PRESENT",
+                "NULL_VALUE",
+                "NOT_FOUND",
+                "NOT_FOUND",
+                "OUTSIDE_MAX_AGE",
+                "PRESENT"
+            ]
+        );
+    }
+
+    #[test]
+    fn numbers_match_serde_json() {
+        for f in [
+            0.0,
+            -0.0,
+            1.0,
+            0.1,
+            1e21,
+            1.5e-7,
+            f64::MAX,
+            f64::MIN_POSITIVE,
+            123.456_789_012_345_68,
+        ] {
+            let mut out = Vec::new();
+            write_value(&mut out, &FeatureValue::Float64(f));
+            assert_eq!(text(&out), serde_json::to_string(&f).unwrap(), "{f}");
+        }
+        for f in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            let mut out = Vec::new();
+            write_value(&mut out, &FeatureValue::Float64(f));
+            assert_eq!(text(&out), "null");
+        }
+        for i in [0, -1, i64::MIN, i64::MAX] {
+            let mut out = Vec::new();
+            write_value(&mut out, &FeatureValue::Int64(i));
+            assert_eq!(text(&out), i.to_string());
+        }
     }
 }

@@ -48,6 +48,14 @@ pub(crate) struct ViewRead {
     pub ttl_micros: Option<i64>,
 }
 
+impl ViewRead {
+    /// Whether `row` is older than the view's TTL at `now_micros`.
+    pub fn is_outside_max_age(&self, row: &FeatureRow, now_micros: i64) -> bool {
+        self.ttl_micros
+            .is_some_and(|ttl| row.event_time_micros.saturating_add(ttl) < now_micros)
+    }
+}
+
 /// One value of an answer.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum Cell<'a> {
@@ -80,9 +88,7 @@ impl Answer<'_> {
             return Cell::NotFound;
         };
         let time = found.event_time_micros;
-        if let Some(ttl) = read.ttl_micros
-            && time.saturating_add(ttl) < self.now_micros
-        {
+        if read.is_outside_max_age(found, self.now_micros) {
             return Cell::OutsideMaxAge(time);
         }
         match read.positions[column.slot].and_then(|p| found.values.get(p)) {

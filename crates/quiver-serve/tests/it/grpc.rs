@@ -112,7 +112,8 @@ async fn grpc_and_http_answer_alike() {
                "features": ["energy_features:energy_sum", "energy_features:energy_count", "energy_features:energy_max_1yr"]}),
         json!({"entities": {"id": ["MAC000004", "MAC000002"]}, "feature_service": "energy_model_v1",
                "full_feature_names": true}),
-        json!({"entities": {"id": ["MAC000002", "MAC000004", "MAC000003"]},
+        // An unknown id among known ones: null values and times in every column.
+        json!({"entities": {"id": ["MAC000002", "MAC999999", "MAC000004", "MAC000003"]},
                "features": ["household_totals:double_count", "energy_features:energy_sum_1yr", "household_totals:energy_sum"],
                "include_event_timestamps": true}),
     ];
