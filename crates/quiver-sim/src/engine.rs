@@ -133,7 +133,7 @@ async fn join_all(
     let mut recorders = Vec::with_capacity(handles.len());
     for handle in handles {
         let mut recorder = handle.await.map_err(|e| SimError::Worker(e.to_string()))?;
-        recorder.flush_live();
+        recorder.finish();
         recorders.push(recorder);
     }
     Ok(recorders)

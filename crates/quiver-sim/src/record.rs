@@ -177,6 +177,9 @@ pub struct Recorder {
     rng: Pcg64Mcg,
     /// When the last recorded request completed.
     pub last_done: Option<Instant>,
+    /// Whether warm-up requests went into the histograms (cleared at the
+    /// first measured request).
+    warmed: bool,
     live: Arc<LiveShared>,
     live_second: u64,
     live_pending: Histogram<u64>,
@@ -204,6 +207,7 @@ impl Recorder {
             seen: 0,
             rng: Pcg64Mcg::seed_from_u64(seed),
             last_done: None,
+            warmed: false,
             live,
             live_second: 0,
             live_pending: new_histogram(),
@@ -222,11 +226,26 @@ impl Recorder {
         done: Instant,
         outcome: &Result<(), RequestError>,
     ) {
-        if intended < self.measure_start {
-            return;
-        }
         let response_ns = nanos(done.saturating_duration_since(intended));
         let service_ns = nanos(done.saturating_duration_since(sent));
+        if intended < self.measure_start {
+            // Warm-up requests are recorded and then forgotten, so the
+            // histograms have grown and their memory is mapped before the
+            // measurement: growing them, and the kernel zeroing fresh
+            // (huge) pages on first touch, stalled every worker for up to
+            // 100 ms at the start of the measurement.
+            record_ns(&mut self.response, response_ns);
+            record_ns(&mut self.service, service_ns);
+            record_ns(&mut self.live_pending, response_ns);
+            self.warmed = true;
+            return;
+        }
+        if self.warmed {
+            self.response.reset();
+            self.service.reset();
+            self.live_pending.reset();
+            self.warmed = false;
+        }
         record_ns(&mut self.response, response_ns);
         record_ns(&mut self.service, service_ns);
         let failed = outcome.is_err();
@@ -275,6 +294,18 @@ impl Recorder {
         }
     }
 
+    /// Ends recording: forgets warm-up requests if no measured request
+    /// came after them, and hands the rest to the live line.
+    pub fn finish(&mut self) {
+        if self.warmed {
+            self.response.reset();
+            self.service.reset();
+            self.live_pending.reset();
+            self.warmed = false;
+        }
+        self.flush_live();
+    }
+
     /// Hands what was recorded since the last flush to the live line.
     pub fn flush_live(&mut self) {
         if self.live_requests == 0 {
@@ -301,8 +332,8 @@ mod tests {
         let start = Instant::now();
         let mut r = Recorder::new(start, 10, 1, Arc::new(LiveShared::default()));
         let before = start - Duration::from_millis(5);
-        r.record(before, before, start, &Ok(()));
-        assert_eq!(r.response.len(), 0);
+        r.record(before, before, start + Duration::from_secs(9), &Ok(()));
+        assert!(r.seconds.is_empty() && r.samples.is_empty());
         let t = start + Duration::from_millis(1);
         r.record(t, t, t + Duration::from_millis(2), &Ok(()));
         r.record(
@@ -311,13 +342,26 @@ mod tests {
             t + Duration::from_millis(4),
             &Err(RequestError::Status(503, String::new())),
         );
+        // The warm-up request (9 s) is gone from the histograms.
         assert_eq!(r.response.len(), 2);
+        assert!(r.response.max() < 1_000_000_000);
         assert_eq!(r.errors.get("http_503"), Some(&1));
         assert_eq!(r.seconds[0].requests, 2);
         assert_eq!(r.seconds[0].errors, 1);
         // Response time counts from the intended time, service time from the send.
         assert!(r.response.max() >= 3_990_000);
         assert!(r.service.max() < 3_100_000);
+    }
+
+    #[test]
+    fn a_worker_with_only_warm_up_requests_records_nothing() {
+        let start = Instant::now();
+        let mut r = Recorder::new(start, 10, 1, Arc::new(LiveShared::default()));
+        let before = start - Duration::from_millis(5);
+        r.record(before, before, start, &Ok(()));
+        r.finish();
+        assert_eq!(r.response.len(), 0);
+        assert_eq!(r.service.len(), 0);
     }
 
     #[test]
