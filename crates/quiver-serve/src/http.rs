@@ -159,7 +159,14 @@ async fn get_entity(
 
 /// The body, at most `max` bytes, within `timeout`.
 async fn read_body(body: Body, max: usize, timeout: Duration) -> Result<Bytes, ServeError> {
-    match tokio::time::timeout(timeout, Limited::new(body, max).collect()).await {
+    let mut collect = std::pin::pin!(Limited::new(body, max).collect());
+    // A small body usually arrived with the headers: take it without
+    // arming a timer (one timer-wheel insert and removal per request).
+    let collected = match futures::poll!(collect.as_mut()) {
+        std::task::Poll::Ready(collected) => Ok(collected),
+        std::task::Poll::Pending => tokio::time::timeout(timeout, collect).await,
+    };
+    match collected {
         Err(_) => Err(ServeError::BodyTimeout {
             seconds: timeout.as_secs_f64(),
         }),
