@@ -46,18 +46,32 @@ curl -fs http://127.0.0.1:6566/ready >/dev/null || { cat "$work/serve.log" >&2; 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem/{print $2}') GiB; load $(cut -d' ' -f1-3 /proc/loadavg); $(date -u +%FT%TZ)"
 echo "ids: $(wc -l < "$work/ids.txt"), every request asks for all 22 features of energy_features; server threads: ${SERVER_THREADS:-$(nproc)}"
 
+# Server CPU time (user + system, clock ticks) and requests answered: their
+# ratio per measurement is steadier than throughput on a shared machine.
+server_cpu() { awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' "/proc/$server/stat"; }
+server_requests() {
+  curl -fs http://127.0.0.1:6566/metrics | awk '/^quiver_serve_requests_total\{/ { n += $2 } END { print n + 0 }'
+}
+
 simulate() { # name, then simulate flags
   local name="$1"; shift
+  local cpu0 requests0
+  cpu0="$(server_cpu)"; requests0="$(server_requests)"
   "$quiver" simulate --repo "$repo" --ids-from "$work/ids.txt" --warmup 3s \
     --duration "${seconds}s" --quiet --out "$out/$name" "$@" >"$out/$name.txt" 2>&1 \
     || { cat "$out/$name.txt" >&2; exit 1; }
-  python3 - "$name" "$out/$name/result.json" <<'PY'
+  local cpu requests
+  cpu="$(awk -v a="$cpu0" -v b="$(server_cpu)" 'BEGIN { print b - a }')"
+  requests=$(( $(server_requests) - requests0 ))
+  python3 - "$name" "$out/$name/result.json" "$cpu" "$requests" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[2]))
 t, s = r["totals"], r["response_time"]["summary"]
+cpu, requests = float(sys.argv[3]), int(sys.argv[4])
+per_request = f", server CPU {cpu * 1e6 / requests:.1f} us/request" if requests else ""
 print(f"{sys.argv[1]:<28} simulate: {t['throughput_rps']:,.0f} req/s ({t['ids_per_second']:,.0f} rows/s), "
       f"p50 {s['p50_us']:.0f} us, p99 {s['p99_us']:.0f} us, p99.9 {s['p999_us']:.0f} us, "
-      f"errors {t['errors']}")
+      f"errors {t['errors']}{per_request}")
 PY
 }
 
@@ -70,6 +84,8 @@ wrk_run() { # name, batch, connections
 simulate http-1id-closed --target http --workers 32
 wrk_run http-1id-closed 1 32
 simulate http-1id-open-20k --target http --rate 20000
+# The generator's own floor at that rate, with nothing behind it.
+simulate noop-open-20k --target noop --rate 20000
 simulate http-100ids-closed --target http --workers 8 --batch-size 100
 wrk_run http-100ids-closed 100 8
 simulate grpc-1id-closed --target grpc --workers 32
