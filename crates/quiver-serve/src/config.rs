@@ -29,6 +29,10 @@ pub struct ServeConfig {
     pub body_timeout_secs: f64,
     /// Seconds in-flight requests get to finish on shutdown.
     pub shutdown_grace_secs: f64,
+    /// HTTP threads, each with its own listener on the port and its own
+    /// single-threaded runtime (`SO_REUSEPORT`); 0 serves HTTP on the shared
+    /// Tokio runtime with gRPC. See docs/BENCHMARKS.md for the comparison.
+    pub http_threads: usize,
     /// API keys accepted in the `x-api-key` header (`QUIVER_API_KEYS`,
     /// comma-separated). With no keys and no tokens, auth is off.
     #[serde(deserialize_with = "list_or_commas")]
@@ -67,6 +71,7 @@ impl Default for ServeConfig {
             header_timeout_secs: 10.0,
             body_timeout_secs: 10.0,
             shutdown_grace_secs: 10.0,
+            http_threads: 0,
             api_keys: Vec::new(),
             bearer_tokens: Vec::new(),
             tls_cert: None,
@@ -93,7 +98,7 @@ pub struct ConfigOverrides {
 
 /// The `QUIVER_*` variables read as settings. Other `QUIVER_*` variables
 /// (`QUIVER_REPO`, `QUIVER_LOG`) belong to the CLI and are not settings.
-const ENV_KEYS: [&str; 13] = [
+const ENV_KEYS: [&str; 14] = [
     "http_addr",
     "grpc_addr",
     "max_ids_per_request",
@@ -102,6 +107,7 @@ const ENV_KEYS: [&str; 13] = [
     "header_timeout_secs",
     "body_timeout_secs",
     "shutdown_grace_secs",
+    "http_threads",
     "api_keys",
     "bearer_tokens",
     "tls_cert",
@@ -146,6 +152,12 @@ impl ServeConfig {
         }
         if self.max_concurrent_requests == 0 {
             return Err("max_concurrent_requests must be at least 1".to_string());
+        }
+        if self.http_threads > 1024 {
+            return Err(format!(
+                "http_threads must be at most 1024 (one per core is the point), not {}",
+                self.http_threads
+            ));
         }
         for (name, secs) in [
             ("header_timeout_secs", self.header_timeout_secs),

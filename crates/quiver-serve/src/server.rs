@@ -25,7 +25,9 @@ use tokio::task::JoinHandle;
 pub struct Server {
     state: Arc<AppState>,
     config: ServeConfig,
-    http: std::net::TcpListener,
+    /// One listener, or with `http_threads` > 1 one per HTTP thread, all on
+    /// the same port (`SO_REUSEPORT`: the kernel spreads connections).
+    http: Vec<std::net::TcpListener>,
     http_addr: SocketAddr,
     grpc: tokio::net::TcpListener,
     grpc_addr: SocketAddr,
@@ -51,10 +53,9 @@ impl Server {
             _ => None,
         };
         let bind_err = |addr| move |source| StartupError::Bind { addr, source };
-        let http = std::net::TcpListener::bind(config.http_addr)
-            .and_then(|l| l.set_nonblocking(true).map(|()| l))
+        let http = bind_http(config.http_addr, config.http_threads.max(1))
             .map_err(bind_err(config.http_addr))?;
-        let http_addr = http.local_addr().map_err(bind_err(config.http_addr))?;
+        let http_addr = http[0].local_addr().map_err(bind_err(config.http_addr))?;
         let grpc = tokio::net::TcpListener::bind(config.grpc_addr)
             .await
             .map_err(bind_err(config.grpc_addr))?;
@@ -116,22 +117,54 @@ impl Server {
         let (stop_tx, mut stop_rx) = watch::channel(false);
         let app = http::router(self.state.clone()).into_make_service();
         let header_timeout = Duration::from_secs_f64(self.config.header_timeout_secs);
-        let http_task: JoinHandle<Result<(), String>> = match &self.tls {
-            None => {
-                let mut server = axum_server::from_tcp(self.http)
-                    .map_err(|e| serve_err("HTTP", e))?
-                    .handle(handle.clone());
-                limit_header_time(server.http_builder(), header_timeout);
-                tokio::spawn(async move { server.serve(app).await.map_err(|e| e.to_string()) })
+        let http_tls = self.tls.as_ref().map(|tls| tls.http.clone());
+        let http_task: JoinHandle<Result<(), String>> = if self.config.http_threads == 0 {
+            // On this runtime's worker threads, with gRPC.
+            let listener = self
+                .http
+                .into_iter()
+                .next()
+                .expect("bind made one listener");
+            tokio::spawn(serve_http(
+                listener,
+                app,
+                handle.clone(),
+                http_tls,
+                header_timeout,
+            ))
+        } else {
+            // One single-threaded runtime per listener: a connection stays on
+            // its thread, and no request wakes a second thread to steal it.
+            let mut finished = Vec::with_capacity(self.http.len());
+            for (n, listener) in self.http.into_iter().enumerate() {
+                let (done, finish) = tokio::sync::oneshot::channel();
+                let (app, handle, tls) = (app.clone(), handle.clone(), http_tls.clone());
+                std::thread::Builder::new()
+                    .name(format!("quiver-http-{n}"))
+                    .spawn(move || {
+                        let result = tokio::runtime::Builder::new_current_thread()
+                            .enable_all()
+                            .build()
+                            .map_err(|e| e.to_string())
+                            .and_then(|runtime| {
+                                runtime.block_on(serve_http(
+                                    listener,
+                                    app,
+                                    handle,
+                                    tls,
+                                    header_timeout,
+                                ))
+                            });
+                        let _ = done.send(result);
+                    })
+                    .map_err(|e| serve_err("HTTP", e))?;
+                finished.push(async move {
+                    finish
+                        .await
+                        .map_err(|_| "an HTTP thread stopped without a result".to_string())?
+                });
             }
-            Some(tls) => {
-                let config = axum_server::tls_rustls::RustlsConfig::from_config(tls.http.clone());
-                let mut server = axum_server::tls_rustls::from_tcp_rustls(self.http, config)
-                    .map_err(|e| serve_err("HTTP", e))?
-                    .handle(handle.clone());
-                limit_header_time(server.http_builder(), header_timeout);
-                tokio::spawn(async move { server.serve(app).await.map_err(|e| e.to_string()) })
-            }
+            tokio::spawn(async move { futures::future::try_join_all(finished).await.map(|_| ()) })
         };
         let grpc_router = tonic::transport::Server::builder().add_service(grpc::service(
             self.state.clone(),
@@ -246,6 +279,57 @@ pub async fn shutdown_signal() {
         () = ctrl_c => {},
         () = terminate => {},
     }
+}
+
+/// Serves HTTP (or HTTPS, given a TLS configuration) on `listener` until the
+/// handle's shutdown; runs on whichever runtime awaits it.
+async fn serve_http(
+    listener: std::net::TcpListener,
+    app: axum::routing::IntoMakeService<axum::Router>,
+    handle: axum_server::Handle<SocketAddr>,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    header_timeout: Duration,
+) -> Result<(), String> {
+    match tls {
+        None => {
+            let mut server = axum_server::from_tcp(listener)
+                .map_err(|e| e.to_string())?
+                .handle(handle);
+            limit_header_time(server.http_builder(), header_timeout);
+            server.serve(app).await.map_err(|e| e.to_string())
+        }
+        Some(tls) => {
+            let config = axum_server::tls_rustls::RustlsConfig::from_config(tls);
+            let mut server = axum_server::tls_rustls::from_tcp_rustls(listener, config)
+                .map_err(|e| e.to_string())?
+                .handle(handle);
+            limit_header_time(server.http_builder(), header_timeout);
+            server.serve(app).await.map_err(|e| e.to_string())
+        }
+    }
+}
+
+/// `count` non-blocking listeners on `addr`. More than one share the port
+/// through `SO_REUSEPORT` (port 0: the port the first one got).
+fn bind_http(addr: SocketAddr, count: usize) -> std::io::Result<Vec<std::net::TcpListener>> {
+    use socket2::{Domain, Socket, Type};
+    let mut listeners: Vec<std::net::TcpListener> = Vec::with_capacity(count);
+    let mut addr = addr;
+    for _ in 0..count {
+        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+        socket.set_reuse_address(true)?;
+        if count > 1 {
+            #[cfg(unix)]
+            socket.set_reuse_port(true)?;
+        }
+        socket.set_nonblocking(true)?;
+        socket.bind(&addr.into())?;
+        socket.listen(1024)?;
+        let listener: std::net::TcpListener = socket.into();
+        addr = listener.local_addr()?;
+        listeners.push(listener);
+    }
+    Ok(listeners)
 }
 
 /// A client that does not finish its request headers in time is disconnected.

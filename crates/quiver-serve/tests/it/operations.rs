@@ -1,6 +1,7 @@
 //! Overload, slow clients and graceful shutdown.
 
 use crate::support::*;
+use quiver_serve::ServeConfig;
 use serde_json::json;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -89,8 +90,50 @@ async fn a_client_slow_to_send_headers_is_disconnected() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_drains_requests_in_flight() {
+    shutdown_drains(test_config()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_drains_requests_in_flight_on_http_threads() {
+    shutdown_drains(ServeConfig {
+        http_threads: 2,
+        ..test_config()
+    })
+    .await;
+}
+
+/// With two HTTP threads on one port (`SO_REUSEPORT`), every connection is
+/// answered, whichever thread the kernel hands it to.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_threads_share_the_port() {
     let (_repo, definitions) = computed_repo().await;
-    let mut server = start(&definitions, test_config()).await;
+    let server = start(
+        &definitions,
+        ServeConfig {
+            http_threads: 2,
+            ..test_config()
+        },
+    )
+    .await;
+    let body = body();
+    let requests = (0..16).map(|_| {
+        let body = body.clone();
+        let addr = server.http;
+        tokio::spawn(
+            async move { read_response(start_slow_post(addr, &body, body.len()).await).await },
+        )
+    });
+    for response in futures::future::join_all(requests).await {
+        let response = response.unwrap();
+        assert_eq!(response.status, 200);
+        assert_eq!(response.json()["results"][1]["values"], json!([2.0]));
+    }
+    server.stop().await.expect("a clean shutdown");
+}
+
+async fn shutdown_drains(config: ServeConfig) {
+    let (_repo, definitions) = computed_repo().await;
+    let mut server = start(&definitions, config).await;
     let body = body();
     let in_flight = start_slow_post(server.http, &body, 10).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
