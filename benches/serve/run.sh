@@ -4,7 +4,7 @@
 # `quiver simulate` and wrk (an independent HTTP tool, `apt-get install wrk`).
 # Server and generators share this machine, as issue 3 asks.
 #
-# Usage: [SERVER_THREADS=N] [REPO=DIR] benches/serve/run.sh [SECONDS]
+# Usage: [SERVER_THREADS=N] [HTTP_THREADS=N] [REPO=DIR] benches/serve/run.sh [SECONDS]
 #        (default 20 s per measurement; REPO: a repository where the demo job
 #        has run, else one is made)
 # Writes every simulate report under $OUT (default ./serve-bench) and prints
@@ -33,8 +33,9 @@ if [ -z "$repo" ]; then
 fi
 tail -n +2 "$repo/data/energy.csv" | cut -d, -f1 | sort -u > "$work/ids.txt"
 
-# SERVER_THREADS=N gives the server N Tokio workers (default: one per core).
-TOKIO_WORKER_THREADS="${SERVER_THREADS:-$(nproc)}" \
+# SERVER_THREADS=N gives the server N Tokio workers (default: one per core);
+# HTTP_THREADS=N serves HTTP from N single-threaded runtimes instead (default 0).
+TOKIO_WORKER_THREADS="${SERVER_THREADS:-$(nproc)}" QUIVER_HTTP_THREADS="${HTTP_THREADS:-0}" \
   "$quiver" serve --repo "$repo" --log-format json >"$work/serve.log" 2>&1 &
 server=$!
 for _ in $(seq 100); do
@@ -44,7 +45,7 @@ done
 curl -fs http://127.0.0.1:6566/ready >/dev/null || { cat "$work/serve.log" >&2; exit 1; }
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem/{print $2}') GiB; load $(cut -d' ' -f1-3 /proc/loadavg); $(date -u +%FT%TZ)"
-echo "ids: $(wc -l < "$work/ids.txt"), every request asks for all 22 features of energy_features; server threads: ${SERVER_THREADS:-$(nproc)}"
+echo "ids: $(wc -l < "$work/ids.txt"), every request asks for all 22 features of energy_features; server threads: ${SERVER_THREADS:-$(nproc)}, HTTP threads: ${HTTP_THREADS:-0}"
 
 # Server CPU time (user + system, clock ticks) and requests answered: their
 # ratio per measurement is steadier than throughput on a shared machine.
