@@ -107,11 +107,21 @@ async fn with_auth_off_no_credentials_are_needed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_serves_both_protocols() {
+    tls_serves_both(0).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_serves_both_protocols_on_http_threads() {
+    tls_serves_both(2).await;
+}
+
+async fn tls_serves_both(http_threads: usize) {
     let (_repo, definitions) = computed_repo().await;
     let cert = TestCert::generate();
     let config = quiver_serve::ServeConfig {
         tls_cert: Some(cert.cert_path()),
         tls_key: Some(cert.key_path()),
+        http_threads,
         ..test_config()
     };
     let server = start(&definitions, config).await;
