@@ -1,6 +1,7 @@
 //! [`Server`]: binds the HTTP and gRPC listeners, then serves both until a
 //! shutdown future completes, draining in-flight requests for up to
-//! `shutdown_grace_secs`.
+//! `shutdown_grace_secs`. HTTP runs on the shared Tokio runtime, or with
+//! `http_threads` on that many single-threaded runtimes of its own.
 
 use crate::catalog::Catalog;
 use crate::http::AppState;
@@ -317,10 +318,15 @@ fn bind_http(addr: SocketAddr, count: usize) -> std::io::Result<Vec<std::net::Tc
     let mut addr = addr;
     for _ in 0..count {
         let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
-        socket.set_reuse_address(true)?;
-        if count > 1 {
-            #[cfg(unix)]
-            socket.set_reuse_port(true)?;
+        // As std's `TcpListener::bind` does on Unix (a restart can rebind
+        // while old connections linger); on Windows it would let another
+        // process take the port.
+        #[cfg(unix)]
+        {
+            socket.set_reuse_address(true)?;
+            if count > 1 {
+                socket.set_reuse_port(true)?;
+            }
         }
         socket.set_nonblocking(true)?;
         socket.bind(&addr.into())?;
