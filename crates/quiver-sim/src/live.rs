@@ -1,6 +1,6 @@
 //! The live line: request rate, errors and p50/p99 so far, redrawn twice a
 //! second. Workers hand over their numbers once per second of the run
-//! ([`crate::record::Recorder::flush_live`]), so the hot path never locks.
+//! (see [`crate::record::Recorder`]), so the hot path never locks.
 
 use crate::record::new_histogram;
 use hdrhistogram::Histogram;

@@ -240,12 +240,7 @@ impl Recorder {
             self.warmed = true;
             return;
         }
-        if self.warmed {
-            self.response.reset();
-            self.service.reset();
-            self.live_pending.reset();
-            self.warmed = false;
-        }
+        self.forget_warm_up();
         record_ns(&mut self.response, response_ns);
         record_ns(&mut self.service, service_ns);
         let failed = outcome.is_err();
@@ -297,17 +292,22 @@ impl Recorder {
     /// Ends recording: forgets warm-up requests if no measured request
     /// came after them, and hands the rest to the live line.
     pub fn finish(&mut self) {
+        self.forget_warm_up();
+        self.flush_live();
+    }
+
+    /// Empties the histograms of warm-up requests, keeping their memory.
+    fn forget_warm_up(&mut self) {
         if self.warmed {
             self.response.reset();
             self.service.reset();
             self.live_pending.reset();
             self.warmed = false;
         }
-        self.flush_live();
     }
 
     /// Hands what was recorded since the last flush to the live line.
-    pub fn flush_live(&mut self) {
+    fn flush_live(&mut self) {
         if self.live_requests == 0 {
             return;
         }
