@@ -29,9 +29,10 @@ pub struct ServeConfig {
     pub body_timeout_secs: f64,
     /// Seconds in-flight requests get to finish on shutdown.
     pub shutdown_grace_secs: f64,
-    /// HTTP threads, each with its own listener on the port and its own
-    /// single-threaded runtime (`SO_REUSEPORT`); 0 serves HTTP on the shared
-    /// Tokio runtime with gRPC. See docs/BENCHMARKS.md for the comparison.
+    /// HTTP threads, each running its own single-threaded runtime; a new
+    /// connection goes to the thread with the fewest open ones and stays
+    /// there. 0 serves HTTP on the shared Tokio runtime with gRPC. See
+    /// docs/BENCHMARKS.md for the comparison.
     pub http_threads: usize,
     /// API keys accepted in the `x-api-key` header (`QUIVER_API_KEYS`,
     /// comma-separated). With no keys and no tokens, auth is off.

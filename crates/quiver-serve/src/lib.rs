@@ -20,6 +20,7 @@ mod catalog;
 mod config;
 mod error;
 mod grpc;
+mod handover;
 mod http;
 mod json;
 mod lookup;

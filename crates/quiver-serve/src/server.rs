@@ -1,9 +1,11 @@
 //! [`Server`]: binds the HTTP and gRPC listeners, then serves both until a
 //! shutdown future completes, draining in-flight requests for up to
-//! `shutdown_grace_secs`. HTTP runs on the shared Tokio runtime, or with
-//! `http_threads` on that many single-threaded runtimes of its own.
+//! `shutdown_grace_secs`. HTTP connections are accepted in one place and
+//! served on the shared Tokio runtime, or with `http_threads` on that many
+//! single-threaded runtimes of its own (`handover`).
 
 use crate::catalog::Catalog;
+use crate::handover::{self, Inbox, Peer};
 use crate::http::AppState;
 use crate::lookup::Core;
 use crate::metrics::EndpointMetrics;
@@ -26,9 +28,7 @@ use tokio::task::JoinHandle;
 pub struct Server {
     state: Arc<AppState>,
     config: ServeConfig,
-    /// One listener, or with `http_threads` > 1 one per HTTP thread, all on
-    /// the same port (`SO_REUSEPORT`: the kernel spreads connections).
-    http: Vec<std::net::TcpListener>,
+    http: std::net::TcpListener,
     http_addr: SocketAddr,
     grpc: tokio::net::TcpListener,
     grpc_addr: SocketAddr,
@@ -54,9 +54,10 @@ impl Server {
             _ => None,
         };
         let bind_err = |addr| move |source| StartupError::Bind { addr, source };
-        let http = bind_http(config.http_addr, config.http_threads.max(1))
+        let http = std::net::TcpListener::bind(config.http_addr)
+            .and_then(|listener| listener.set_nonblocking(true).map(|()| listener))
             .map_err(bind_err(config.http_addr))?;
-        let http_addr = http[0].local_addr().map_err(bind_err(config.http_addr))?;
+        let http_addr = http.local_addr().map_err(bind_err(config.http_addr))?;
         let grpc = tokio::net::TcpListener::bind(config.grpc_addr)
             .await
             .map_err(bind_err(config.grpc_addr))?;
@@ -119,25 +120,22 @@ impl Server {
         let app = http::router(self.state.clone()).into_make_service();
         let header_timeout = Duration::from_secs_f64(self.config.header_timeout_secs);
         let http_tls = self.tls.as_ref().map(|tls| tls.http.clone());
+        let (acceptor, inboxes) = handover::split(self.http, self.config.http_threads)
+            .map_err(|e| serve_err("HTTP", e))?;
+        let mut http_stop = stop_rx.clone();
+        let accepting = acceptor.run(async move {
+            let _ = http_stop.changed().await;
+        });
         let http_task: JoinHandle<Result<(), String>> = if self.config.http_threads == 0 {
             // On this runtime's worker threads, with gRPC.
-            let listener = self
-                .http
-                .into_iter()
-                .next()
-                .expect("bind made one listener");
-            tokio::spawn(serve_http(
-                listener,
-                app,
-                handle.clone(),
-                http_tls,
-                header_timeout,
-            ))
+            let inbox = inboxes.into_iter().next().expect("split makes one inbox");
+            let serving = serve_http(inbox, app, handle.clone(), http_tls, header_timeout);
+            tokio::spawn(async move { futures::try_join!(accepting, serving).map(|_| ()) })
         } else {
-            // One single-threaded runtime per listener: a connection stays on
+            // One single-threaded runtime per thread: a connection stays on
             // its thread, and no request wakes a second thread to steal it.
-            let mut finished = Vec::with_capacity(self.http.len());
-            for (n, listener) in self.http.into_iter().enumerate() {
+            let mut finished = Vec::with_capacity(inboxes.len());
+            for (n, inbox) in inboxes.into_iter().enumerate() {
                 let (done, finish) = tokio::sync::oneshot::channel();
                 let (app, handle, tls) = (app.clone(), handle.clone(), http_tls.clone());
                 std::thread::Builder::new()
@@ -149,7 +147,7 @@ impl Server {
                             .map_err(|e| e.to_string())
                             .and_then(|runtime| {
                                 runtime.block_on(serve_http(
-                                    listener,
+                                    inbox,
                                     app,
                                     handle,
                                     tls,
@@ -165,7 +163,8 @@ impl Server {
                         .map_err(|_| "an HTTP thread stopped without a result".to_string())?
                 });
             }
-            tokio::spawn(async move { futures::future::try_join_all(finished).await.map(|_| ()) })
+            let serving = futures::future::try_join_all(finished);
+            tokio::spawn(async move { futures::try_join!(accepting, serving).map(|_| ()) })
         };
         let grpc_router = tonic::transport::Server::builder().add_service(grpc::service(
             self.state.clone(),
@@ -282,60 +281,29 @@ pub async fn shutdown_signal() {
     }
 }
 
-/// Serves HTTP (or HTTPS, given a TLS configuration) on `listener` until the
-/// handle's shutdown; runs on whichever runtime awaits it.
+/// Serves HTTP (or HTTPS, given a TLS configuration) on the connections
+/// handed to `inbox` until the handle's shutdown; runs on whichever runtime
+/// awaits it.
 async fn serve_http(
-    listener: std::net::TcpListener,
+    inbox: Inbox,
     app: axum::routing::IntoMakeService<axum::Router>,
-    handle: axum_server::Handle<SocketAddr>,
+    handle: axum_server::Handle<Peer>,
     tls: Option<Arc<rustls::ServerConfig>>,
     header_timeout: Duration,
 ) -> Result<(), String> {
+    let mut server = axum_server::Server::<Peer>::from_listener(inbox).handle(handle);
+    limit_header_time(server.http_builder(), header_timeout);
     match tls {
-        None => {
-            let mut server = axum_server::from_tcp(listener)
-                .map_err(|e| e.to_string())?
-                .handle(handle);
-            limit_header_time(server.http_builder(), header_timeout);
-            server.serve(app).await.map_err(|e| e.to_string())
-        }
+        None => server.serve(app).await,
         Some(tls) => {
             let config = axum_server::tls_rustls::RustlsConfig::from_config(tls);
-            let mut server = axum_server::tls_rustls::from_tcp_rustls(listener, config)
-                .map_err(|e| e.to_string())?
-                .handle(handle);
-            limit_header_time(server.http_builder(), header_timeout);
-            server.serve(app).await.map_err(|e| e.to_string())
+            server
+                .acceptor(axum_server::tls_rustls::RustlsAcceptor::new(config))
+                .serve(app)
+                .await
         }
     }
-}
-
-/// `count` non-blocking listeners on `addr`. More than one share the port
-/// through `SO_REUSEPORT` (port 0: the port the first one got).
-fn bind_http(addr: SocketAddr, count: usize) -> std::io::Result<Vec<std::net::TcpListener>> {
-    use socket2::{Domain, Socket, Type};
-    let mut listeners: Vec<std::net::TcpListener> = Vec::with_capacity(count);
-    let mut addr = addr;
-    for _ in 0..count {
-        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
-        // As std's `TcpListener::bind` does on Unix (a restart can rebind
-        // while old connections linger); on Windows it would let another
-        // process take the port.
-        #[cfg(unix)]
-        {
-            socket.set_reuse_address(true)?;
-            if count > 1 {
-                socket.set_reuse_port(true)?;
-            }
-        }
-        socket.set_nonblocking(true)?;
-        socket.bind(&addr.into())?;
-        socket.listen(1024)?;
-        let listener: std::net::TcpListener = socket.into();
-        addr = listener.local_addr()?;
-        listeners.push(listener);
-    }
-    Ok(listeners)
+    .map_err(|e| e.to_string())
 }
 
 /// A client that does not finish its request headers in time is disconnected.

@@ -102,10 +102,10 @@ async fn shutdown_drains_requests_in_flight_on_http_threads() {
     .await;
 }
 
-/// With two HTTP threads on one port (`SO_REUSEPORT`), every connection is
-/// answered, whichever thread the kernel hands it to.
+/// With two HTTP threads, every connection is answered, whichever thread it
+/// is handed to (how they are spread: `handover`'s unit tests).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn http_threads_share_the_port() {
+async fn http_threads_answer_every_connection() {
     let (_repo, definitions) = computed_repo().await;
     let server = start(
         &definitions,
