@@ -166,10 +166,18 @@ impl Server {
             let serving = futures::future::try_join_all(finished);
             tokio::spawn(async move { futures::try_join!(accepting, serving).map(|_| ()) })
         };
-        let grpc_router = tonic::transport::Server::builder().add_service(grpc::service(
-            self.state.clone(),
-            self.config.max_body_bytes,
-        ));
+        // As over HTTP, a client that stalls mid-request is cut off: a call
+        // must arrive and be answered within the body timeout (or the
+        // client's own `grpc-timeout`, if shorter), else it ends CANCELLED;
+        // and one connection cannot open more calls than the server admits.
+        let grpc_router = tonic::transport::Server::builder()
+            .timeout(Duration::from_secs_f64(self.config.body_timeout_secs))
+            .max_concurrent_streams(u32::try_from(self.config.max_concurrent_requests).ok())
+            .http2_keepalive_interval(Some(Duration::from_secs(30)))
+            .add_service(grpc::service(
+                self.state.clone(),
+                self.config.max_body_bytes,
+            ));
         let grpc_stop = async move {
             let _ = stop_rx.changed().await;
         };

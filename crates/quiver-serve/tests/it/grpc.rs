@@ -212,3 +212,77 @@ async fn grpc_errors_carry_the_http_messages() {
         .unwrap_err();
     assert_eq!(status.code(), tonic::Code::InvalidArgument);
 }
+
+/// A gRPC client that sends the start of a message and stalls gets CANCELLED
+/// when the body timeout passes (as an HTTP client gets 408), and the server
+/// keeps answering others meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_grpc_call_is_cancelled_at_the_body_timeout() {
+    use axum::body::Bytes;
+    use hyper::body::Frame;
+    let (_repo, definitions) = computed_repo().await;
+    let config = quiver_serve::ServeConfig {
+        body_timeout_secs: 1.0,
+        ..test_config()
+    };
+    let server = start(&definitions, config).await;
+    let tcp = tokio::net::TcpStream::connect(server.grpc).await.unwrap();
+    let (mut sender, connection) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(tcp),
+    )
+    .await
+    .unwrap();
+    tokio::spawn(connection);
+    let (frames, body) =
+        tokio::sync::mpsc::channel::<Result<Frame<Bytes>, std::convert::Infallible>>(1);
+    let request = hyper::Request::post(format!(
+        "http://{}/quiver.serving.v1.ServingService/GetOnlineFeatures",
+        server.grpc
+    ))
+    .header("content-type", "application/grpc")
+    .header("te", "trailers")
+    .body(http_body_util::StreamBody::new(
+        tokio_stream::wrappers::ReceiverStream::new(body),
+    ))
+    .unwrap();
+    // A message header announcing 100 bytes, then 3 of them, then nothing.
+    frames
+        .send(Ok(Frame::data(Bytes::from_static(&[
+            0, 0, 0, 0, 100, 10, 1, 0,
+        ]))))
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let call = tokio::spawn(async move { sender.send_request(request).await });
+
+    // Meanwhile an ordinary call is answered.
+    let mut client = server.grpc_client().await;
+    let answer = client
+        .get_online_features(proto_request(&json!({
+            "entities": {"id": ["MAC000002"]}, "features": ["energy_features:energy_sum"]
+        })))
+        .await;
+    assert!(answer.is_ok(), "{answer:?}");
+
+    let response = tokio::time::timeout(std::time::Duration::from_secs(5), call)
+        .await
+        .expect("the stalled call was still open after 5 s")
+        .unwrap()
+        .unwrap();
+    let waited = started.elapsed();
+    assert!(
+        waited >= std::time::Duration::from_millis(900),
+        "{waited:?}"
+    );
+    assert_eq!(
+        response
+            .headers()
+            .get("grpc-status")
+            .map(|v| v.to_str().unwrap()),
+        Some("1"),
+        "expected CANCELLED: {:?}",
+        response.headers()
+    );
+    drop(frames);
+}
