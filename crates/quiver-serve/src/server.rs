@@ -168,11 +168,12 @@ impl Server {
         };
         // As over HTTP, a client that stalls mid-request is cut off: a call
         // must arrive and be answered within the body timeout (or the
-        // client's own `grpc-timeout`, if shorter), else it ends CANCELLED;
-        // and one connection cannot open more calls than the server admits.
+        // client's own `grpc-timeout`, if shorter), else it ends CANCELLED.
+        // Streams per connection stay unlimited, as in grpc-go and
+        // grpc-java: calls beyond `max_concurrent_requests` get a fast
+        // UNAVAILABLE instead of waiting in the client's queue.
         let grpc_router = tonic::transport::Server::builder()
             .timeout(Duration::from_secs_f64(self.config.body_timeout_secs))
-            .max_concurrent_streams(u32::try_from(self.config.max_concurrent_requests).ok())
             .http2_keepalive_interval(Some(Duration::from_secs(30)))
             .add_service(grpc::service(
                 self.state.clone(),
