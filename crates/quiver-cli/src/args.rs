@@ -186,9 +186,16 @@ pub struct SimulateRunArgs {
     /// What receives the requests.
     #[arg(long, value_enum, default_value_t = SimTarget::Store)]
     pub target: SimTarget,
-    /// Server URL [default: http://127.0.0.1:6566 for http, http://127.0.0.1:6570 for grpc].
+    /// Server URL, http:// or https:// [default: http://127.0.0.1:6566 for http, http://127.0.0.1:6570 for grpc].
     #[arg(long)]
     pub url: Option<String>,
+    /// A header sent with every request (gRPC: metadata), `name: value`, as
+    /// curl's -H; repeatable. E.g. `x-api-key: KEY`. Result files keep the name only.
+    #[arg(long = "header", short = 'H', value_name = "NAME: VALUE")]
+    pub headers: Vec<quiver_sim::RequestHeader>,
+    /// PEM file of CA certificates to trust for an https:// URL [default: the system's].
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
     #[command(flatten)]
     pub repo: RepoArg,
     /// A file of entity ids, one per line [default: every id in the offline table].

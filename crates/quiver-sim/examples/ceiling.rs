@@ -29,6 +29,7 @@ fn settings(target: TargetSpec, load: LoadModel) -> SimSettings {
         stop: StopCondition::Duration(Duration::from_secs(5)),
         timeout: Duration::from_secs(1),
         seed: 1,
+        access: Default::default(),
     }
 }
 

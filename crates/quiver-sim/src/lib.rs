@@ -30,8 +30,8 @@ pub use engine::{KeySource, SimPlan, run, simulate};
 pub use error::SimError;
 pub use result::{Latency, SimResult, Summary, Totals};
 pub use settings::{
-    FeatureSelection, KeyDistribution, LoadModel, SimSettings, StopCondition, TargetSpec,
-    parse_duration,
+    Access, FeatureSelection, KeyDistribution, LoadModel, RequestHeader, SimSettings,
+    StopCondition, TargetSpec, parse_duration,
 };
 pub use target::{Connection, Target};
 pub use workload::{IdPicker, KeySpace};

@@ -30,6 +30,72 @@ pub struct SimSettings {
     pub timeout: Duration,
     /// Seed of the id draws: the same seed asks for the same ids.
     pub seed: u64,
+    /// Headers and TLS trust for the HTTP and gRPC targets.
+    #[serde(default)]
+    pub access: Access,
+}
+
+/// How the generator gets into a server that wants credentials or TLS
+/// (`https://` URLs): extra request headers (`x-api-key`, `authorization`;
+/// gRPC metadata for the gRPC target) and the certificates to trust.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Access {
+    /// Sent with every request. Result files record the names only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub headers: Vec<RequestHeader>,
+    /// A PEM file of CA certificates to trust for `https://`, instead of the
+    /// system's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_cert: Option<std::path::PathBuf>,
+}
+
+/// One `name: value` header. Its value never reaches a result file: it is
+/// written as `name: <hidden>`, since it usually holds a credential.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestHeader {
+    /// Lower-case header name.
+    pub name: String,
+    /// The value, as given.
+    pub value: String,
+}
+
+const HIDDEN: &str = "<hidden>";
+
+impl std::str::FromStr for RequestHeader {
+    type Err = String;
+
+    /// Parses `name: value` (as curl's and wrk's `-H`).
+    fn from_str(text: &str) -> Result<RequestHeader, String> {
+        let (name, value) = text
+            .split_once(':')
+            .ok_or_else(|| format!("`{text}` is not `name: value`"))?;
+        let name = name.trim().to_ascii_lowercase();
+        let value = value.trim().to_string();
+        if name.is_empty()
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        {
+            return Err(format!("`{name}` is not a header name"));
+        }
+        if value.bytes().any(|b| b.is_ascii_control()) {
+            return Err(format!("the value of `{name}` has a control character"));
+        }
+        Ok(RequestHeader { name, value })
+    }
+}
+
+impl Serialize for RequestHeader {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("{}: {HIDDEN}", self.name))
+    }
+}
+
+impl<'de> Deserialize<'de> for RequestHeader {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<RequestHeader, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
 }
 
 /// What receives the requests.
@@ -235,5 +301,27 @@ mod tests {
         assert!(parse_duration("fast").is_err());
         assert!(parse_duration("3 parsecs").is_err());
         assert!(parse_duration("-1s").is_err());
+    }
+
+    #[test]
+    fn headers_parse_like_curls_and_hide_their_values() {
+        let header: RequestHeader = "X-Api-Key:  s3cret ".parse().unwrap();
+        assert_eq!(header.name, "x-api-key");
+        assert_eq!(header.value, "s3cret");
+        let bearer: RequestHeader = "authorization: Bearer a:b".parse().unwrap();
+        assert_eq!(bearer.value, "Bearer a:b");
+        for (bad, why) in [
+            ("no colon", "is not `name: value`"),
+            (": v", "is not a header name"),
+            ("sp ace: v", "is not a header name"),
+            ("x: a\tb", "control character"),
+        ] {
+            let error = bad.parse::<RequestHeader>().unwrap_err();
+            assert!(error.contains(why), "{bad}: {error}");
+        }
+        let json = serde_json::to_string(&vec![header]).unwrap();
+        assert_eq!(json, r#"["x-api-key: <hidden>"]"#);
+        let back: Vec<RequestHeader> = serde_json::from_str(&json).unwrap();
+        assert_eq!(back[0].value, "<hidden>");
     }
 }

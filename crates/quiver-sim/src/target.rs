@@ -45,6 +45,10 @@ pub enum Target {
 pub struct HttpTarget {
     /// `host:port` to connect to.
     address: String,
+    /// For `https://`: the TLS client and the name the certificate must carry.
+    tls: Option<Tls>,
+    /// Extra headers (credentials), parsed once.
+    headers: Vec<(hyper::header::HeaderName, hyper::header::HeaderValue)>,
     /// The request URI path.
     path: hyper::Uri,
     /// The `Host` header.
@@ -55,6 +59,15 @@ pub struct HttpTarget {
 /// A gRPC target's endpoint and prepared requests.
 pub struct GrpcTarget {
     endpoint: Endpoint,
+    /// `host:port`, for TLS connections made here.
+    address: String,
+    /// For `https://`: the TLS client and the name the certificate must carry.
+    tls: Option<Tls>,
+    /// Extra metadata (credentials), parsed once.
+    metadata: Vec<(
+        tonic::metadata::MetadataKey<tonic::metadata::Ascii>,
+        tonic::metadata::MetadataValue<tonic::metadata::Ascii>,
+    )>,
     /// `kind` of every request (features or service), prepared once.
     kind: Kind,
     entity_key: String,
@@ -129,6 +142,15 @@ impl RequestBodies {
 }
 
 impl GrpcTarget {
+    /// The call for the ids at `ids`, with the metadata.
+    fn call(&self, ids: &[u32]) -> tonic::Request<GetOnlineFeaturesRequest> {
+        let mut call = tonic::Request::new(self.request(ids));
+        for (key, value) in &self.metadata {
+            call.metadata_mut().insert(key.clone(), value.clone());
+        }
+        call
+    }
+
     fn request(&self, ids: &[u32]) -> GetOnlineFeaturesRequest {
         if let [one] = ids
             && let Some(request) = self.single.get(*one as usize)
@@ -280,26 +302,32 @@ impl Target {
                 keys: keys.clone(),
             },
             Target::Http(http) => {
-                let sender = http_connect(&http.address)
-                    .await
-                    .map_err(|e| SimError::Connect {
-                        target: http.address.clone(),
-                        reason: e.describe(),
-                    })?;
+                let sender = http_connect(http).await.map_err(|e| SimError::Connect {
+                    target: http.address.clone(),
+                    reason: e.describe(),
+                })?;
                 Connection::Http {
                     target: Arc::clone(http),
                     sender: Some(sender),
                 }
             }
             Target::Grpc(grpc) => {
-                let channel = grpc
-                    .endpoint
-                    .connect()
-                    .await
-                    .map_err(|e| SimError::Connect {
-                        target: grpc.endpoint.uri().to_string(),
-                        reason: error_chain(&e),
-                    })?;
+                let connected = match &grpc.tls {
+                    None => grpc.endpoint.connect().await,
+                    Some(tls) => {
+                        let (tls, address) = (tls.clone(), grpc.address.clone());
+                        grpc.endpoint
+                            .connect_with_connector(tower::service_fn(move |_: hyper::Uri| {
+                                let (tls, address) = (tls.clone(), address.clone());
+                                async move { tls.connect(&address).await.map(TokioIo::new) }
+                            }))
+                            .await
+                    }
+                };
+                let channel = connected.map_err(|e| SimError::Connect {
+                    target: grpc.endpoint.uri().to_string(),
+                    reason: error_chain(&e),
+                })?;
                 Connection::Grpc {
                     target: Arc::clone(grpc),
                     client: ServingServiceClient::new(channel),
@@ -318,19 +346,26 @@ impl HttpTarget {
         let uri: hyper::Uri = url
             .parse()
             .map_err(|e| bad(format!("`{url}` is not a URL: {e}")))?;
-        if uri.scheme_str() != Some("http") {
-            return Err(bad(format!(
-                "`{url}`: only http:// is supported by the load generator"
-            )));
-        }
+        let (address, tls) = address_and_tls(&uri, url, &settings.access, b"http/1.1")?;
         let authority = uri
             .authority()
             .ok_or_else(|| bad(format!("`{url}` has no host")))?;
-        let address = format!(
-            "{}:{}",
-            authority.host(),
-            authority.port_u16().unwrap_or(80)
-        );
+        let headers = settings
+            .access
+            .headers
+            .iter()
+            .map(|header| {
+                let name = hyper::header::HeaderName::from_bytes(header.name.as_bytes());
+                let value = hyper::header::HeaderValue::from_str(&header.value);
+                match (name, value) {
+                    (Ok(name), Ok(value)) => Ok((name, value)),
+                    _ => Err(SimError::Setting {
+                        setting: "--header",
+                        problem: format!("`{}` is not a valid HTTP header", header.name),
+                    }),
+                }
+            })
+            .collect::<Result<_, _>>()?;
         let base = uri.path().trim_end_matches('/');
         let path: hyper::Uri = format!("{base}/get-online-features")
             .parse()
@@ -339,6 +374,8 @@ impl HttpTarget {
             .map_err(|e| bad(format!("`{url}`: {e}")))?;
         Ok(HttpTarget {
             address,
+            tls,
+            headers,
             path,
             host,
             bodies: RequestBodies::new(settings, keys),
@@ -354,6 +391,23 @@ impl GrpcTarget {
                 problem: format!("`{url}` is not a gRPC endpoint: {e}"),
             })?
             .tcp_nodelay(true);
+        let (address, tls) = address_and_tls(endpoint.uri(), url, &settings.access, b"h2")?;
+        let metadata = settings
+            .access
+            .headers
+            .iter()
+            .map(|header| {
+                let key = tonic::metadata::MetadataKey::from_bytes(header.name.as_bytes());
+                let value = header.value.parse();
+                match (key, value) {
+                    (Ok(key), Ok(value)) => Ok((key, value)),
+                    _ => Err(SimError::Setting {
+                        setting: "--header",
+                        problem: format!("`{}` is not valid gRPC metadata", header.name),
+                    }),
+                }
+            })
+            .collect::<Result<_, _>>()?;
         let kind = match &settings.features {
             FeatureSelection::Features(features) => Kind::Features(FeatureList {
                 val: features.clone(),
@@ -380,6 +434,9 @@ impl GrpcTarget {
         };
         Ok(GrpcTarget {
             endpoint,
+            address,
+            tls,
+            metadata,
             kind,
             entity_key: settings.entity_key.clone(),
             values,
@@ -443,7 +500,7 @@ impl Connection {
             }
             Connection::Http { target, sender } => {
                 if sender.is_none() {
-                    *sender = Some(http_connect(&target.address).await?);
+                    *sender = Some(http_connect(target).await?);
                 }
                 let result =
                     http_send(target, sender.as_mut().expect("connected above"), ids).await;
@@ -453,7 +510,7 @@ impl Connection {
                 result
             }
             Connection::Grpc { target, client } => client
-                .get_online_features(target.request(ids))
+                .get_online_features(target.call(ids))
                 .await
                 .map(|_| ())
                 .map_err(|status| RequestError::Grpc(status.code(), status.message().to_string())),
@@ -469,19 +526,148 @@ impl Connection {
     }
 }
 
-async fn http_connect(address: &str) -> Result<SendRequest<Full<Bytes>>, RequestError> {
-    let stream = tokio::net::TcpStream::connect(address)
-        .await
-        .map_err(|e| RequestError::Connect(format!("{address}: {e}")))?;
-    let _ = stream.set_nodelay(true);
-    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|e| RequestError::Connect(format!("{address}: {e}")))?;
+async fn http_connect(target: &HttpTarget) -> Result<SendRequest<Full<Bytes>>, RequestError> {
+    let address = &target.address;
+    let failed = |e: &dyn std::fmt::Display| RequestError::Connect(format!("{address}: {e}"));
+    match &target.tls {
+        None => {
+            let stream = tokio::net::TcpStream::connect(address)
+                .await
+                .map_err(|e| failed(&e))?;
+            let _ = stream.set_nodelay(true);
+            http_handshake(TokioIo::new(stream))
+                .await
+                .map_err(|e| failed(&e))
+        }
+        Some(tls) => {
+            let stream = tls.connect(address).await.map_err(|e| failed(&e))?;
+            http_handshake(TokioIo::new(stream))
+                .await
+                .map_err(|e| failed(&e))
+        }
+    }
+}
+
+async fn http_handshake<T>(io: T) -> hyper::Result<SendRequest<Full<Bytes>>>
+where
+    T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let (sender, connection) = hyper::client::conn::http1::handshake(io).await?;
     tokio::spawn(async move {
         // Ends when the sender is dropped or the server closes the connection.
         let _ = connection.await;
     });
     Ok(sender)
+}
+
+/// A TLS client for one server name.
+#[derive(Clone)]
+struct Tls {
+    connector: tokio_rustls::TlsConnector,
+    name: rustls::pki_types::ServerName<'static>,
+}
+
+impl Tls {
+    /// A TCP connection to `address` (no Nagle), then the TLS handshake.
+    async fn connect(
+        &self,
+        address: &str,
+    ) -> std::io::Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>> {
+        let tcp = tokio::net::TcpStream::connect(address).await?;
+        let _ = tcp.set_nodelay(true);
+        self.connector
+            .connect(self.name.clone(), tcp)
+            .await
+            .map_err(|e| match e.to_string() {
+                text if text.contains("certificate") => std::io::Error::other(format!(
+                    "{text} (a server with its own CA needs --ca-cert)"
+                )),
+                _ => e,
+            })
+    }
+}
+
+/// `host:port` of `uri` and, for `https://`, a TLS client offering `alpn`
+/// that trusts `access.ca_cert` (else the system's certificates).
+fn address_and_tls(
+    uri: &hyper::Uri,
+    url: &str,
+    access: &crate::Access,
+    alpn: &[u8],
+) -> Result<(String, Option<Tls>), SimError> {
+    let bad = |setting, problem: String| SimError::Setting { setting, problem };
+    let https = match uri.scheme_str() {
+        Some("http") => false,
+        Some("https") => true,
+        _ => {
+            return Err(bad(
+                "--url",
+                format!("`{url}`: use an http:// or https:// URL"),
+            ));
+        }
+    };
+    let authority = uri
+        .authority()
+        .ok_or_else(|| bad("--url", format!("`{url}` has no host")))?;
+    let default_port = if https { 443 } else { 80 };
+    let address = format!(
+        "{}:{}",
+        authority.host(),
+        authority.port_u16().unwrap_or(default_port)
+    );
+    if !https {
+        if access.ca_cert.is_some() {
+            return Err(bad(
+                "--ca-cert",
+                format!("`{url}` is not https://, so no certificate is checked"),
+            ));
+        }
+        return Ok((address, None));
+    }
+    let mut roots = rustls::RootCertStore::empty();
+    match &access.ca_cert {
+        Some(file) => {
+            let pem = std::fs::read(file)
+                .map_err(|e| bad("--ca-cert", format!("cannot read {}: {e}", file.display())))?;
+            use rustls::pki_types::pem::PemObject;
+            let certs = rustls::pki_types::CertificateDer::pem_slice_iter(&pem)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| bad("--ca-cert", format!("{} is not PEM: {e}", file.display())))?;
+            if certs.is_empty() {
+                return Err(bad(
+                    "--ca-cert",
+                    format!("{} holds no certificate", file.display()),
+                ));
+            }
+            for cert in certs {
+                roots
+                    .add(cert)
+                    .map_err(|e| bad("--ca-cert", format!("{}: {e}", file.display())))?;
+            }
+        }
+        None => {
+            for cert in rustls_native_certs::load_native_certs().certs {
+                let _ = roots.add(cert);
+            }
+        }
+    }
+    // Two crypto providers are compiled into this workspace: name one.
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| bad("--url", e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![alpn.to_vec()];
+    let name = rustls::pki_types::ServerName::try_from(authority.host().to_string())
+        .map_err(|e| bad("--url", format!("`{url}`: {e}")))?;
+    Ok((
+        address,
+        Some(Tls {
+            connector: tokio_rustls::TlsConnector::from(Arc::new(config)),
+            name,
+        }),
+    ))
 }
 
 async fn http_send(
@@ -491,11 +677,14 @@ async fn http_send(
 ) -> Result<(), RequestError> {
     let transport = |e: hyper::Error| RequestError::Transport(error_chain(&e));
     sender.ready().await.map_err(transport)?;
-    let request = hyper::Request::post(target.path.clone())
+    let mut request = hyper::Request::post(target.path.clone())
         .header(hyper::header::HOST, target.host.clone())
         .header(hyper::header::CONTENT_TYPE, "application/json")
         .body(Full::new(target.bodies.body(ids)))
         .map_err(|e| RequestError::Transport(e.to_string()))?;
+    for (name, value) in &target.headers {
+        request.headers_mut().insert(name.clone(), value.clone());
+    }
     let response = sender.send_request(request).await.map_err(transport)?;
     let status = response.status();
     // Read the whole body: the answer is not complete before, and the
@@ -547,6 +736,7 @@ mod tests {
             stop: StopCondition::Requests(1),
             timeout: Duration::from_secs(1),
             seed: 1,
+            access: Default::default(),
         }
     }
 

@@ -3,8 +3,8 @@
 use crate::args::{SimDistribution, SimTarget, SimulateAction, SimulateArgs, SimulateRunArgs};
 use quiver_sim::report::{compare_table, summary_table, totals_lines, write_report};
 use quiver_sim::{
-    FeatureSelection, KeyDistribution, KeySource, LoadModel, SimResult, SimSettings, StopCondition,
-    TargetSpec,
+    Access, FeatureSelection, KeyDistribution, KeySource, LoadModel, SimResult, SimSettings,
+    StopCondition, TargetSpec,
 };
 use std::path::{Path, PathBuf};
 
@@ -83,6 +83,10 @@ async fn simulate(args: &SimulateRunArgs) -> anyhow::Result<()> {
         },
         timeout: args.timeout,
         seed: args.seed,
+        access: Access {
+            headers: args.headers.clone(),
+            ca_cert: args.ca_cert.clone(),
+        },
     };
     let keys = match (&args.ids_from, args.target, &repo) {
         (Some(file), _, _) => KeySource::File(file.clone()),

@@ -1,10 +1,9 @@
 //! `quiver serve` as a process: settings from flags and `QUIVER_*`, the
 //! bound addresses on stderr, and a clean exit on SIGTERM.
 
-use crate::support::{command, energy_repo, ok};
-use std::io::{BufRead, BufReader, Read, Write};
+use crate::support::{energy_repo, ok, serve};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 fn get(addr: &str, path: &str) -> String {
@@ -24,38 +23,23 @@ fn serve_answers_then_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let repo = energy_repo(dir.path(), 3);
     ok(&["run", "energy_features", "--repo", &repo, "--quiet"]);
-    let mut child = command(&[
-        "serve",
-        "--repo",
-        &repo,
-        "--http-addr",
-        "127.0.0.1:0",
-        "--log-format",
-        "json",
-    ])
-    .env("QUIVER_GRPC_ADDR", "127.0.0.1:0")
-    .stderr(Stdio::piped())
-    .spawn()
-    .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    let mut logs = String::new();
-    let http = loop {
-        line.clear();
-        assert!(
-            stderr.read_line(&mut line).unwrap() > 0,
-            "serve exited: {logs}"
-        );
-        logs.push_str(&line);
-        if let Some(rest) = line.strip_prefix("quiver serve: HTTP on ") {
-            let (http, grpc) = rest.trim().split_once(", gRPC on ").unwrap();
-            assert!(
-                !grpc.ends_with(":0") && !grpc.ends_with(":6570"),
-                "QUIVER_GRPC_ADDR ignored: {grpc}"
-            );
-            break http.to_string();
-        }
-    };
+    let mut served = serve(
+        &[
+            "--repo",
+            &repo,
+            "--http-addr",
+            "127.0.0.1:0",
+            "--log-format",
+            "json",
+        ],
+        &[],
+    );
+    let http = served.http.clone();
+    assert!(
+        !served.grpc.ends_with(":0") && !served.grpc.ends_with(":6570"),
+        "QUIVER_GRPC_ADDR ignored: {}",
+        served.grpc
+    );
     assert!(get(&http, "/health").starts_with("HTTP/1.1 200"));
     let features = get(&http, "/features/energy_features/MAC000002");
     assert!(
@@ -64,13 +48,13 @@ fn serve_answers_then_stops_on_sigterm() {
     );
 
     let status = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args(["-TERM", &served.child.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
     let started = Instant::now();
     let exit = loop {
-        if let Some(exit) = child.try_wait().unwrap() {
+        if let Some(exit) = served.child.try_wait().unwrap() {
             break exit;
         }
         assert!(
@@ -80,7 +64,8 @@ fn serve_answers_then_stops_on_sigterm() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(exit.success(), "{exit}");
-    stderr.read_to_string(&mut logs).unwrap();
+    let mut logs = std::mem::take(&mut served.logs);
+    served.stderr.read_to_string(&mut logs).unwrap();
     // --log-format json: structured lines, one JSON object each.
     let json_lines: Vec<serde_json::Value> = logs
         .lines()

@@ -1,6 +1,6 @@
 //! `quiver simulate` end to end against the embedded store of a real repository.
 
-use crate::support::{energy_repo, fails, ok};
+use crate::support::{energy_repo, fails, ok, quiver, serve};
 use std::path::Path;
 
 fn result_json(dir: &Path) -> serde_json::Value {
@@ -145,4 +145,97 @@ fn simulate_names_what_is_wrong() {
     assert!(err.contains("no feature service `nope`"), "{err}");
     let err = fails(&["simulate", "--repo", &repo, "--duration", "soon"]);
     assert!(err.contains("soon"), "{err}");
+}
+
+/// Against a server with TLS and an API key, as production runs it: with the
+/// CA and the key, every request succeeds over HTTP and gRPC, and the key
+/// never reaches the result file; without the key every request is a 401 /
+/// UNAUTHENTICATED; without the CA the run does not start.
+#[test]
+fn simulate_a_server_with_tls_and_an_api_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = energy_repo(&dir.path().join("repo"), 3);
+    ok(&["run", "energy_features", "--repo", &repo, "--quiet"]);
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert, certified.cert.pem()).unwrap();
+    std::fs::write(&key, certified.signing_key.serialize_pem()).unwrap();
+    let secret = "k-7f3a9c-secret";
+    let served = serve(
+        &["--repo", &repo, "--http-addr", "127.0.0.1:0"],
+        &[
+            ("QUIVER_TLS_CERT", cert.to_str().unwrap()),
+            ("QUIVER_TLS_KEY", key.to_str().unwrap()),
+            ("QUIVER_API_KEYS", secret),
+        ],
+    );
+    let port = |addr: &str| addr.rsplit_once(':').unwrap().1.to_string();
+    let header = format!("x-api-key: {secret}");
+    for (target, addr) in [("http", &served.http), ("grpc", &served.grpc)] {
+        let url = format!("https://localhost:{}", port(addr));
+        let simulate = |name: &str, extra: &[&str]| {
+            let out = dir.path().join(format!("{target}-{name}"));
+            let mut args = vec![
+                "simulate",
+                "--repo",
+                &repo,
+                "--target",
+                target,
+                "--url",
+                &url,
+                "--workers",
+                "2",
+                "--warmup",
+                "0s",
+                "--requests",
+                "40",
+                "--quiet",
+                "--out",
+                out.to_str().unwrap(),
+            ];
+            args.extend_from_slice(extra);
+            (quiver(&args), out)
+        };
+
+        let (run, out) = simulate("ok", &["--ca-cert", cert.to_str().unwrap(), "-H", &header]);
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        let text = std::fs::read_to_string(out.join("result.json")).unwrap();
+        let result: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(result["totals"]["requests"], 40, "{target}: {result}");
+        assert_eq!(result["totals"]["errors"], 0, "{target}: {result}");
+        assert_eq!(
+            result["settings"]["access"]["headers"],
+            serde_json::json!(["x-api-key: <hidden>"])
+        );
+        assert!(!text.contains(secret), "the key leaked into result.json");
+
+        let (_, out) = simulate("no-key", &["--ca-cert", cert.to_str().unwrap()]);
+        let result = result_json(&out);
+        assert_eq!(result["totals"]["errors"], 40, "{target}: {result}");
+        let kind = if target == "http" {
+            "http_401"
+        } else {
+            "grpc_unauthenticated"
+        };
+        assert_eq!(
+            result["totals"]["errors_by_kind"][kind], 40,
+            "{target}: {result}"
+        );
+
+        let (run, _) = simulate("no-ca", &["-H", &header]);
+        assert!(!run.status.success());
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert!(stderr.contains("certificate"), "{target}: {stderr}");
+    }
+    let message = fails(&[
+        "simulate", "--repo", &repo, "--target", "http", "-H", "no colon", "--quiet",
+    ]);
+    assert!(
+        message.contains("`no colon` is not `name: value`"),
+        "{message}"
+    );
 }

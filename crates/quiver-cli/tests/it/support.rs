@@ -1,7 +1,8 @@
 //! Running the `quiver` binary.
 
+use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::{Child, ChildStderr, Command, Output, Stdio};
 
 /// `quiver ARGS…`, run to completion.
 pub fn quiver(args: &[&str]) -> Output {
@@ -58,4 +59,57 @@ pub fn get_json(repo: &str, ids: &[&str]) -> Vec<serde_json::Value> {
         args.extend(["--id", id]);
     }
     serde_json::from_str(&ok(&args)).expect("get prints JSON")
+}
+
+/// `quiver serve` running in the background on free loopback ports.
+pub struct Served {
+    pub child: Child,
+    /// The rest of its stderr, after the line naming the addresses.
+    pub stderr: BufReader<ChildStderr>,
+    /// What it logged up to that line.
+    pub logs: String,
+    pub http: String,
+    pub grpc: String,
+}
+
+/// Starts `quiver serve ARGS…` with `env`, gRPC on a free port, and waits
+/// for the line naming the bound addresses.
+pub fn serve(args: &[&str], env: &[(&str, &str)]) -> Served {
+    let mut all = vec!["serve"];
+    all.extend_from_slice(args);
+    let mut child = command(&all)
+        .env("QUIVER_GRPC_ADDR", "127.0.0.1:0")
+        .envs(env.iter().copied())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    let mut logs = String::new();
+    loop {
+        line.clear();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "serve exited: {logs}"
+        );
+        logs.push_str(&line);
+        if let Some(rest) = line.strip_prefix("quiver serve: HTTP on ") {
+            let (http, grpc) = rest.trim().split_once(", gRPC on ").unwrap();
+            let (http, grpc) = (http.to_string(), grpc.to_string());
+            return Served {
+                child,
+                stderr,
+                logs,
+                http,
+                grpc,
+            };
+        }
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

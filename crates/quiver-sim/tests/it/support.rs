@@ -21,6 +21,7 @@ pub fn settings(target: TargetSpec, load: LoadModel, stop: StopCondition) -> Sim
         stop,
         timeout: Duration::from_secs(1),
         seed: 7,
+        access: Default::default(),
     }
 }
 
