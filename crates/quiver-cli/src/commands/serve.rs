@@ -21,12 +21,14 @@ pub async fn run(args: &ServeArgs) -> anyhow::Result<()> {
     let repo = load_registry(&args.repo.repo)?;
     let store = quiver_online::open_online_store(&repo)?;
     let server = Server::bind(&repo, store, config).await?;
+    // Before anyone can learn the addresses: a SIGTERM from then on drains.
+    let shutdown = quiver_serve::shutdown_signal();
     // Scripts and tests read the bound addresses (port 0 picks free ones).
     eprintln!(
         "quiver serve: HTTP on {}, gRPC on {}",
         server.http_addr(),
         server.grpc_addr()
     );
-    server.run(quiver_serve::shutdown_signal()).await?;
+    server.run(shutdown).await?;
     Ok(())
 }
