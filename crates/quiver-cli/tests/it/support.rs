@@ -83,26 +83,25 @@ pub fn serve(args: &[&str], env: &[(&str, &str)]) -> Served {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    // Owned from here on: a failed assertion below still kills and reaps it.
+    let mut served = Served {
+        child,
+        stderr,
+        logs: String::new(),
+        http: String::new(),
+        grpc: String::new(),
+    };
     let mut line = String::new();
-    let mut logs = String::new();
     loop {
         line.clear();
-        assert!(
-            stderr.read_line(&mut line).unwrap() > 0,
-            "serve exited: {logs}"
-        );
-        logs.push_str(&line);
+        let read = served.stderr.read_line(&mut line).unwrap();
+        assert!(read > 0, "serve exited: {}", served.logs);
+        served.logs.push_str(&line);
         if let Some(rest) = line.strip_prefix("quiver serve: HTTP on ") {
             let (http, grpc) = rest.trim().split_once(", gRPC on ").unwrap();
-            let (http, grpc) = (http.to_string(), grpc.to_string());
-            return Served {
-                child,
-                stderr,
-                logs,
-                http,
-                grpc,
-            };
+            (served.http, served.grpc) = (http.to_string(), grpc.to_string());
+            return served;
         }
     }
 }
