@@ -350,22 +350,12 @@ impl HttpTarget {
         let authority = uri
             .authority()
             .ok_or_else(|| bad(format!("`{url}` has no host")))?;
-        let headers = settings
-            .access
-            .headers
-            .iter()
-            .map(|header| {
-                let name = hyper::header::HeaderName::from_bytes(header.name.as_bytes());
-                let value = hyper::header::HeaderValue::from_str(&header.value);
-                match (name, value) {
-                    (Ok(name), Ok(value)) => Ok((name, value)),
-                    _ => Err(SimError::Setting {
-                        setting: "--header",
-                        problem: format!("`{}` is not a valid HTTP header", header.name),
-                    }),
-                }
-            })
-            .collect::<Result<_, _>>()?;
+        let headers = typed_headers(&settings.access, "a valid HTTP header", |header| {
+            Some((
+                hyper::header::HeaderName::from_bytes(header.name.as_bytes()).ok()?,
+                hyper::header::HeaderValue::from_str(&header.value).ok()?,
+            ))
+        })?;
         let base = uri.path().trim_end_matches('/');
         let path: hyper::Uri = format!("{base}/get-online-features")
             .parse()
@@ -392,22 +382,12 @@ impl GrpcTarget {
             })?
             .tcp_nodelay(true);
         let (address, tls) = address_and_tls(endpoint.uri(), url, &settings.access, b"h2")?;
-        let metadata = settings
-            .access
-            .headers
-            .iter()
-            .map(|header| {
-                let key = tonic::metadata::MetadataKey::from_bytes(header.name.as_bytes());
-                let value = header.value.parse();
-                match (key, value) {
-                    (Ok(key), Ok(value)) => Ok((key, value)),
-                    _ => Err(SimError::Setting {
-                        setting: "--header",
-                        problem: format!("`{}` is not valid gRPC metadata", header.name),
-                    }),
-                }
-            })
-            .collect::<Result<_, _>>()?;
+        let metadata = typed_headers(&settings.access, "valid gRPC metadata", |header| {
+            Some((
+                tonic::metadata::MetadataKey::from_bytes(header.name.as_bytes()).ok()?,
+                header.value.parse().ok()?,
+            ))
+        })?;
         let kind = match &settings.features {
             FeatureSelection::Features(features) => Kind::Features(FeatureList {
                 val: features.clone(),
@@ -558,6 +538,25 @@ where
         let _ = connection.await;
     });
     Ok(sender)
+}
+
+/// `access`'s headers as the transport's own types, parsed once; a header
+/// `parse` refuses is a `--header` error saying it is not `valid`.
+fn typed_headers<K, V>(
+    access: &crate::Access,
+    valid: &str,
+    parse: impl Fn(&crate::RequestHeader) -> Option<(K, V)>,
+) -> Result<Vec<(K, V)>, SimError> {
+    access
+        .headers
+        .iter()
+        .map(|header| {
+            parse(header).ok_or_else(|| SimError::Setting {
+                setting: "--header",
+                problem: format!("`{}` is not {valid}", header.name),
+            })
+        })
+        .collect()
 }
 
 /// A TLS client for one server name.
@@ -783,5 +782,35 @@ mod tests {
             request.entities["id"].val[0].val,
             Some(value::Val::Int64Val(-7))
         );
+    }
+
+    #[test]
+    fn headers_ride_on_every_request_or_are_refused_by_name() {
+        let keys = KeySpace::new(vec!["MAC000002".into()], false).unwrap();
+        let features = FeatureSelection::Features(vec!["v:f".into()]);
+        let mut settings = settings(features, 1);
+        settings.access.headers = vec!["x-api-key: k1".parse().unwrap()];
+        let grpc = GrpcTarget::new("http://127.0.0.1:1", &settings, &keys).unwrap();
+        let call = grpc.call(&[0]);
+        assert_eq!(call.metadata().get("x-api-key").unwrap(), "k1");
+        let http = HttpTarget::new("http://127.0.0.1:1", &settings, &keys).unwrap();
+        assert_eq!(http.headers[0].1, "k1");
+        // A `-bin` key names binary gRPC metadata, which a text value cannot be.
+        settings.access.headers = vec!["token-bin: abc".parse().unwrap()];
+        let Err(error) = GrpcTarget::new("http://127.0.0.1:1", &settings, &keys) else {
+            panic!("a -bin key was accepted");
+        };
+        assert!(
+            error
+                .to_string()
+                .contains("`token-bin` is not valid gRPC metadata"),
+            "{error}"
+        );
+        settings.access.headers.clear();
+        settings.access.ca_cert = Some("ca.pem".into());
+        let Err(error) = HttpTarget::new("http://127.0.0.1:1", &settings, &keys) else {
+            panic!("a CA for http:// was accepted");
+        };
+        assert!(error.to_string().contains("is not https://"), "{error}");
     }
 }
