@@ -268,10 +268,10 @@ impl Server {
     }
 }
 
-/// Completes on Ctrl-C or SIGTERM. The handlers are installed when this is
-/// called, not when the future is first polled: a SIGTERM that arrives while
-/// the server starts must stop it cleanly, not kill it. Call it inside the
-/// runtime, before the server can be reached.
+/// Completes on Ctrl-C or SIGTERM. On Unix the handlers are installed when
+/// this is called, not when the future is first polled: a SIGTERM that
+/// arrives while the server starts must stop it cleanly, not kill it. Call it
+/// inside the runtime, before the server can be reached.
 pub fn shutdown_signal() -> impl Future<Output = ()> + Send {
     #[cfg(unix)]
     {

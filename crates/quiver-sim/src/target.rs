@@ -577,11 +577,16 @@ impl Tls {
         self.connector
             .connect(self.name.clone(), tcp)
             .await
-            .map_err(|e| match e.to_string() {
-                text if text.contains("certificate") => std::io::Error::other(format!(
-                    "{text} (a server with its own CA needs --ca-cert)"
-                )),
-                _ => e,
+            .map_err(|e| {
+                let rejected = e
+                    .get_ref()
+                    .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+                    .is_some_and(|tls| matches!(tls, rustls::Error::InvalidCertificate(_)));
+                if rejected {
+                    std::io::Error::other(format!("{e} (a server with its own CA needs --ca-cert)"))
+                } else {
+                    e
+                }
             })
     }
 }
