@@ -42,30 +42,10 @@ pub enum JobError {
         #[source]
         source: Box<deltalake::datafusion::error::DataFusionError>,
     },
-    /// Two output rows share an entity key and an event time.
-    #[error(
-        "feature view `{view}`: {count} rows have {key} = {key_value} and {time} = {time_value} (and {more} more duplicated pairs); source `{source_name}` ({location}) must have one row per {key} and {time}"
-    )]
-    DuplicateRows {
-        /// The view.
-        view: String,
-        /// The source.
-        source_name: String,
-        /// Where the source is.
-        location: String,
-        /// Entity key column.
-        key: String,
-        /// One duplicated key.
-        key_value: String,
-        /// Event-time column.
-        time: String,
-        /// Its event time.
-        time_value: String,
-        /// How many rows share that pair.
-        count: i64,
-        /// How many other pairs are duplicated.
-        more: usize,
-    },
+    /// Two output rows share an entity key and an event time (boxed: the
+    /// details would make every `Result<_, JobError>` twice as large).
+    #[error(transparent)]
+    DuplicateRows(Box<DuplicateRows>),
     /// A `--start`/`--end` value is not a date or time.
     #[error("`{value}` is not a valid {what}: write YYYY-MM-DD or an RFC 3339 time")]
     BadRange {
@@ -178,4 +158,30 @@ pub enum JobError {
         /// What the operating system said.
         source: std::io::Error,
     },
+}
+
+/// Two output rows of a feature view share an entity key and an event time.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "feature view `{view}`: {count} rows have {key} = {key_value} and {time} = {time_value} (and {more} more duplicated pairs); source `{source_name}` ({location}) must have one row per {key} and {time}"
+)]
+pub struct DuplicateRows {
+    /// The view.
+    pub view: String,
+    /// The source.
+    pub source_name: String,
+    /// Where the source is.
+    pub location: String,
+    /// Entity key column.
+    pub key: String,
+    /// One duplicated key.
+    pub key_value: String,
+    /// Event-time column.
+    pub time: String,
+    /// Its event time.
+    pub time_value: String,
+    /// How many rows share that pair.
+    pub count: i64,
+    /// How many other pairs are duplicated.
+    pub more: usize,
 }

@@ -23,7 +23,7 @@ mod sources;
 mod validate;
 
 pub use arrow_types::arrow_type;
-pub use error::JobError;
+pub use error::{DuplicateRows, JobError};
 pub use online_rows::latest_rows_per_entity;
 pub use progress::Progress;
 pub use run::{RunOptions, RunSummary, run_view};
