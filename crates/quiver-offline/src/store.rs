@@ -144,10 +144,11 @@ impl OfflineStore {
     ) -> Result<OfflineCommit, OfflineError> {
         let rows = batches.iter().map(RecordBatch::num_rows).sum();
         let existing = self.open(&view.name, None).await?;
-        if rows == 0 && mode == WriteMode::Append {
-            if let Some(version) = existing.as_ref().and_then(DeltaTable::version) {
-                return Ok(OfflineCommit { version, rows });
-            }
+        if rows == 0
+            && mode == WriteMode::Append
+            && let Some(version) = existing.as_ref().and_then(DeltaTable::version)
+        {
+            return Ok(OfflineCommit { version, rows });
         }
         if rows == 0
             && let (WriteMode::ReplaceRange { start, end }, Some(table)) = (&mode, &existing)

@@ -87,7 +87,7 @@ async fn trailing_windows_match_hand_computed_values() {
             all(s(95.0)),
             all(s(0.7)),
             all(s(0.15)),
-            all(s(0.707_106_781)),
+            all(s(std::f64::consts::FRAC_1_SQRT_2)),
         ],
     );
     // 89 days after 2012-01-02: the 3-month window keeps 01-02 but not 01-01.
@@ -99,7 +99,7 @@ async fn trailing_windows_match_hand_computed_values() {
             [s(95.0), s(143.0), s(143.0)],
             all(s(0.7)),
             [s(0.3), s(0.7 / 3.0), s(0.7 / 3.0)],
-            [s(1.414_213_562), s(1.527_525_232), s(1.527_525_232)],
+            [s(std::f64::consts::SQRT_2), s(1.527_525_232), s(1.527_525_232)],
         ],
     );
     // A nine-month gap: the short windows hold this row alone; the year reaches

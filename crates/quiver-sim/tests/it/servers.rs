@@ -73,7 +73,7 @@ impl Shared {
                 None
             }
             Behaviour::EveryNth { every, fast, slow } => {
-                if n % every == 0 {
+                if n.is_multiple_of(every) {
                     self.slow_requests.fetch_add(1, Ordering::Relaxed);
                     tokio::time::sleep(slow).await;
                 } else {
