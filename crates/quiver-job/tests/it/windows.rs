@@ -99,7 +99,11 @@ async fn trailing_windows_match_hand_computed_values() {
             [s(95.0), s(143.0), s(143.0)],
             all(s(0.7)),
             [s(0.3), s(0.7 / 3.0), s(0.7 / 3.0)],
-            [s(std::f64::consts::SQRT_2), s(1.527_525_232), s(1.527_525_232)],
+            [
+                s(std::f64::consts::SQRT_2),
+                s(1.527_525_232),
+                s(1.527_525_232),
+            ],
         ],
     );
     // A nine-month gap: the short windows hold this row alone; the year reaches
