@@ -1,7 +1,7 @@
 //! [`run_view`]: the one feature job.
 
 use crate::validate::plan_view;
-use crate::{JobError, Progress, latest_rows_per_entity};
+use crate::{DuplicateRows, JobError, Progress, latest_rows_per_entity};
 use deltalake::arrow::datatypes::DataType;
 use deltalake::arrow::record_batch::RecordBatch;
 use deltalake::datafusion::datasource::MemTable;
@@ -418,19 +418,17 @@ async fn check_duplicates(
         deltalake::arrow::util::display::array_value_to_string(first.column(i), 0)
             .unwrap_or_default()
     };
-    Err(JobError::DuplicateRows(Box::new(
-        crate::error::DuplicateRows {
-            view: view.name.clone(),
-            source_name: source.to_string(),
-            location: location.to_string(),
-            key: entity.join_key.clone(),
-            key_value: text(0),
-            time: view.event_time.clone(),
-            time_value: text(1),
-            count: first.column(2).as_primitive::<Int64Type>().value(0),
-            more: total - 1,
-        },
-    )))
+    Err(JobError::DuplicateRows(Box::new(DuplicateRows {
+        view: view.name.clone(),
+        source_name: source.to_string(),
+        location: location.to_string(),
+        key: entity.join_key.clone(),
+        key_value: text(0),
+        time: view.event_time.clone(),
+        time_value: text(1),
+        count: first.column(2).as_primitive::<Int64Type>().value(0),
+        more: total - 1,
+    })))
 }
 
 /// Checks `--start`/`--end` and returns the Arrow type to compare them as.
