@@ -1,5 +1,8 @@
 //! Errors of online stores.
 
+/// The cause of a backend's failure, as its driver reported it.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 /// Something an online store could not do.
 #[derive(Debug, thiserror::Error)]
 pub enum OnlineError {
@@ -44,5 +47,45 @@ pub enum OnlineError {
         path: String,
         /// What the operating system said.
         source: std::io::Error,
+    },
+    /// A store behind a network connection could not be reached, or did not
+    /// answer in time. A server answers 503 and retries by itself.
+    #[error("online store {store} is unavailable")]
+    Unavailable {
+        /// The backend and its address (`redis at 127.0.0.1:6379`).
+        store: String,
+        /// The driver's report.
+        #[source]
+        source: BoxError,
+    },
+    /// The store answered an operation with an error.
+    #[error("online store {store}: {operation} failed")]
+    Backend {
+        /// The backend and its address.
+        store: String,
+        /// What was being done (`reading view energy_features`).
+        operation: String,
+        /// The driver's report.
+        #[source]
+        source: BoxError,
+    },
+    /// A setting of `[online_store]` is missing or invalid.
+    #[error("[online_store] `{key}`: {problem}")]
+    Config {
+        /// The setting (`contact_points`).
+        key: String,
+        /// What is wrong and what was expected.
+        problem: String,
+    },
+    /// A view's new definition cannot be applied to the store's existing
+    /// schema (a feature changed type, say); nothing was changed.
+    #[error("feature view `{view}`, column `{column}`: {problem}")]
+    IncompatibleSchema {
+        /// The view.
+        view: String,
+        /// The column at fault.
+        column: String,
+        /// What differs, and what to do about it.
+        problem: String,
     },
 }

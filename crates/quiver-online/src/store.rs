@@ -67,6 +67,22 @@ pub trait OnlineStore: Send + Sync {
 
     /// The offline table version the view's online rows were last written from.
     async fn offline_version(&self, view: &str) -> Result<Option<u64>, OnlineError>;
+
+    /// Prepares the store for these views before any row is written: what
+    /// `quiver apply` does. A store with a schema (Cassandra) creates or
+    /// alters its tables here and refuses an incompatible change with
+    /// [`OnlineError::IncompatibleSchema`], changing nothing; a schemaless
+    /// store needs nothing, which is the default.
+    async fn prepare(&self, layouts: &[ViewLayout]) -> Result<(), OnlineError> {
+        let _ = layouts;
+        Ok(())
+    }
+
+    /// Whether the store answers now: what a server's `/ready` reports. The
+    /// default (an embedded store, always there) is `Ok`.
+    async fn check(&self) -> Result<(), OnlineError> {
+        Ok(())
+    }
 }
 
 /// What a write did.
