@@ -1,19 +1,46 @@
 #!/usr/bin/env bash
 # Runs every test of the project. This is the test command README.md names
-# and .ci/run calls. Tests that need a server (Redis, Cassandra, S3) start it
-# here first, on 127.0.0.1; today's need none (the embedded online store and
-# local Delta tables are part of the binary), but the Spark interop check needs
-# Java and installs PySpark into ~/.cache/quiver on first use.
-set -euo pipefail
+# and .ci/run calls. Every step runs even when an earlier one failed, so one
+# red step never hides another; the summary at the end lists each step's
+# verdict and the script exits non-zero if any failed.
+#
+# Steps: formatting; the Rust tests of the whole workspace; the Spark interop
+# check (Java, and PySpark installed into ~/.cache/quiver on first use), which
+# reads what the `quiver` binary wrote.
+set -uo pipefail
 cd "$(dirname "$0")/.."
 
 # Builds are slow on small machines: share one target folder across clones.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/quiver-target}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
-cargo fmt --all -- --check
-cargo test --workspace --locked --no-fail-fast "$@"
+failed=()
+passed=()
+step() {
+    local name=$1
+    shift
+    echo "==> $name"
+    if "$@"; then
+        passed+=("$name")
+    else
+        echo "==> $name FAILED (exit $?)"
+        failed+=("$name")
+    fi
+}
+
+step "cargo fmt --check" cargo fmt --all -- --check
+step "cargo test" cargo test --workspace --locked --no-fail-fast "$@"
 
 # Spark is the independent reader of the offline store: it must read what the
 # `quiver` binary wrote (PySpark from PyPI, Delta Lake jars from Maven Central).
-tests/interop/spark_reads_quiver.sh "$CARGO_TARGET_DIR/debug/quiver"
+# The binary comes from the test build above; build it alone if that failed
+# before linking it.
+step "spark interop" bash -c '
+    cargo build --locked -p quiver-cli --bin quiver &&
+    tests/interop/spark_reads_quiver.sh "$CARGO_TARGET_DIR/debug/quiver"'
+
+echo
+echo "Summary of steps (cargo test prints its own counts above):"
+for name in "${passed[@]}"; do echo "  ok      $name"; done
+for name in "${failed[@]}"; do echo "  FAILED  $name"; done
+[ ${#failed[@]} -eq 0 ]

@@ -33,4 +33,4 @@ pub use config::{ConfigOverrides, LogFormat, ServeConfig};
 pub use error::{ErrorClass, ServeError, StartupError};
 pub use http::OPENAPI;
 pub use request::{EntityId, FeatureRequest, FeatureSelection};
-pub use server::{Server, shutdown_signal};
+pub use server::{RequestsInFlight, Server, shutdown_signal};

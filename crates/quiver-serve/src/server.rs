@@ -24,6 +24,20 @@ use std::time::Duration;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
 
+/// Counts the requests in flight of one [`Server`]; see [`Server::requests_in_flight`].
+#[derive(Clone)]
+pub struct RequestsInFlight {
+    limiter: Arc<Semaphore>,
+    max: usize,
+}
+
+impl RequestsInFlight {
+    /// Requests admitted and not yet answered, HTTP and gRPC together.
+    pub fn count(&self) -> usize {
+        self.max - self.limiter.available_permits()
+    }
+}
+
 /// The feature server, bound and ready to run.
 pub struct Server {
     state: Arc<AppState>,
@@ -97,6 +111,16 @@ impl Server {
     /// Where the gRPC server listens.
     pub fn grpc_addr(&self) -> SocketAddr {
         self.grpc_addr
+    }
+
+    /// A handle that counts this server's requests in flight (admitted and
+    /// not yet answered), for a drain log or a test that must know a
+    /// request has been admitted before it acts.
+    pub fn requests_in_flight(&self) -> RequestsInFlight {
+        RequestsInFlight {
+            limiter: Arc::clone(&self.state.limiter),
+            max: self.state.max_concurrent_requests,
+        }
     }
 
     /// Answers a `POST /get-online-features` body without the network: the

@@ -199,16 +199,12 @@ async fn open_loop(
     pickers: Vec<IdPicker>,
     live: &Arc<LiveShared>,
 ) -> Result<(Instant, Vec<Recorder>), SimError> {
-    let due = move |i: u64| Duration::from_secs_f64(i as f64 / rate);
-    let warmup_requests = (settings.warmup.as_secs_f64() * rate).round() as u64;
-    let measured = match settings.stop {
-        StopCondition::Duration(d) => ((d.as_secs_f64() * rate).round() as u64).max(1),
-        StopCondition::Requests(n) => n,
-    };
-    let total = warmup_requests + measured;
+    let schedule = Schedule::new(rate, settings.warmup, settings.stop);
+    let due = move |i: u64| schedule.due(i);
+    let total = schedule.total();
     // A moment for the workers to report idle before the first request is due.
     let start = Instant::now() + Duration::from_millis(20);
-    let measure_start = start + due(warmup_requests);
+    let measure_start = start + schedule.measure_start();
     mark_measuring_at(live, measure_start);
 
     let (idle_tx, idle_rx) = std::sync::mpsc::channel::<usize>();
@@ -262,6 +258,49 @@ async fn open_loop(
     });
     pacer.await.map_err(|e| SimError::Worker(e.to_string()))?;
     Ok((measure_start, join_all(handles).await?))
+}
+
+/// When each request of an open loop is due, counted from the loop's start:
+/// request *i* at `i / rate`, the first `warmup_requests` of them warming up.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Schedule {
+    rate: f64,
+    warmup_requests: u64,
+    measured_requests: u64,
+}
+
+impl Schedule {
+    /// The schedule of `rate` requests/s after `warmup`, until `stop`.
+    pub fn new(rate: f64, warmup: Duration, stop: StopCondition) -> Schedule {
+        Schedule {
+            rate,
+            warmup_requests: (warmup.as_secs_f64() * rate).round() as u64,
+            measured_requests: match stop {
+                StopCondition::Duration(d) => ((d.as_secs_f64() * rate).round() as u64).max(1),
+                StopCondition::Requests(n) => n,
+            },
+        }
+    }
+
+    /// When request `i` (from 0, warm-up included) is due.
+    pub fn due(&self, i: u64) -> Duration {
+        Duration::from_secs_f64(i as f64 / self.rate)
+    }
+
+    /// When the first measured request is due.
+    pub fn measure_start(&self) -> Duration {
+        self.due(self.warmup_requests)
+    }
+
+    /// Requests sent in all, warm-up included.
+    pub fn total(&self) -> u64 {
+        self.warmup_requests + self.measured_requests
+    }
+
+    /// Requests measured.
+    pub fn measured(&self) -> u64 {
+        self.measured_requests
+    }
 }
 
 /// Asks Linux to wake this thread's sleeps on time: the default timer slack
@@ -333,4 +372,40 @@ pub async fn simulate(
         live_line,
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_are_due_at_i_over_rate() {
+        let s = Schedule::new(
+            10_000.0,
+            Duration::from_millis(500),
+            StopCondition::Duration(Duration::from_secs(3)),
+        );
+        assert_eq!(s.total(), 35_000);
+        assert_eq!(s.measured(), 30_000);
+        assert_eq!(s.measure_start(), Duration::from_millis(500));
+        assert_eq!(s.due(0), Duration::ZERO);
+        assert_eq!(s.due(1), Duration::from_micros(100));
+        assert_eq!(s.due(12_345), Duration::from_micros(1_234_500));
+        // Evenly spaced: no drift accumulates over a long run.
+        assert_eq!(s.due(36_000_000), Duration::from_secs(3_600));
+    }
+
+    #[test]
+    fn a_request_count_stops_the_schedule_exactly() {
+        let s = Schedule::new(333.0, Duration::ZERO, StopCondition::Requests(1_000));
+        assert_eq!((s.total(), s.measured()), (1_000, 1_000));
+        assert_eq!(s.measure_start(), Duration::ZERO);
+        // A run too short for one request still sends one.
+        let tiny = Schedule::new(
+            10.0,
+            Duration::ZERO,
+            StopCondition::Duration(Duration::from_millis(1)),
+        );
+        assert_eq!(tiny.total(), 1);
+    }
 }

@@ -67,7 +67,13 @@ async fn reader_sees_whole_states_while_another_process_writes_and_survives_its_
     let mut last = 0.0;
     let mut distinct_states = 0;
     let started = Instant::now();
-    while started.elapsed() < Duration::from_secs(3) {
+    // Read until the writer's commits have been seen changing under us a few
+    // times (a count, not a duration: a loaded machine only makes it slower).
+    while distinct_states < 3 || started.elapsed() < Duration::from_secs(1) {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the writer process committed only {distinct_states} times in 120 s"
+        );
         let seen = generations(&store.read("v", &asked).await.unwrap());
         assert!(
             seen.iter().all(|g| *g == seen[0]),
@@ -86,10 +92,6 @@ async fn reader_sees_whole_states_while_another_process_writes_and_survives_its_
     }
     child.kill().unwrap(); // SIGKILL, most likely inside a write transaction
     child.wait().unwrap();
-    assert!(
-        distinct_states >= 2,
-        "the reader should have seen the writer's commits, saw {distinct_states}"
-    );
 
     let seen = generations(&store.read("v", &asked).await.unwrap());
     assert!(seen.iter().all(|g| *g == seen[0]), "state torn by the kill");

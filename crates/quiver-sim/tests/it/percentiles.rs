@@ -35,21 +35,18 @@ async fn http_percentiles_match_a_known_distribution() {
     assert_eq!(h.len(), 1000);
     assert_eq!(server.requests.load(Ordering::Relaxed), 1000);
     assert_eq!(result.totals.errors, 0, "{:?}", result.error_examples);
-    // The slow tenth is at or above 25 ms; the fast ones sleep 2 ms, and on a
-    // busy 2-core machine a few may be delayed, but not many past 20 ms.
+    // Exactly the slow tenth slept 25 ms, so at least 100 answers took that
+    // long. Sleeps are lower bounds; a loaded machine adds to them, so the
+    // checks below bound from one side only, or with the 25 ms gap between
+    // the two kinds of request as the margin.
     assert_eq!(server.slow_requests.load(Ordering::Relaxed), 100);
     assert!(count_above(h, 25 * MS - 1) >= 100);
-    let above_20ms = count_above(h, 20 * MS);
-    assert!(
-        (100..=110).contains(&above_20ms),
-        "{above_20ms} above 20 ms"
-    );
-    // A sleep is a lower bound; the generator and server add a little.
     assert!(h.min() >= 2 * MS, "min {}", h.min());
+    // The median is a fast request, the 99th percentile a slow one.
     let p50 = h.value_at_quantile(0.5);
-    assert!((2 * MS..8 * MS).contains(&p50), "p50 {p50}");
+    assert!((2 * MS..25 * MS).contains(&p50), "p50 {p50}");
     let p99 = h.value_at_quantile(0.99);
-    assert!((25 * MS..40 * MS).contains(&p99), "p99 {p99}");
+    assert!(p99 >= 25 * MS, "p99 {p99}");
     assert!(h.max() >= 25 * MS);
     // The summary in the result file says the same in microseconds.
     assert_eq!(result.response_time.summary.p99_us, p99 as f64 / 1000.0);
@@ -76,7 +73,9 @@ async fn grpc_latency_includes_the_servers_sleep() {
     assert_eq!(server.requests.load(Ordering::Relaxed), 300);
     assert_eq!(result.totals.errors, 0, "{:?}", result.error_examples);
     assert!(h.min() >= 3 * MS, "min {}", h.min());
-    assert!(h.value_at_quantile(0.5) < 10 * MS);
+    // An upper bound with a wide margin: the median is the sleep plus a
+    // request's own cost, not some other wait (a reconnect, a timeout).
+    assert!(h.value_at_quantile(0.5) < 30 * MS);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

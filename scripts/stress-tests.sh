@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Runs integration-test binaries again and again while another process keeps
+# one core busy, to prove that no test's verdict depends on the machine's
+# speed. A flaky test shows up here long before it blocks a submission.
+#
+# Usage: scripts/stress-tests.sh [RUNS] [CRATE[:FILTER] ...]
+#   RUNS     runs of each binary (default 20)
+#   CRATE    a workspace crate whose `it` test binary to run; FILTER, if
+#            given, is passed to the binary (a test-name substring such as
+#            `serve::` to run one module). Default: every test binary that
+#            reads a clock or counts requests (see the list below).
+#   STRESS=0 runs without the busy core (stress-ng from Debian packages).
+#
+# Prints one line per run and a count per binary; exits non-zero if any run
+# failed, keeping the failed runs' output in $LOG_DIR (default: a temp dir).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/quiver-target}"
+
+runs="${1:-20}"
+shift || true
+targets=("$@")
+if [ ${#targets[@]} -eq 0 ]; then
+    targets=(quiver-sim quiver-serve quiver-online quiver-cli:serve:: quiver-cli:simulate::
+             quiver-cli:interrupted_jobs::)
+fi
+log_dir="${LOG_DIR:-$(mktemp -d)}"
+
+if [ "${STRESS:-1}" = 1 ]; then
+    if ! command -v stress-ng >/dev/null; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq stress-ng >/dev/null
+    fi
+    stress-ng --cpu 1 --quiet &
+    stress_pid=$!
+    trap 'kill $stress_pid 2>/dev/null' EXIT
+    echo "stress-ng --cpu 1 running (pid $stress_pid)"
+fi
+
+# The path of a crate's `it` test binary, built if needed.
+binary_of() {
+    cargo test --locked -p "$1" --test it --no-run --message-format=json 2>/dev/null |
+        python3 -c '
+import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["name"] == "it":
+        print(m["executable"])'
+}
+
+failures=0
+for target in "${targets[@]}"; do
+    crate="${target%%:*}"
+    filter=""
+    [ "$crate" != "$target" ] && filter="${target#*:}"
+    bin="$(binary_of "$crate")"
+    [ -n "$bin" ] || { echo "no integration-test binary for $crate"; exit 2; }
+    ok=0
+    for run in $(seq 1 "$runs"); do
+        out="$log_dir/$crate-${filter//[^a-z_]/}-$run.log"
+        start=$(date +%s.%N)
+        # Test binaries look for their fixtures relative to the crate.
+        if (cd "crates/$crate" && "$bin" $filter) >"$out" 2>&1; then
+            ok=$((ok + 1))
+            rm -f "$out"
+            verdict=ok
+        else
+            verdict="FAILED (log: $out)"
+            failures=$((failures + 1))
+        fi
+        printf '%s %s run %d/%d: %s in %s s\n' "$crate" "$filter" "$run" "$runs" "$verdict" \
+            "$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')"
+    done
+    echo "== $crate $filter: $ok of $runs runs passed"
+done
+[ "$failures" -eq 0 ]
