@@ -23,20 +23,96 @@ fn default_offline_location() -> String {
     "data/offline".to_string()
 }
 
-/// The online store backend. One variant per backend; the job and the server
-/// turn it into a store in a single `match`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+/// The online store backend: the `[online_store]` table of `quiver.toml`,
+/// chosen by its `type` key (default `embedded`).
+///
+/// Only the embedded store is known here. Every other backend lives in its
+/// own crate with its own settings struct, so this variant keeps its table
+/// as written and `quiver-backends` — the one `match` from `type` to a
+/// store — checks it with that crate's struct (unknown keys included) when
+/// the repository is applied. Adding a backend never touches this crate.
+#[derive(Debug, Clone, PartialEq)]
 pub enum OnlineStoreConfig {
     /// The embedded store: an LMDB environment on local disk, no server.
     Embedded {
         /// Folder (relative to the repository) holding the LMDB files.
-        #[serde(default = "default_online_path")]
         path: String,
         /// Largest size the store may grow to, in MiB (address space, not disk).
-        #[serde(default = "default_map_size_mib")]
         map_size_mib: usize,
     },
+    /// A backend in a crate of its own (`redis`, `cassandra`).
+    Backend {
+        /// The `type` key.
+        kind: String,
+        /// Every other key of the table, for the backend to check.
+        settings: toml::Table,
+    },
+}
+
+impl OnlineStoreConfig {
+    /// The `type` key: `embedded`, `redis`, `cassandra`, ….
+    pub fn kind(&self) -> &str {
+        match self {
+            OnlineStoreConfig::Embedded { .. } => "embedded",
+            OnlineStoreConfig::Backend { kind, .. } => kind,
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EmbeddedSettings {
+    #[serde(default = "default_online_path")]
+    path: String,
+    #[serde(default = "default_map_size_mib")]
+    map_size_mib: usize,
+}
+
+impl<'de> Deserialize<'de> for OnlineStoreConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let mut settings = toml::Table::deserialize(deserializer)?;
+        let kind = match settings.remove("type") {
+            None => "embedded".to_string(),
+            Some(toml::Value::String(kind)) => kind,
+            Some(other) => {
+                return Err(D::Error::custom(format!(
+                    "`type` must be a string such as \"embedded\", not {other}"
+                )));
+            }
+        };
+        if kind != "embedded" {
+            return Ok(OnlineStoreConfig::Backend { kind, settings });
+        }
+        let embedded = EmbeddedSettings::deserialize(toml::Value::Table(settings))
+            .map_err(D::Error::custom)?;
+        Ok(OnlineStoreConfig::Embedded {
+            path: embedded.path,
+            map_size_mib: embedded.map_size_mib,
+        })
+    }
+}
+
+impl Serialize for OnlineStoreConfig {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut table = match self {
+            OnlineStoreConfig::Embedded { path, map_size_mib } => {
+                let mut table = toml::Table::new();
+                table.insert("path".to_string(), toml::Value::String(path.clone()));
+                table.insert(
+                    "map_size_mib".to_string(),
+                    toml::Value::Integer(i64::try_from(*map_size_mib).unwrap_or(i64::MAX)),
+                );
+                table
+            }
+            OnlineStoreConfig::Backend { settings, .. } => settings.clone(),
+        };
+        table.insert(
+            "type".to_string(),
+            toml::Value::String(self.kind().to_string()),
+        );
+        table.serialize(serializer)
+    }
 }
 
 impl Default for OnlineStoreConfig {
@@ -54,4 +130,64 @@ fn default_online_path() -> String {
 
 fn default_map_size_mib() -> usize {
     4096
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<OnlineStoreConfig, toml::de::Error> {
+        toml::from_str(text)
+    }
+
+    #[test]
+    fn no_type_is_the_embedded_store_with_its_defaults() {
+        assert_eq!(parse("").unwrap(), OnlineStoreConfig::default());
+        assert_eq!(
+            parse("type = \"embedded\"\npath = \"x\"").unwrap(),
+            OnlineStoreConfig::Embedded {
+                path: "x".to_string(),
+                map_size_mib: 4096
+            }
+        );
+    }
+
+    #[test]
+    fn an_unknown_embedded_key_is_refused_by_name() {
+        let error = parse("type = \"embedded\"\nmap_size = 1").unwrap_err();
+        assert!(error.to_string().contains("map_size"), "{error}");
+    }
+
+    #[test]
+    fn another_type_keeps_its_table_for_its_backend() {
+        let config = parse("type = \"redis\"\nurl = \"redis://127.0.0.1:6379\"").unwrap();
+        let OnlineStoreConfig::Backend { kind, settings } = &config else {
+            panic!("{config:?}");
+        };
+        assert_eq!(kind, "redis");
+        assert_eq!(settings["url"].as_str(), Some("redis://127.0.0.1:6379"));
+        assert!(!settings.contains_key("type"));
+        // The registry stores it as JSON and reads it back unchanged.
+        let json = serde_json::to_string(&config).unwrap();
+        assert!(json.contains("\"type\":\"redis\""), "{json}");
+        assert_eq!(
+            serde_json::from_str::<OnlineStoreConfig>(&json).unwrap(),
+            config
+        );
+        let embedded = OnlineStoreConfig::default();
+        let json = serde_json::to_string(&embedded).unwrap();
+        assert_eq!(
+            serde_json::from_str::<OnlineStoreConfig>(&json).unwrap(),
+            embedded
+        );
+    }
+
+    #[test]
+    fn a_type_that_is_not_a_string_is_refused() {
+        let error = parse("type = 3").unwrap_err();
+        assert!(
+            error.to_string().contains("`type` must be a string"),
+            "{error}"
+        );
+    }
 }

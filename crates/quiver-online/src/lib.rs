@@ -19,4 +19,4 @@ mod store;
 pub use embedded::{EmbeddedStore, EmbeddedStoreConfig};
 pub use error::{BoxError, OnlineError};
 pub use row::{EntityRow, FeatureRow, FeatureValue, ViewLayout};
-pub use store::{OnlineStore, WriteOutcome, open_online_store};
+pub use store::{OnlineStore, WriteOutcome};

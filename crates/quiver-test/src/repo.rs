@@ -44,6 +44,17 @@ impl TestRepo {
         std::fs::write(&path, edit(text)).unwrap();
     }
 
+    /// Replaces the `[online_store]` table (the template's last) with one
+    /// holding `settings`, TOML lines such as `type = "redis"`.
+    pub fn set_online_store(&self, settings: &str) {
+        self.edit_config(|text| {
+            let start = text
+                .find("\n[online_store]\n")
+                .expect("the template ends with its [online_store] table");
+            format!("{}\n[online_store]\n{settings}\n", &text[..start])
+        });
+    }
+
     /// Rewrites the view's SQL file through `edit`.
     pub fn edit_sql(&self, edit: impl FnOnce(String) -> String) {
         let path = self.path().join("features/energy_features.sql");

@@ -1,4 +1,5 @@
-//! `quiver apply`: validate definitions (SQL included) and record them.
+//! `quiver apply`: validate definitions (SQL included), prepare the online
+//! store for them (tables of a Cassandra store), and record them.
 
 use quiver_core::{FeatureRepo, Registry};
 use std::path::Path;
@@ -6,6 +7,10 @@ use std::path::Path;
 pub async fn run(repo_dir: &Path) -> anyhow::Result<()> {
     let repo = FeatureRepo::load(repo_dir)?;
     let views = quiver_job::validate_repo(&repo).await?;
+    // Before the registry: a store that refuses the new definitions (a
+    // feature whose type changed) leaves the applied ones in force.
+    quiver_backends::prepare_online_store(&repo).await?;
+    let online = repo.online_store.kind().to_string();
     let summary = format!(
         "{} entities, {} sources, {} feature views, {} feature services",
         repo.entities.len(),
@@ -21,6 +26,7 @@ pub async fn run(repo_dir: &Path) -> anyhow::Result<()> {
             view.view, view.features, view.source, view.event_time_type
         );
     }
+    println!("Online store ({online}): ready for every view.");
     println!("Registry: {}", path.display());
     Ok(())
 }

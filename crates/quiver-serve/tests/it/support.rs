@@ -10,6 +10,7 @@ use quiver_test::TestRepo;
 use quiver_test::repo::{ENERGY_HEADER, energy_line};
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
@@ -99,7 +100,7 @@ pub async fn apply(repo: &TestRepo) -> FeatureRepo {
 
 /// `quiver run VIEW`.
 pub async fn run_job(definitions: &FeatureRepo, view: &str) {
-    let online = quiver_online::open_online_store(definitions).unwrap();
+    let online = quiver_backends::open_online_store(definitions).unwrap();
     let offline = OfflineStore::for_repo(definitions).unwrap();
     quiver_job::run_view(
         definitions,
@@ -128,11 +129,26 @@ pub fn test_config() -> ServeConfig {
 pub struct Running {
     pub http: SocketAddr,
     pub grpc: SocketAddr,
+    pub in_flight: quiver_serve::RequestsInFlight,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<Result<(), StartupError>>>,
 }
 
 impl Running {
+    /// Waits until the server has admitted `n` requests (a slow client's
+    /// headers have arrived), however long a loaded machine takes.
+    pub async fn wait_for_in_flight(&self, n: usize) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while self.in_flight.count() < n {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the server admitted {} of {n} requests within 30 s",
+                self.in_flight.count()
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
     /// Begins a graceful shutdown and waits for the server to return.
     pub async fn stop(mut self) -> Result<(), StartupError> {
         let _ = self.stop.take().unwrap().send(());
@@ -163,9 +179,10 @@ impl Drop for Running {
 
 /// Starts a server over `definitions` with `config`.
 pub async fn start(definitions: &FeatureRepo, config: ServeConfig) -> Running {
-    let store = quiver_online::open_online_store(definitions).unwrap();
+    let store = quiver_backends::open_online_store(definitions).unwrap();
     let server = Server::bind(definitions, store, config).await.unwrap();
     let (http, grpc) = (server.http_addr(), server.grpc_addr());
+    let in_flight = server.requests_in_flight();
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(server.run(async move {
         let _ = stopped.await;
@@ -173,6 +190,7 @@ pub async fn start(definitions: &FeatureRepo, config: ServeConfig) -> Running {
     Running {
         http,
         grpc,
+        in_flight,
         stop: Some(stop),
         task: Some(task),
     }

@@ -1,0 +1,122 @@
+//! The backend factory: turns a repository's `[online_store]` table into an
+//! [`OnlineStore`], in one `match` ([`open_online_store`]).
+//!
+//! It sits above every backend crate (`quiver-online` for the embedded store,
+//! one crate per server-backed store) so that none of them depends on
+//! another, and each server-backed backend is compiled only when its cargo
+//! feature is on. Adding a backend is its crate, one arm here, one feature
+//! and one docs page. A `type` this build does not know is refused with the
+//! list of the ones it does, when the repository is applied.
+#![deny(missing_docs)]
+
+use quiver_core::{FeatureRepo, OnlineStoreConfig, SourceLocation};
+use quiver_online::{EmbeddedStore, EmbeddedStoreConfig, OnlineError, OnlineStore, ViewLayout};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The `type`s of `[online_store]` this build can open.
+pub fn known_backends() -> Vec<&'static str> {
+    vec!["embedded"]
+}
+
+/// Opens the online store `repo` is configured with.
+pub fn open_online_store(repo: &FeatureRepo) -> Result<Arc<dyn OnlineStore>, OnlineError> {
+    match &repo.online_store {
+        OnlineStoreConfig::Embedded { path, map_size_mib } => {
+            let path = match repo.resolve(path) {
+                SourceLocation::Local(path) => path,
+                SourceLocation::Uri(_) => {
+                    return Err(OnlineError::Config {
+                        key: "path".to_string(),
+                        problem: format!(
+                            "the embedded store needs a local folder, not the URI {path}"
+                        ),
+                    });
+                }
+            };
+            let config = EmbeddedStoreConfig {
+                path,
+                map_size_mib: *map_size_mib,
+            };
+            Ok(Arc::new(EmbeddedStore::open(&config)?))
+        }
+        OnlineStoreConfig::Backend { kind, .. } => Err(OnlineError::Config {
+            key: "type".to_string(),
+            problem: format!(
+                "unknown online store type \"{kind}\"; this build knows: {}",
+                known_backends().join(", ")
+            ),
+        }),
+    }
+}
+
+/// Opens the online store of `repo` and prepares it for every view the
+/// repository defines: what `quiver apply` does after checking the
+/// definitions (a Cassandra store creates or alters its tables; an
+/// incompatible change is refused before anything changes).
+pub async fn prepare_online_store(repo: &FeatureRepo) -> Result<(), OnlineError> {
+    let store = open_online_store(repo)?;
+    store.prepare(&layouts(repo)).await
+}
+
+/// The layout of every view of `repo`, as its rows will be written.
+pub fn layouts(repo: &FeatureRepo) -> Vec<ViewLayout> {
+    repo.feature_views
+        .values()
+        .filter_map(|view| {
+            let entity = repo.entities.get(&view.entity)?;
+            Some(ViewLayout::of(view, entity))
+        })
+        .collect()
+}
+
+/// How long each view's rows live in a store that can expire them (the
+/// views' `ttl`); views without one are absent.
+pub fn view_ttls(repo: &FeatureRepo) -> HashMap<String, Duration> {
+    repo.feature_views
+        .values()
+        .filter_map(|view| Some((view.name.clone(), Duration::from_secs(view.ttl_seconds?))))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use quiver_test::TestRepo;
+
+    fn repo_with_online_store(table: &str) -> (TestRepo, FeatureRepo) {
+        let repo = TestRepo::energy(quiver_test::repo::ENERGY_HEADER);
+        repo.set_online_store(table);
+        let definitions = FeatureRepo::load(repo.path()).unwrap();
+        (repo, definitions)
+    }
+
+    #[tokio::test]
+    async fn the_default_is_the_embedded_store_in_the_repository() {
+        let (repo, definitions) = repo_with_online_store("");
+        let store = open_online_store(&definitions).unwrap();
+        assert!(store.layout("energy_features").await.unwrap().is_none());
+        prepare_online_store(&definitions).await.unwrap();
+        assert!(repo.path().join("data/online/data.mdb").is_file());
+        store.check().await.unwrap();
+    }
+
+    #[test]
+    fn an_unknown_type_names_the_known_ones() {
+        let (_repo, definitions) = repo_with_online_store("type = \"dynamodb\"");
+        let error = open_online_store(&definitions).err().unwrap().to_string();
+        assert!(error.contains("\"dynamodb\""), "{error}");
+        assert!(error.contains("this build knows: embedded"), "{error}");
+    }
+
+    #[test]
+    fn layouts_and_ttls_come_from_the_views() {
+        let (_repo, definitions) = repo_with_online_store("");
+        let layouts = layouts(&definitions);
+        assert_eq!(layouts.len(), 1);
+        assert_eq!(layouts[0].view, "energy_features");
+        assert_eq!(layouts[0].entity_key, "id");
+        assert!(view_ttls(&definitions).is_empty());
+    }
+}
