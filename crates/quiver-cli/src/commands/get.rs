@@ -16,7 +16,7 @@ pub async fn run(args: &GetArgs) -> anyhow::Result<()> {
     let repo = load_registry(&args.repo.repo)?;
     let view = repo.feature_view(&args.view)?;
     let entity = repo.entity_of(view);
-    let store = quiver_online::open_online_store(&repo)?;
+    let store = quiver_backends::open_online_store(&repo)?;
     let (layout, lookups) = lookup(store.as_ref(), &view.name, view.ttl_seconds, &args.ids).await?;
     warn_if_behind(&repo, store.as_ref(), &view.name).await;
     match args.format {
@@ -33,15 +33,10 @@ pub async fn lookup(
     ttl_seconds: Option<u64>,
     ids: &[String],
 ) -> anyhow::Result<(std::sync::Arc<ViewLayout>, Vec<Lookup>)> {
-    let layout =
-        store
-            .layout(view)
-            .await?
-            .ok_or_else(|| quiver_online::OnlineError::UnknownView {
-                view: view.to_string(),
-            })?;
+    // Rows and layout from one snapshot: a job redefining the view between
+    // two separate reads would otherwise have its values named wrongly.
     let keys: Vec<&str> = ids.iter().map(String::as_str).collect();
-    let rows = store.read(view, &keys).await?;
+    let (layout, rows) = store.read_with_layout(view, &keys).await?;
     let now = chrono::Utc::now().timestamp_micros();
     let lookups = ids
         .iter()
