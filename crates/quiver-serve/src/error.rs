@@ -173,8 +173,10 @@ pub enum ServeError {
         /// The configured limit.
         max: usize,
     },
-    /// The online store failed (a damaged value, an I/O error): the server's problem.
-    #[error("online store: {0}")]
+    /// The online store failed (a damaged value, an I/O error): the
+    /// server's problem. A store that cannot be reached is a 503 instead
+    /// ([`ErrorClass::Unavailable`]): the request may succeed once it is back.
+    #[error(transparent)]
     Store(#[from] OnlineError),
 }
 
@@ -195,6 +197,9 @@ pub enum ErrorClass {
     Unauthorized,
     /// At the concurrency limit; retry (503 with `Retry-After`, `UNAVAILABLE`).
     Overloaded,
+    /// The online store cannot be reached; retry (503 with `Retry-After`,
+    /// `UNAVAILABLE`).
+    Unavailable,
     /// The server failed (500, `INTERNAL`).
     Internal,
 }
@@ -209,7 +214,7 @@ impl ErrorClass {
             ErrorClass::Timeout => 408,
             ErrorClass::TooLarge => 413,
             ErrorClass::Unauthorized => 401,
-            ErrorClass::Overloaded => 503,
+            ErrorClass::Overloaded | ErrorClass::Unavailable => 503,
             ErrorClass::Internal => 500,
         }
     }
@@ -222,7 +227,7 @@ impl ErrorClass {
             ErrorClass::MethodNotAllowed => tonic::Code::Unimplemented,
             ErrorClass::Timeout => tonic::Code::DeadlineExceeded,
             ErrorClass::Unauthorized => tonic::Code::Unauthenticated,
-            ErrorClass::Overloaded => tonic::Code::Unavailable,
+            ErrorClass::Overloaded | ErrorClass::Unavailable => tonic::Code::Unavailable,
             ErrorClass::Internal => tonic::Code::Internal,
         }
     }
@@ -256,6 +261,7 @@ impl ServeError {
             ServeError::MethodNotAllowed { .. } => "method_not_allowed",
             ServeError::Unauthorized => "unauthorized",
             ServeError::Overloaded { .. } => "overloaded",
+            ServeError::Store(OnlineError::Unavailable { .. }) => "store_unavailable",
             ServeError::Store(_) => "store_error",
         }
     }
@@ -273,6 +279,7 @@ impl ServeError {
             ServeError::BodyTimeout { .. } => ErrorClass::Timeout,
             ServeError::Unauthorized => ErrorClass::Unauthorized,
             ServeError::Overloaded { .. } => ErrorClass::Overloaded,
+            ServeError::Store(OnlineError::Unavailable { .. }) => ErrorClass::Unavailable,
             ServeError::Store(_) => ErrorClass::Internal,
             _ => ErrorClass::BadRequest,
         }

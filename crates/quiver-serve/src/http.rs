@@ -89,7 +89,8 @@ impl IntoResponse for ServeError {
         let mut response = (status, json_body(self.to_json())).into_response();
         let headers = response.headers_mut();
         match self {
-            ServeError::Overloaded { .. } => {
+            ServeError::Overloaded { .. }
+            | ServeError::Store(quiver_online::OnlineError::Unavailable { .. }) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
             ServeError::Unauthorized => {
@@ -186,26 +187,52 @@ async fn health() -> Response {
 /// did before any request), until shutdown begins. Lists each view and
 /// whether the online store has rows for it.
 async fn ready(State(state): State<Arc<AppState>>) -> Response {
+    // Ready means: not shutting down, and the online store answers now. A
+    // store that is down makes the server unready (a load balancer stops
+    // sending it traffic) until the store is back, with no restart.
+    let store = state.core.store.check().await;
     let mut views: Vec<(String, bool)> = Vec::new();
-    for view in state.core.catalog.views() {
-        let online = matches!(state.core.store.layout(&view.name).await, Ok(Some(_)));
-        views.push((view.name.clone(), online));
+    if store.is_ok() {
+        for view in state.core.catalog.views() {
+            let online = matches!(state.core.store.layout(&view.name).await, Ok(Some(_)));
+            views.push((view.name.clone(), online));
+        }
     }
     views.sort();
-    let ready = state.ready.load(Ordering::Relaxed);
-    let body = serde_json::json!({
-        "status": if ready { "ready" } else { "shutting_down" },
+    let shutting_down = !state.ready.load(Ordering::Relaxed);
+    let status = match (&store, shutting_down) {
+        (_, true) => "shutting_down",
+        (Err(_), false) => "store_unavailable",
+        (Ok(()), false) => "ready",
+    };
+    let mut body = serde_json::json!({
+        "status": status,
         "views": views
             .iter()
             .map(|(name, online)| serde_json::json!({ "name": name, "materialized": online }))
             .collect::<Vec<_>>(),
     });
-    let status = if ready {
+    if let Err(error) = &store {
+        body["store_error"] = serde_json::Value::String(error_chain(error));
+    }
+    let code = if status == "ready" {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    (status, json_body(body.to_string().into_bytes())).into_response()
+    (code, json_body(body.to_string().into_bytes())).into_response()
+}
+
+/// An error and its causes, one `: ` between each.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 async fn prometheus() -> Response {
