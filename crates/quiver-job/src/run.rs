@@ -57,6 +57,9 @@ pub struct RunSummary {
     pub online_rows_written: usize,
     /// Online rows not written because the store held a later row.
     pub online_rows_skipped_older: usize,
+    /// Online writes the store retried (timeouts, throttling) before they
+    /// succeeded.
+    pub online_write_retries: usize,
     /// Entities rewritten from the offline table because the online store
     /// lagged behind it (a previous job died between its two commits).
     pub online_rows_repaired: Option<usize>,
@@ -234,6 +237,7 @@ pub async fn run_view(
         offline_table: offline.table_url(&view.name).to_string(),
         online_rows_written: outcome.written,
         online_rows_skipped_older: outcome.skipped_older,
+        online_write_retries: outcome.retries,
         online_rows_repaired: repaired,
         elapsed: started.elapsed(),
     })

@@ -1,7 +1,6 @@
 //! The [`OnlineStore`] trait: the contract every online backend keeps.
 
-use crate::{EmbeddedStore, EmbeddedStoreConfig, EntityRow, FeatureRow, OnlineError, ViewLayout};
-use quiver_core::{FeatureRepo, OnlineStoreConfig, SourceLocation};
+use crate::{EntityRow, FeatureRow, OnlineError, ViewLayout};
 use std::sync::Arc;
 
 /// Where feature rows are kept for low-latency lookup: the latest row per entity.
@@ -92,30 +91,7 @@ pub struct WriteOutcome {
     pub written: usize,
     /// Rows ignored because the store already held a later row for the entity.
     pub skipped_older: usize,
-}
-
-/// Opens the online store a repository is configured with. The one place a
-/// configuration becomes a backend.
-pub fn open_online_store(repo: &FeatureRepo) -> Result<Arc<dyn OnlineStore>, OnlineError> {
-    match &repo.online_store {
-        OnlineStoreConfig::Embedded { path, map_size_mib } => {
-            let path = match repo.resolve(path) {
-                SourceLocation::Local(path) => path,
-                SourceLocation::Uri(uri) => {
-                    return Err(OnlineError::Io {
-                        path: uri,
-                        source: std::io::Error::new(
-                            std::io::ErrorKind::InvalidInput,
-                            "the embedded store needs a local folder, not a URI",
-                        ),
-                    });
-                }
-            };
-            let config = EmbeddedStoreConfig {
-                path,
-                map_size_mib: *map_size_mib,
-            };
-            Ok(Arc::new(EmbeddedStore::open(&config)?))
-        }
-    }
+    /// Operations the store retried after a timeout or an overload answer
+    /// (a server-backed store throttling a bulk load); 0 for the embedded store.
+    pub retries: usize,
 }

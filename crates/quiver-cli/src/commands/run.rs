@@ -24,7 +24,7 @@ pub async fn run_job(
     progress: Progress,
 ) -> anyhow::Result<RunSummary> {
     let repo = crate::output::load_registry(repo_dir)?;
-    let online = quiver_online::open_online_store(&repo)?;
+    let online = quiver_backends::open_online_store(&repo)?;
     let offline = quiver_offline::OfflineStore::for_repo(&repo)?;
     let options = RunOptions {
         replace_range,
@@ -72,6 +72,12 @@ pub fn print_summary(s: &RunSummary) {
                 String::new()
             }
         );
+        if s.online_write_retries > 0 {
+            println!(
+                "  online   {} writes retried after a timeout or throttling, all succeeded",
+                thousands(s.online_write_retries)
+            );
+        }
     }
     println!("  took {:.1} s", s.elapsed.as_secs_f64());
 }
