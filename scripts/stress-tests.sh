@@ -26,16 +26,6 @@ if [ ${#targets[@]} -eq 0 ]; then
 fi
 log_dir="${LOG_DIR:-$(mktemp -d)}"
 
-if [ "${STRESS:-1}" = 1 ]; then
-    if ! command -v stress-ng >/dev/null; then
-        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq stress-ng >/dev/null
-    fi
-    stress-ng --cpu 1 --quiet &
-    stress_pid=$!
-    trap 'kill $stress_pid 2>/dev/null' EXIT
-    echo "stress-ng --cpu 1 running (pid $stress_pid)"
-fi
-
 # The path of a crate's `it` test binary, built if needed.
 binary_of() {
     cargo test --locked -p "$1" --test it --no-run --message-format=json 2>/dev/null |
@@ -47,18 +37,37 @@ for line in sys.stdin:
         print(m["executable"])'
 }
 
+# Build every binary first, so the runs below measure tests, not cargo.
+declare -A binaries
+for target in "${targets[@]}"; do
+    crate="${target%%:*}"
+    [ -n "${binaries[$crate]:-}" ] && continue
+    binaries[$crate]="$(binary_of "$crate")"
+    [ -n "${binaries[$crate]}" ] || { echo "no integration-test binary for $crate"; exit 2; }
+done
+
+if [ "${STRESS:-1}" = 1 ]; then
+    if ! command -v stress-ng >/dev/null; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq stress-ng >/dev/null
+    fi
+    stress-ng --cpu 1 --quiet &
+    stress_pid=$!
+    trap 'kill $stress_pid 2>/dev/null' EXIT
+    echo "stress-ng --cpu 1 running (pid $stress_pid)"
+fi
+
 failures=0
 for target in "${targets[@]}"; do
     crate="${target%%:*}"
     filter=""
     [ "$crate" != "$target" ] && filter="${target#*:}"
-    bin="$(binary_of "$crate")"
-    [ -n "$bin" ] || { echo "no integration-test binary for $crate"; exit 2; }
+    bin="${binaries[$crate]}"
     ok=0
     for run in $(seq 1 "$runs"); do
         out="$log_dir/$crate-${filter//[^a-z_]/}-$run.log"
         start=$(date +%s.%N)
         # Test binaries look for their fixtures relative to the crate.
+        # shellcheck disable=SC2086 # an empty filter is no argument
         if (cd "crates/$crate" && "$bin" $filter) >"$out" 2>&1; then
             ok=$((ok + 1))
             rm -f "$out"
