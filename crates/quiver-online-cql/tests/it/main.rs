@@ -4,6 +4,7 @@
 //! `scripts/services/up.sh` starts both; a missing server fails the tests.
 
 mod conformance;
+mod fault;
 mod keyspaces;
 mod measure;
 mod redefinition;
