@@ -128,13 +128,18 @@
 //! tls = { ca_file = "certs/keyspaces-bundle.pem", verify_hostname = false }
 //! ```
 //!
-//! Keyspaces creates tables asynchronously: run `quiver apply` and let the
-//! tables become active before the first job. Per the Keyspaces
-//! documentation, a table's TTL must be enabled on it
-//! (`CUSTOM_PROPERTIES = {'ttl': {'status': 'enabled'}}`) before views with a
-//! `ttl` can be written. These notes follow the Keyspaces documentation;
-//! the store is tested against Apache Cassandra 5.0, plain and as a
-//! TLS-and-password stand-in for Keyspaces, not against the service itself.
+//! What the Keyspaces documentation says matters here (the store is tested
+//! against Apache Cassandra 5.0, plain and as a TLS-and-password stand-in
+//! for Keyspaces, not against the service itself):
+//!
+//! - DDL is asynchronous: run `quiver apply` and let the tables become
+//!   active before the first job.
+//! - A table's TTL must be enabled on it (`CUSTOM_PROPERTIES = {'ttl':
+//!   {'status': 'enabled'}}`) before views with a `ttl` can be written.
+//! - Unlogged batches hold up to 30 statements (the store's hold at most
+//!   3), and range deletes are supported.
+//! - Client-side timestamps may be on or off for the tables: the data
+//!   model needs only that a later write of the same row wins.
 //!
 //! **AWS SigV4 authentication is not supported.** AWS publishes SigV4
 //! authentication plugins for the Java, Python, Node.js and Go drivers; the

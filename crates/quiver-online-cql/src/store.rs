@@ -208,7 +208,7 @@ impl Inner {
                 Err(error) if attempt < self.max_retries && is_retryable(&error) => {
                     self.retries.fetch_add(1, Ordering::Relaxed);
                     let wait = backoff(self.retry_backoff, attempt);
-                    tracing::debug!(error = %error, attempt, wait_ms = wait.as_millis() as u64, "Retrying a write request.");
+                    tracing::debug!(error = %error, attempt, wait_ms = wait.as_millis() as u64, "Retrying a request of a write.");
                     tokio::time::sleep(wait).await;
                     attempt += 1;
                 }
@@ -228,7 +228,7 @@ impl Inner {
             .map_err(|e| self.driver_error(operation(), e))
     }
 
-    /// Runs a statement without values on `profile` (DDL, system tables).
+    /// Runs an unprepared statement on `profile`: DDL and `system_schema` reads.
     async fn run(
         &self,
         cql: &str,

@@ -4,12 +4,14 @@
 //! - Reading 100 ids: concurrent single-partition reads (what the store
 //!   does) against one multi-partition `IN` query.
 //! - Writing 5,560 rows of 22 features (the size of the energy example):
-//!   new keys, an identical rerun, and a newer day over every key.
+//!   new keys, an identical rerun, and a newer day over every key, the
+//!   last at several `write_concurrency` settings.
 
-use crate::support::{fresh_store, plain_config};
+use crate::support::{fresh_store, open, plain_config};
 use quiver_core::ValueType;
 use quiver_online::{EntityRow, FeatureRow, FeatureValue, OnlineStore, ViewLayout};
 use scylla::statement::Statement;
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 const FEATURES: usize = 22;
@@ -76,6 +78,21 @@ async fn measure_writes_and_reads_of_100_ids() {
             "{label:<44} {took:>8.2?}  {:>7.0} rows/s  {outcome:?}  retries so far {}",
             ROWS as f64 / took.as_secs_f64(),
             store.retries_so_far()
+        );
+    }
+    // Each later day at another concurrency, all replacing a stored row.
+    for (day, concurrency) in [(3, 16), (4, 64), (5, 256)] {
+        let mut config = store.config().clone();
+        config.write_concurrency = concurrency;
+        let writer = open(&config, HashMap::new()).await;
+        let rows = wide_rows(day);
+        let started = Instant::now();
+        writer.write(&layout, &rows, None).await.unwrap();
+        let took = started.elapsed();
+        let label = format!("write a newer day, write_concurrency {concurrency}");
+        println!(
+            "{label:<44} {took:>8.2?}  {:>7.0} rows/s",
+            ROWS as f64 / took.as_secs_f64()
         );
     }
 

@@ -1,7 +1,7 @@
 //! Stores for tests: each in a keyspace of its own, dropped when the store is.
 
 use quiver_online::{OnlineStore, ViewLayout};
-use quiver_online_cql::{CqlStore, CqlStoreConfig, Secret, TlsConfig};
+use quiver_online_cql::{Consistency, CqlStore, CqlStoreConfig, Secret, TlsConfig};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -16,7 +16,7 @@ pub fn plain_config() -> CqlStoreConfig {
 
 /// The Keyspaces-like node: `QUIVER_TEST_KEYSPACES` (default
 /// 127.0.0.1:19142), TLS with the CA at `QUIVER_TEST_KEYSPACES_CA`, user
-/// and password `cassandra`.
+/// and password `cassandra`, and the consistency levels Keyspaces takes.
 pub fn keyspaces_config() -> CqlStoreConfig {
     let address =
         std::env::var("QUIVER_TEST_KEYSPACES").unwrap_or_else(|_| "127.0.0.1:19142".to_string());
@@ -36,6 +36,9 @@ pub fn keyspaces_config() -> CqlStoreConfig {
     });
     config.username = Some("cassandra".to_string());
     config.password = Some(Secret::new("cassandra"));
+    // What Keyspaces accepts: LOCAL_QUORUM is its only write level.
+    config.read_consistency = Consistency::LocalOne;
+    config.write_consistency = Consistency::LocalQuorum;
     config
 }
 
