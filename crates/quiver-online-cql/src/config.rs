@@ -242,6 +242,22 @@ pub(crate) struct Credentials {
 }
 
 impl CqlStoreConfig {
+    /// The settings of `quiver.toml`'s `[online_store]` table, its `type`
+    /// key taken out. An unknown, missing or mistyped key is a
+    /// [`CqlError::Config`] naming it.
+    pub fn from_toml(settings: toml::Table) -> Result<CqlStoreConfig, CqlError> {
+        CqlStoreConfig::deserialize(toml::Value::Table(settings)).map_err(|error| {
+            let problem = error.message().trim().to_string();
+            // serde names the key in backticks for unknown and missing fields.
+            let key = ["unknown field `", "missing field `"]
+                .iter()
+                .find_map(|prefix| problem.strip_prefix(prefix)?.split('`').next())
+                .unwrap_or("online_store")
+                .to_string();
+            CqlError::Config { key, problem }
+        })
+    }
+
     /// The defaults, for a cluster reached through `contact_points`.
     pub fn new<S: Into<String>>(contact_points: impl IntoIterator<Item = S>) -> CqlStoreConfig {
         CqlStoreConfig {
@@ -498,6 +514,24 @@ mod tests {
             Path::new("/repo/certs/keyspaces-bundle.pem")
         );
         config.validate("quiver").unwrap();
+    }
+
+    #[test]
+    fn a_table_from_quiver_toml_is_checked_naming_the_key() {
+        let table = |text: &str| text.parse::<toml::Table>().unwrap();
+        let config = CqlStoreConfig::from_toml(table("contact_points = [\"h:1\"]")).unwrap();
+        assert_eq!(config, CqlStoreConfig::new(["h:1"]));
+        for (text, key) in [
+            ("contact_points = [\"h:1\"]\nhosts = 1", "hosts"),
+            ("keyspace = \"k\"", "contact_points"),
+        ] {
+            match CqlStoreConfig::from_toml(table(text)) {
+                Err(CqlError::Config { key: got, problem }) => {
+                    assert_eq!(got, key, "{problem}")
+                }
+                other => panic!("expected a Config error for {key}, got {other:?}"),
+            }
+        }
     }
 
     #[test]

@@ -3,7 +3,11 @@
 //!
 //! Read [`CqlStore`] first: it implements [`quiver_online::OnlineStore`] and
 //! passes the shared conformance suite. [`CqlStoreConfig`] is the
-//! `[online_store]` table of `quiver.toml` with `type = "cassandra"`.
+//! `[online_store]` table of `quiver.toml` with `type = "cassandra"`; an
+//! opener reads it with [`CqlStoreConfig::from_toml`], resolves its file
+//! paths with [`CqlStoreConfig::with_base_dir`] (the repository folder) and
+//! calls [`CqlStore::open`] with the project name (the default keyspace) and
+//! the views' TTLs.
 //!
 //! # Data model, and why
 //!

@@ -16,7 +16,9 @@ pub fn plain_config() -> CqlStoreConfig {
 
 /// The Keyspaces-like node: `QUIVER_TEST_KEYSPACES` (default
 /// 127.0.0.1:19142), TLS with the CA at `QUIVER_TEST_KEYSPACES_CA`, user
-/// and password `cassandra`, and the consistency levels Keyspaces takes.
+/// and password `QUIVER_TEST_KEYSPACES_USER` and `_PASSWORD` (default
+/// `cassandra`), and the consistency levels Keyspaces takes. The names are
+/// those `scripts/services/up.sh` writes to its `env.sh`.
 pub fn keyspaces_config() -> CqlStoreConfig {
     let address =
         std::env::var("QUIVER_TEST_KEYSPACES").unwrap_or_else(|_| "127.0.0.1:19142".to_string());
@@ -34,8 +36,9 @@ pub fn keyspaces_config() -> CqlStoreConfig {
         key_file: None,
         verify_hostname: true,
     });
-    config.username = Some("cassandra".to_string());
-    config.password = Some(Secret::new("cassandra"));
+    let var = |name: &str| std::env::var(name).unwrap_or_else(|_| "cassandra".to_string());
+    config.username = Some(var("QUIVER_TEST_KEYSPACES_USER"));
+    config.password = Some(Secret::new(var("QUIVER_TEST_KEYSPACES_PASSWORD")));
     // What Keyspaces accepts: LOCAL_QUORUM is its only write level.
     config.read_consistency = Consistency::LocalOne;
     config.write_consistency = Consistency::LocalQuorum;
