@@ -79,3 +79,44 @@ async fn without_create_keyspace_a_missing_keyspace_is_a_config_error() {
         other => panic!("expected a Config error, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn names_keep_their_case_and_may_be_cql_keywords() {
+    let store = fresh_store(plain_config()).await;
+    let l = quiver_online::ViewLayout {
+        view: "Weather".to_string(),
+        entity_key: "id".to_string(),
+        event_time: "day".to_string(),
+        features: vec![
+            ("select".to_string(), ValueType::Float64),
+            ("Total".to_string(), ValueType::Int64),
+            ("total".to_string(), ValueType::String),
+        ],
+    };
+    let row = quiver_online::EntityRow {
+        key: "MAC000002 ☃".to_string(),
+        row: quiver_online::FeatureRow {
+            event_time_micros: 1,
+            values: vec![
+                quiver_online::FeatureValue::Float64(1.5),
+                quiver_online::FeatureValue::Int64(2),
+                quiver_online::FeatureValue::String("three".to_string()),
+            ],
+        },
+    };
+    store.prepare(std::slice::from_ref(&l)).await.unwrap();
+    store
+        .write(&l, std::slice::from_ref(&row), None)
+        .await
+        .unwrap();
+    let (layout, rows) = store
+        .read_with_layout("Weather", &["MAC000002 ☃"])
+        .await
+        .unwrap();
+    assert_eq!(*layout, l);
+    assert_eq!(rows[0].as_ref(), Some(&row.row));
+    assert!(matches!(
+        store.read("weather", &["MAC000002 ☃"]).await,
+        Err(OnlineError::UnknownView { .. })
+    ));
+}
