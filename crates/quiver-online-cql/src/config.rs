@@ -80,11 +80,11 @@ pub struct CqlStoreConfig {
     /// long, with random jitter. Default `100ms`.
     #[serde(default = "default_retry_backoff", deserialize_with = "duration")]
     pub retry_backoff: Duration,
-    /// How long a server trusts the view definitions it has read before it
-    /// reads them again: after a job redefines a view, another process
-    /// serves the previous definition (its rows and layout, never mixed) for
-    /// at most this long. `0s` reads the definition on every request, which
-    /// costs a second round trip. Default `1s`.
+    /// How often a process rereads the definitions of the views it serves,
+    /// in the background: after a job redefines a view, another process
+    /// serves the previous definition (its rows and its layout, never mixed)
+    /// for at most twice this long. `0s` reads the definition on every
+    /// request, a second round trip each. Default `1s`.
     #[serde(default = "default_layout_refresh", deserialize_with = "duration")]
     pub layout_refresh: Duration,
 }

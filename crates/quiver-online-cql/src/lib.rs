@@ -57,9 +57,10 @@
 //!   server that has not yet noticed a redefinition keeps serving the
 //!   previous definition, whole.
 //! - **Reads cost one statement per id.** Each process caches the view's
-//!   layout, generation and prepared `SELECT` for `layout_refresh` (default
-//!   1 s); that bounds how long another process serves a view's previous
-//!   definition after a job redefines it. The ids of a batch are read as
+//!   layout, generation and prepared `SELECT`, and rereads them in the
+//!   background every `layout_refresh` (default 1 s), so no request waits
+//!   for `quiver_views`; another process serves a redefined view's previous
+//!   definition for at most twice that. The ids of a batch are read as
 //!   concurrent single-partition reads, each routed token-aware straight to
 //!   a replica, answers in the order asked. A multi-partition `IN` puts a
 //!   whole batch on one coordinator, which must wait for its slowest

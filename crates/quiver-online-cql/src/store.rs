@@ -2,8 +2,8 @@
 //!
 //! Reads are one prepared single-partition `SELECT ... LIMIT 1` per key,
 //! filtered by the layout generation of the view as this process last read
-//! it from `quiver_views` (cached for `layout_refresh`); the keys of a batch
-//! are read concurrently, answers in the order asked.
+//! it from `quiver_views` (reread in the background every `layout_refresh`);
+//! the keys of a batch are read concurrently, answers in the order asked.
 //!
 //! A write reads every key's stored versions first (to count what it skips
 //! and to delete only what exists), then writes each key's latest row as one
@@ -31,7 +31,7 @@ use scylla::statement::batch::{Batch, BatchType};
 use scylla::statement::prepared::PreparedStatement;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 use tokio::sync::{Mutex, OnceCell};
@@ -82,6 +82,8 @@ struct CachedView {
     layout: Arc<ViewLayout>,
     select_latest: PreparedStatement,
     read_at: Instant,
+    /// Whether a background task is reading `quiver_views` for this view.
+    refreshing: AtomicBool,
 }
 
 struct MetaStatements {
@@ -384,15 +386,42 @@ impl Inner {
         Ok(Some((layout, generation)))
     }
 
-    /// The view as the read path needs it, from the cache while it is younger
-    /// than `layout_refresh`, else from `quiver_views`.
-    async fn view(&self, view: &str) -> Result<Option<Arc<CachedView>>, OnlineError> {
+    /// The view as the read path needs it. Younger than `layout_refresh`, the
+    /// cached entry is used as it is; up to twice that old, it is used while
+    /// one background task reads `quiver_views` again, so no request waits
+    /// for that read; older (a view nobody asked for in a while), the request
+    /// reads `quiver_views` itself.
+    async fn view(self: &Arc<Self>, view: &str) -> Result<Option<Arc<CachedView>>, OnlineError> {
         let cached = self.views.read().unwrap().get(view).cloned();
-        if let Some(cached) = &cached
-            && cached.read_at.elapsed() < self.layout_refresh
-        {
-            return Ok(Some(cached.clone()));
+        if let Some(cached) = cached {
+            let age = cached.read_at.elapsed();
+            if age < self.layout_refresh {
+                return Ok(Some(cached));
+            }
+            if age < self.layout_refresh * 2 {
+                if !cached.refreshing.swap(true, Ordering::AcqRel) {
+                    let (inner, name, stale) = (self.clone(), view.to_string(), cached.clone());
+                    tokio::spawn(async move {
+                        if let Err(error) = inner.refresh(&name, Some(stale.clone())).await {
+                            tracing::warn!(view = %name, error = %error, "Could not reread a view's definition.");
+                            // Let a later request try again.
+                            stale.refreshing.store(false, Ordering::Release);
+                        }
+                    });
+                }
+                return Ok(Some(cached));
+            }
+            return self.refresh(view, Some(cached)).await;
         }
+        self.refresh(view, None).await
+    }
+
+    /// Reads the view's definition from `quiver_views` into the cache.
+    async fn refresh(
+        &self,
+        view: &str,
+        cached: Option<Arc<CachedView>>,
+    ) -> Result<Option<Arc<CachedView>>, OnlineError> {
         let current = match self.read_meta(view, false).await? {
             Some(meta) => self.current(view, &meta)?,
             None => None,
@@ -408,6 +437,7 @@ impl Inner {
                 layout: cached.layout.clone(),
                 select_latest: cached.select_latest.clone(),
                 read_at: Instant::now(),
+                refreshing: AtomicBool::new(false),
             }),
             _ => self.cache_view(layout, generation).await?,
         };
@@ -435,6 +465,7 @@ impl Inner {
             layout: Arc::new(layout),
             select_latest,
             read_at: Instant::now(),
+            refreshing: AtomicBool::new(false),
         }))
     }
 
@@ -896,16 +927,17 @@ impl OnlineStore for CqlStore {
         Ok(self.read_with_layout(view, keys).await?.1)
     }
 
-    /// One metadata read at most per `layout_refresh`, then the keys' rows of
-    /// exactly the generation that layout was written under: rows and layout
-    /// always belong together.
+    /// The view's cached definition (reread in the background every
+    /// `layout_refresh`), then the keys' rows of exactly the generation that
+    /// layout was written under: rows and layout always belong together.
     async fn read_with_layout(
         &self,
         view: &str,
         keys: &[&str],
     ) -> Result<(Arc<ViewLayout>, Vec<Option<FeatureRow>>), OnlineError> {
         let inner = &*self.inner;
-        let cached = inner
+        let cached = self
+            .inner
             .view(view)
             .await?
             .ok_or_else(|| OnlineError::UnknownView {

@@ -7,7 +7,7 @@ use quiver_core::ValueType;
 use quiver_online::{EntityRow, FeatureValue, OnlineStore};
 use quiver_test::online_conformance::{layout, row};
 use std::collections::HashMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 fn flagged(key: &str, day: i64, total: f64) -> EntityRow {
     let mut r = row(key, day, total);
@@ -75,19 +75,25 @@ async fn another_process_serves_the_previous_definition_whole_until_it_refreshes
         .write(&v2, &[flagged("a", 2, 2.0)], None)
         .await
         .unwrap();
-    // Within layout_refresh the reader still trusts v1: it must get v1's
-    // row, whole, not the new row under the old names.
-    let (seen, rows) = reader.read_with_layout("v", &["a"]).await.unwrap();
-    if *seen == v1 {
+    let redefined = Instant::now();
+    // Until the reader rereads the definition it serves v1, whole: v1's row
+    // under v1's names, never the new row under the old names. Within twice
+    // layout_refresh it must serve v2.
+    loop {
+        let (seen, rows) = reader.read_with_layout("v", &["a"]).await.unwrap();
+        if *seen == v2 {
+            assert_eq!(rows[0].as_ref(), Some(&flagged("a", 2, 2.0).row));
+            break;
+        }
+        assert_eq!(*seen, v1);
         assert_eq!(rows[0].as_ref(), Some(&row("a", 1, 1.0).row));
-    } else {
-        assert_eq!(rows[0].as_ref(), Some(&flagged("a", 2, 2.0).row));
+        assert!(
+            redefined.elapsed() < Duration::from_millis(2 * 400 + 400),
+            "the reader still served v1 after {:?}",
+            redefined.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
-
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let (seen, rows) = reader.read_with_layout("v", &["a"]).await.unwrap();
-    assert_eq!(*seen, v2, "the reader never picked up the new definition");
-    assert_eq!(rows[0].as_ref(), Some(&flagged("a", 2, 2.0).row));
 }
 
 #[tokio::test]
