@@ -453,13 +453,14 @@ impl Inner {
         layout: ViewLayout,
         generation: i32,
     ) -> Result<Arc<CachedView>, CqlError> {
-        let select_latest = self
+        let mut select_latest = self
             .prepare_with(
                 schema::select_latest(&self.keyspace, &layout),
                 &self.profiles.read,
                 || format!("preparing reads of view `{}`", layout.view),
             )
             .await?;
+        skip_result_metadata(&mut select_latest);
         Ok(Arc::new(CachedView {
             generation,
             layout: Arc::new(layout),
@@ -609,14 +610,16 @@ impl Inner {
         let (ks, view) = (&self.keyspace, layout.view.as_str());
         let operation = || format!("preparing writes of view `{view}`");
         let profiles = &self.profiles;
+        let mut versions = self
+            .prepare_with(
+                schema::select_versions(ks, view),
+                &profiles.write_read,
+                operation,
+            )
+            .await?;
+        skip_result_metadata(&mut versions);
         Ok(WriteStatements {
-            versions: self
-                .prepare_with(
-                    schema::select_versions(ks, view),
-                    &profiles.write_read,
-                    operation,
-                )
-                .await?,
+            versions,
             insert: self
                 .prepare_with(schema::insert_row(ks, layout), &profiles.write, operation)
                 .await?,
@@ -746,6 +749,15 @@ impl Inner {
             })?;
         Ok(())
     }
+}
+
+/// Asks the server to leave the column specs out of each answer; the driver
+/// decodes with those it got when preparing. Safe for statements naming
+/// their columns, as the store's `SELECT`s do: adding a column to the table
+/// does not change what they return. Each read answers 23 column specs
+/// shorter for a view of 22 features.
+fn skip_result_metadata(statement: &mut PreparedStatement) {
+    statement.set_use_cached_result_metadata(true);
 }
 
 /// The wait before retry number `attempt` (from 0): `base · 2^attempt`,
