@@ -79,7 +79,8 @@ pub async fn open(config: &CqlStoreConfig, ttls: HashMap<String, Duration>) -> C
         Ok(store) => store,
         Err(error) => panic!(
             "cannot open the CQL store at {}: {}\nStart the test servers with \
-             scripts/services/up.sh (or point QUIVER_TEST_CASSANDRA / QUIVER_TEST_KEYSPACES at yours).",
+             scripts/services/up.sh and source the env.sh it writes (or point \
+             QUIVER_TEST_CASSANDRA, QUIVER_TEST_KEYSPACES and QUIVER_TEST_KEYSPACES_CA at yours).",
             config.contact_points.join(", "),
             chain(&error)
         ),
