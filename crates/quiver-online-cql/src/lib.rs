@@ -53,9 +53,9 @@
 //!   records layout and generation together in one row update. Readers ask
 //!   for exactly the generation of the layout they hold, so rows and layout
 //!   always belong together; rows of older generations are simply absent.
-//!   The previous generation's rows stay until a key is written again, so a
-//!   server that has not yet noticed a redefinition keeps serving the
-//!   previous definition, whole.
+//!   The previous generation's rows stay until the key is written under a
+//!   later one, so a server that has not yet noticed a redefinition keeps
+//!   serving the previous definition, whole.
 //! - **Reads cost one statement per id.** Each process caches the view's
 //!   layout, generation and prepared `SELECT`, and rereads them in the
 //!   background every `layout_refresh` (default 1 s), so no request waits
