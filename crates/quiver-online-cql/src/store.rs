@@ -441,10 +441,13 @@ impl Inner {
             }),
             _ => self.cache_view(layout, generation).await?,
         };
-        self.views
-            .write()
-            .unwrap()
-            .insert(view.to_string(), fresh.clone());
+        let mut views = self.views.write().unwrap();
+        // Generations only grow: a reread that started before this process
+        // recorded a redefinition must not put the older one back.
+        if let Some(newer) = views.get(view).filter(|c| c.generation > fresh.generation) {
+            return Ok(Some(newer.clone()));
+        }
+        views.insert(view.to_string(), fresh.clone());
         Ok(Some(fresh))
     }
 
