@@ -108,8 +108,9 @@ async fn rows_of_a_view_with_a_ttl_expire_and_others_do_not() {
 
 #[tokio::test]
 async fn counts_are_exact_across_write_chunks() {
+    // Round trips of 250 rows: scripts of 100, 100 and 50 rows each.
     let config = RedisStoreConfig {
-        write_chunk_rows: 100,
+        write_chunk_rows: 250,
         ..RedisStoreConfig::default()
     };
     let store = store_with(config, HashMap::new()).await;
