@@ -3,7 +3,7 @@
 //! layout and its hash tags.
 //!
 //! ```text
-//! <prefix>:<view>:meta                   hash: generation, next_generation, layout, offline_version
+//! <prefix>:<view>:meta                   hash: generation, next_generation, layout, layout_digest, offline_version
 //! <prefix>:<view>:<generation>:{<key>}   string: the row, quiver_online::codec bytes
 //! ```
 //!

@@ -143,6 +143,11 @@ struct WhileDoing {
 )]
 struct Redefined;
 
+/// The cause carried inside [`OnlineError::Backend`] for [`Error::Unsettled`].
+#[derive(Debug, thiserror::Error)]
+#[error("the view's layout changed during each of {0} reads")]
+struct KeptChanging(usize);
+
 fn store(address: &str) -> String {
     format!("redis at {address}")
 }
@@ -174,19 +179,15 @@ impl From<Error> for OnlineError {
                 source: Box::new(Redefined),
             },
             Error::Unknown { view } => OnlineError::UnknownView { view },
-            unsettled @ Error::Unsettled { .. } => {
-                let (store, operation) = match &unsettled {
-                    Error::Unsettled { address, view, .. } => {
-                        (store(address), format!("reading view {view}"))
-                    }
-                    _ => unreachable!("matched above"),
-                };
-                OnlineError::Backend {
-                    store,
-                    operation,
-                    source: unsettled.into(),
-                }
-            }
+            Error::Unsettled {
+                address,
+                view,
+                attempts,
+            } => OnlineError::Backend {
+                store: store(&address),
+                operation: format!("reading view {view}"),
+                source: Box::new(KeptChanging(attempts)),
+            },
             Error::Corrupt { view, key, reason } => OnlineError::Corrupt { view, key, reason },
         }
     }

@@ -30,7 +30,7 @@
 //! # Key layout
 //!
 //! ```text
-//! <prefix>:<view>:meta                  hash  generation, next_generation, layout (JSON), offline_version
+//! <prefix>:<view>:meta                  hash  generation, next_generation, layout (JSON), layout_digest, offline_version
 //! <prefix>:<view>:<generation>:{<id>}   string  the row: quiver_online::codec bytes
 //! ```
 //!
@@ -52,10 +52,12 @@
 //!   after the switch by a `SCAN` on the (rare) write that changes a layout.
 //! * **Consistent reads without a transaction.** A read sends, in one round
 //!   trip, `MGET` of the row keys of the generation it believes current and
-//!   `HGET` of the current generation. If that generation is the one it read,
-//!   every row belongs to the layout returned with them; if not (the view
-//!   was just redefined), it reloads the layout and reads again. The parsed
-//!   layout is cached by generation, so a read is one round trip.
+//!   `HMGET` of the current generation and layout digest. If they are the
+//!   ones it read under, every row belongs to the layout returned with them;
+//!   if not (the view was just redefined), it reloads the layout and reads
+//!   again. The digest (SHA-1 of the layout) matters when Redis lost its data
+//!   and generations started again at 1. The parsed layout is cached, so a
+//!   read is one round trip.
 //! * **Hash tags: only the entity key, deliberately.** Redis Cluster places a
 //!   key by the text between its first `{` and the next `}`. Row keys tag the
 //!   entity id alone, so one id's rows of every view and generation share a

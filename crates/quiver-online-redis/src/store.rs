@@ -77,7 +77,8 @@ if ARGV[2] ~= '' then
   if generation < current then
     return 0
   end
-  redis.call('HSET', KEYS[1], 'generation', ARGV[1], 'layout', ARGV[2])
+  redis.call('HSET', KEYS[1], 'generation', ARGV[1], 'layout', ARGV[2],
+    'layout_digest', redis.sha1hex(ARGV[2]))
 elseif generation ~= current then
   return 0
 end
@@ -91,6 +92,11 @@ return 1
 const GENERATION: &str = "generation";
 const NEXT_GENERATION: &str = "next_generation";
 const LAYOUT: &str = "layout";
+/// SHA-1 of the layout JSON: what a read compares, with the generation, to
+/// the layout it has cached. Generations restart at 1 when Redis loses its
+/// data (a restart without persistence, FLUSHALL); the digest keeps a reader
+/// from pairing a view rewritten since with the layout it cached before.
+const LAYOUT_DIGEST: &str = "layout_digest";
 const OFFLINE_VERSION: &str = "offline_version";
 
 /// How often a read starts over because the view's layout changed under it
@@ -123,8 +129,8 @@ struct Inner {
     ttl_millis: HashMap<String, u64>,
     upsert_rows: redis::Script,
     commit_write: redis::Script,
-    /// Parsed layouts by view, with the generation they belong to.
-    layouts: RwLock<HashMap<String, (u64, Arc<ViewLayout>)>>,
+    /// The current layout of each view read or written, parsed.
+    layouts: RwLock<HashMap<String, Arc<Current>>>,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -136,9 +142,10 @@ impl std::fmt::Debug for RedisStore {
     }
 }
 
-/// What the meta hash says about a view.
-struct Meta {
+/// What the meta hash says about a view: its current generation and layout.
+struct Current {
     generation: u64,
+    digest: String,
     layout: Arc<ViewLayout>,
 }
 
@@ -174,8 +181,11 @@ impl RedisStore {
                 }
                 .into());
             }
-            // Redis counts in milliseconds; a shorter TTL still expires.
-            let millis = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+            // Redis counts in milliseconds (a shorter TTL still expires) and
+            // refuses an expiry past the end of its i64 clock.
+            let millis = u64::try_from(ttl.as_millis())
+                .unwrap_or(u64::MAX)
+                .clamp(1, i64::MAX as u64 / 2);
             ttl_millis.insert(view, millis);
         }
         Ok(RedisStore {
@@ -199,7 +209,8 @@ impl RedisStore {
         &self.inner.address
     }
 
-    /// What every key of this store starts with (escaped, then `:`).
+    /// The key prefix, as configured (or the project name). Keys start with
+    /// it, `%`, `:`, `{` and `}` percent-encoded, and a `:`.
     pub fn key_prefix(&self) -> &str {
         &self.inner.prefix
     }
@@ -254,17 +265,17 @@ impl RedisStore {
         }
     }
 
-    fn cached_layout(&self, view: &str) -> Option<(u64, Arc<ViewLayout>)> {
+    fn cached_layout(&self, view: &str) -> Option<Arc<Current>> {
         let layouts = self.inner.layouts.read().unwrap_or_else(|e| e.into_inner());
         layouts.get(view).cloned()
     }
 
     /// The view's generation and layout as stored now, or `None` for a view
-    /// never written. One round trip; parses the layout only when its
-    /// generation is not the cached one.
-    async fn fetch_meta(&self, view: &str) -> Result<Option<Meta>, Error> {
+    /// never written. One round trip; parses the layout only when it is not
+    /// the cached one.
+    async fn fetch_meta(&self, view: &str) -> Result<Option<Arc<Current>>, Error> {
         let meta_key = self.inner.keys.meta(view);
-        let (generation, layout): (Option<u64>, Option<Vec<u8>>) = self
+        let (generation, digest, layout): (Option<u64>, Option<String>, Option<Vec<u8>>) = self
             .send(
                 || format!("reading the layout of view {view}"),
                 |mut c| {
@@ -273,6 +284,7 @@ impl RedisStore {
                         redis::cmd("HMGET")
                             .arg(meta_key)
                             .arg(GENERATION)
+                            .arg(LAYOUT_DIGEST)
                             .arg(LAYOUT)
                             .query_async(&mut c)
                             .await
@@ -280,26 +292,31 @@ impl RedisStore {
                 },
             )
             .await?;
-        let (Some(generation), Some(json)) = (generation, layout) else {
+        let (Some(generation), Some(digest), Some(json)) = (generation, digest, layout) else {
             return Ok(None);
         };
-        if let Some((cached, layout)) = self.cached_layout(view)
-            && cached == generation
+        if let Some(cached) = self.cached_layout(view)
+            && cached.generation == generation
+            && cached.digest == digest
         {
-            return Ok(Some(Meta { generation, layout }));
+            return Ok(Some(cached));
         }
         let layout: ViewLayout = serde_json::from_slice(&json).map_err(|e| Error::Corrupt {
             view: view.to_string(),
             key: "(layout)".to_string(),
             reason: e.to_string(),
         })?;
-        let layout = Arc::new(layout);
+        let current = Arc::new(Current {
+            generation,
+            digest,
+            layout: Arc::new(layout),
+        });
         self.inner
             .layouts
             .write()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(view.to_string(), (generation, layout.clone()));
-        Ok(Some(Meta { generation, layout }))
+            .insert(view.to_string(), current.clone());
+        Ok(Some(current))
     }
 
     async fn read_consistent(
@@ -312,32 +329,31 @@ impl RedisStore {
         };
         let mut known = self.cached_layout(view);
         for _ in 0..READ_ATTEMPTS {
-            let (generation, layout) = match known.take() {
+            let known = match known.take() {
                 Some(known) => known,
-                None => {
-                    let meta = self.fetch_meta(view).await?.ok_or_else(unknown)?;
-                    (meta.generation, meta.layout)
-                }
+                None => self.fetch_meta(view).await?.ok_or_else(unknown)?,
             };
             if keys.is_empty() {
-                return Ok((layout, Vec::new()));
+                return Ok((known.layout.clone(), Vec::new()));
             }
             // One round trip: the rows of the generation we believe current,
             // then the generation that is current. Generations only grow, and
             // a generation's rows are written before it becomes current and
             // dropped only after it stops being current, so if it is still
             // current after the rows were read, every row read is one of its
-            // rows and none of its rows was missed.
-            let mut row_keys = self.inner.keys.rows(view, generation);
+            // rows and none of its rows was missed. (The digest guards
+            // against generations that restarted: see LAYOUT_DIGEST.)
+            let mut row_keys = self.inner.keys.rows(view, known.generation);
             let mut pipe = redis::pipe();
             let mget = pipe.cmd("MGET");
             for key in keys {
                 mget.arg(row_keys.key(key));
             }
-            pipe.cmd("HGET")
+            pipe.cmd("HMGET")
                 .arg(self.inner.keys.meta(view))
-                .arg(GENERATION);
-            let (values, current): (Value, Option<u64>) = self
+                .arg(GENERATION)
+                .arg(LAYOUT_DIGEST);
+            let (values, (generation, digest)): (Value, (Option<u64>, Option<String>)) = self
                 .send(
                     || format!("reading {} keys of view {view}", keys.len()),
                     |mut c| {
@@ -346,13 +362,14 @@ impl RedisStore {
                     },
                 )
                 .await?;
-            match current {
-                None => return Err(unknown()),
-                Some(current) if current != generation => continue,
-                Some(_) => {}
+            let Some(generation) = generation else {
+                return Err(unknown());
+            };
+            if generation != known.generation || digest.as_deref() != Some(&known.digest) {
+                continue;
             }
             let rows = decode_rows(view, keys, values)?;
-            return Ok((layout, rows));
+            return Ok((known.layout.clone(), rows));
         }
         Err(Error::Unsettled {
             address: self.inner.address.clone(),
@@ -375,7 +392,7 @@ impl RedisStore {
         // COMMIT_WRITE makes it current, and the old generation's rows are
         // never read again (reads name the current generation's keys).
         let (generation, publish) = match stored {
-            Some(meta) if *meta.layout == *layout => (meta.generation, None),
+            Some(current) if *current.layout == *layout => (current.generation, None),
             _ => {
                 let generation: u64 = self
                     .send(
@@ -637,7 +654,10 @@ impl OnlineStore for RedisStore {
     }
 
     async fn layout(&self, view: &str) -> Result<Option<Arc<ViewLayout>>, OnlineError> {
-        Ok(self.fetch_meta(view).await?.map(|meta| meta.layout))
+        Ok(self
+            .fetch_meta(view)
+            .await?
+            .map(|current| current.layout.clone()))
     }
 
     async fn offline_version(&self, view: &str) -> Result<Option<u64>, OnlineError> {

@@ -57,6 +57,7 @@ async fn keys_and_values_are_laid_out_as_documented() {
     assert_eq!(meta["generation"], "1");
     assert_eq!(meta["next_generation"], "1");
     assert_eq!(meta["offline_version"], "9");
+    assert_eq!(meta["layout_digest"].len(), 40, "a SHA-1 in hex");
     assert_eq!(
         serde_json::from_str::<quiver_online::ViewLayout>(&meta["layout"]).unwrap(),
         layout("v")
@@ -258,6 +259,53 @@ async fn a_reader_follows_a_layout_changed_by_another_process() {
     let (seen, rows) = reader.read_with_layout("v", &["a", "b"]).await.unwrap();
     assert_eq!(*seen, wider, "the reader kept its cached layout");
     assert_eq!(rows, [Some(new_row.row), None]);
+}
+
+/// Redis restarted without persistence (or flushed) starts generations
+/// again at 1; a server process that cached generation 1 of the old layout
+/// must not name the new rows by it.
+#[tokio::test]
+async fn a_reader_is_not_fooled_when_redis_loses_its_data_and_generations_restart() {
+    let first = fresh_store().await;
+    let config = RedisStoreConfig {
+        url: test_url(),
+        key_prefix: Some(first.key_prefix().to_string()),
+        ..RedisStoreConfig::default()
+    };
+    let reader = RedisStore::open(&config, "unused", HashMap::new()).unwrap();
+    first
+        .write(&layout("v"), &[row("a", 1, 1.0)], None)
+        .await
+        .unwrap();
+    assert_eq!(
+        *reader.read_with_layout("v", &["a"]).await.unwrap().0,
+        layout("v")
+    );
+
+    // What a FLUSHALL would do to this prefix, then a job on a new layout.
+    let mut c = raw(&first).await;
+    let _: () = redis::cmd("DEL")
+        .arg(first.keys())
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    let writer = RedisStore::open(&config, "unused", HashMap::new()).unwrap();
+    let mut wider = layout("v");
+    wider.features.push(("flag".to_string(), ValueType::Bool));
+    let mut new_row = row("a", 2, 2.0);
+    new_row.row.values.push(FeatureValue::Bool(true));
+    writer
+        .write(&wider, &[new_row.clone()], None)
+        .await
+        .unwrap();
+    assert!(
+        first.keys().iter().any(|k| k.ends_with(":v:1:{a}")),
+        "generation 1 again"
+    );
+
+    let (seen, rows) = reader.read_with_layout("v", &["a"]).await.unwrap();
+    assert_eq!(*seen, wider);
+    assert_eq!(rows, [Some(new_row.row)]);
 }
 
 #[tokio::test]
