@@ -887,6 +887,7 @@ impl OnlineStore for CqlStore {
                 (generation, true)
             }
         };
+        let retries_before = inner.retries.load(Ordering::Relaxed);
         let statements = inner.write_statements(layout).await?;
         let ttl = inner.view_ttls.get(view).copied().unwrap_or(0);
         // Made eagerly: a lazily mapped stream trips the compiler's `Send`
@@ -931,7 +932,10 @@ impl OnlineStore for CqlStore {
                 )
                 .await?;
         }
-        Ok(outcome)
+        // Retries of writes running at the same time on this store (another
+        // view's) count here too; a job writes one view at a time.
+        let retries = inner.retries.load(Ordering::Relaxed) - retries_before;
+        Ok(WriteOutcome { retries, ..outcome })
     }
 
     async fn read(

@@ -24,7 +24,8 @@ async fn counts_are_exact_against_stored_rows_and_within_one_write() {
         outcome,
         WriteOutcome {
             written: 30 + 20 + 10 + 1,
-            skipped_older: 50 + 1
+            skipped_older: 50 + 1,
+            retries: 0,
         }
     );
     let got = store

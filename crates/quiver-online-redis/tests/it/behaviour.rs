@@ -122,7 +122,8 @@ async fn counts_are_exact_across_write_chunks() {
         outcome,
         WriteOutcome {
             written: 1_050,
-            skipped_older: 0
+            skipped_older: 0,
+            retries: 0,
         }
     );
 
@@ -144,7 +145,8 @@ async fn counts_are_exact_across_write_chunks() {
         outcome,
         WriteOutcome {
             written: 630,
-            skipped_older: 630
+            skipped_older: 630,
+            retries: 0,
         }
     );
     let got = store.read("v", &["k0", "k1", "k2", "k10"]).await.unwrap();
