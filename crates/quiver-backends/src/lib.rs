@@ -7,7 +7,15 @@
 //! feature is on. Adding a backend is its crate, one arm here, one feature
 //! and one docs page. A `type` this build does not know is refused with the
 //! list of the ones it does, when the repository is applied.
+//!
+//! A server-backed store that cannot be reached when it is opened is not an
+//! error here: [`open_online_store`] hands back a store that answers
+//! [`OnlineError::Unavailable`] and opens itself on a later call once its
+//! server answers ([`reconnect`]), so `quiver serve` started before its
+//! Redis or Cassandra reports not-ready and becomes ready by itself.
 #![deny(missing_docs)]
+
+mod reconnect;
 
 use quiver_core::{FeatureRepo, OnlineStoreConfig, SourceLocation};
 use quiver_online::{EmbeddedStore, EmbeddedStoreConfig, OnlineError, OnlineStore, ViewLayout};
@@ -17,31 +25,61 @@ use std::time::Duration;
 
 /// The `type`s of `[online_store]` this build can open.
 pub fn known_backends() -> Vec<&'static str> {
-    vec!["embedded"]
+    let mut known = vec!["embedded"];
+    if cfg!(feature = "cassandra") {
+        known.push("cassandra");
+    }
+    if cfg!(feature = "redis") {
+        known.push("redis");
+    }
+    known
 }
 
 /// Opens the online store `repo` is configured with.
-pub fn open_online_store(repo: &FeatureRepo) -> Result<Arc<dyn OnlineStore>, OnlineError> {
-    match &repo.online_store {
-        OnlineStoreConfig::Embedded { path, map_size_mib } => {
-            let path = match repo.resolve(path) {
-                SourceLocation::Local(path) => path,
-                SourceLocation::Uri(_) => {
-                    return Err(OnlineError::Config {
-                        key: "path".to_string(),
-                        problem: format!(
-                            "the embedded store needs a local folder, not the URI {path}"
-                        ),
-                    });
-                }
-            };
-            let config = EmbeddedStoreConfig {
-                path,
-                map_size_mib: *map_size_mib,
-            };
-            Ok(Arc::new(EmbeddedStore::open(&config)?))
+pub async fn open_online_store(repo: &FeatureRepo) -> Result<Arc<dyn OnlineStore>, OnlineError> {
+    let OnlineStoreConfig::Backend { kind, settings } = &repo.online_store else {
+        return open_embedded(repo);
+    };
+    #[cfg(not(any(feature = "cassandra", feature = "redis")))]
+    let _ = settings;
+    match kind.as_str() {
+        #[cfg(feature = "cassandra")]
+        "cassandra" => {
+            let config = quiver_online_cql::CqlStoreConfig::from_toml(settings.clone())?
+                .with_base_dir(&repo.root);
+            let (project, ttls) = (repo.project.clone(), view_ttls(repo));
+            reconnect::open(move || {
+                let (config, project, ttls) = (config.clone(), project.clone(), ttls.clone());
+                Box::pin(async move {
+                    let store = quiver_online_cql::CqlStore::open(&config, &project, ttls).await?;
+                    Ok(Arc::new(store) as Arc<dyn OnlineStore>)
+                })
+            })
+            .await
         }
-        OnlineStoreConfig::Backend { kind, .. } => Err(OnlineError::Config {
+        #[cfg(feature = "redis")]
+        "redis" => {
+            let mut config: quiver_online_redis::RedisStoreConfig = backend_settings(settings)?;
+            // Files are named relative to the repository, as everywhere in quiver.toml.
+            for path in [
+                config.tls_ca_file.as_mut(),
+                config.tls_client_cert_file.as_mut(),
+                config.tls_client_key_file.as_mut(),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                if path.is_relative() {
+                    *path = repo.root.join(&*path);
+                }
+            }
+            // Lazy: connects on first use, so a Redis that is down now is
+            // `Unavailable` per call and used as soon as it is back.
+            let store =
+                quiver_online_redis::RedisStore::open(&config, &repo.project, view_ttls(repo))?;
+            Ok(Arc::new(store))
+        }
+        _ => Err(OnlineError::Config {
             key: "type".to_string(),
             problem: format!(
                 "unknown online store type \"{kind}\"; this build knows: {}",
@@ -51,12 +89,50 @@ pub fn open_online_store(repo: &FeatureRepo) -> Result<Arc<dyn OnlineStore>, Onl
     }
 }
 
+/// A backend's settings struct from the rest of its `[online_store]` table;
+/// a missing, unknown or mistyped key is a `Config` error naming it.
+#[cfg(feature = "redis")]
+fn backend_settings<T: serde::de::DeserializeOwned>(
+    settings: &toml::Table,
+) -> Result<T, OnlineError> {
+    T::deserialize(toml::Value::Table(settings.clone())).map_err(|error| {
+        let problem = error.message().trim().to_string();
+        // serde names the key in backticks for unknown and missing fields.
+        let key = ["unknown field `", "missing field `"]
+            .iter()
+            .find_map(|prefix| problem.strip_prefix(prefix)?.split('`').next())
+            .unwrap_or("online_store")
+            .to_string();
+        OnlineError::Config { key, problem }
+    })
+}
+
+fn open_embedded(repo: &FeatureRepo) -> Result<Arc<dyn OnlineStore>, OnlineError> {
+    let OnlineStoreConfig::Embedded { path, map_size_mib } = &repo.online_store else {
+        unreachable!("called for the embedded store only");
+    };
+    let path = match repo.resolve(path) {
+        SourceLocation::Local(path) => path,
+        SourceLocation::Uri(_) => {
+            return Err(OnlineError::Config {
+                key: "path".to_string(),
+                problem: format!("the embedded store needs a local folder, not the URI {path}"),
+            });
+        }
+    };
+    let config = EmbeddedStoreConfig {
+        path,
+        map_size_mib: *map_size_mib,
+    };
+    Ok(Arc::new(EmbeddedStore::open(&config)?))
+}
+
 /// Opens the online store of `repo` and prepares it for every view the
 /// repository defines: what `quiver apply` does after checking the
 /// definitions (a Cassandra store creates or alters its tables; an
 /// incompatible change is refused before anything changes).
 pub async fn prepare_online_store(repo: &FeatureRepo) -> Result<(), OnlineError> {
-    let store = open_online_store(repo)?;
+    let store = open_online_store(repo).await?;
     store.prepare(&layouts(repo)).await
 }
 
@@ -95,17 +171,21 @@ mod tests {
     #[tokio::test]
     async fn the_default_is_the_embedded_store_in_the_repository() {
         let (repo, definitions) = repo_with_online_store("");
-        let store = open_online_store(&definitions).unwrap();
+        let store = open_online_store(&definitions).await.unwrap();
         assert!(store.layout("energy_features").await.unwrap().is_none());
         prepare_online_store(&definitions).await.unwrap();
         assert!(repo.path().join("data/online/data.mdb").is_file());
         store.check().await.unwrap();
     }
 
-    #[test]
-    fn an_unknown_type_names_the_known_ones() {
+    #[tokio::test]
+    async fn an_unknown_type_names_the_known_ones() {
         let (_repo, definitions) = repo_with_online_store("type = \"dynamodb\"");
-        let error = open_online_store(&definitions).err().unwrap().to_string();
+        let error = open_online_store(&definitions)
+            .await
+            .err()
+            .unwrap()
+            .to_string();
         assert!(error.contains("\"dynamodb\""), "{error}");
         assert!(error.contains("this build knows: embedded"), "{error}");
     }

@@ -260,7 +260,7 @@ impl Target {
                     problem: "needs a feature repository (--repo)".to_string(),
                 })?;
                 let references = resolve_features(repo, &settings.features)?;
-                let store = quiver_backends::open_online_store(repo)?;
+                let store = quiver_backends::open_online_store(repo).await?;
                 let mut views: Vec<String> = Vec::new();
                 for reference in &references {
                     if views.contains(&reference.view) {

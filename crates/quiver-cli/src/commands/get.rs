@@ -16,7 +16,7 @@ pub async fn run(args: &GetArgs) -> anyhow::Result<()> {
     let repo = load_registry(&args.repo.repo)?;
     let view = repo.feature_view(&args.view)?;
     let entity = repo.entity_of(view);
-    let store = quiver_backends::open_online_store(&repo)?;
+    let store = quiver_backends::open_online_store(&repo).await?;
     let (layout, lookups) = lookup(store.as_ref(), &view.name, view.ttl_seconds, &args.ids).await?;
     warn_if_behind(&repo, store.as_ref(), &view.name).await;
     match args.format {

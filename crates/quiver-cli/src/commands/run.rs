@@ -24,7 +24,7 @@ pub async fn run_job(
     progress: Progress,
 ) -> anyhow::Result<RunSummary> {
     let repo = crate::output::load_registry(repo_dir)?;
-    let online = quiver_backends::open_online_store(&repo)?;
+    let online = quiver_backends::open_online_store(&repo).await?;
     let offline = quiver_offline::OfflineStore::for_repo(&repo)?;
     let options = RunOptions {
         replace_range,

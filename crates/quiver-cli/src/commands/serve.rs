@@ -19,7 +19,7 @@ pub async fn run(args: &ServeArgs) -> anyhow::Result<()> {
         config.log_format == LogFormat::Json,
     );
     let repo = load_registry(&args.repo.repo)?;
-    let store = quiver_backends::open_online_store(&repo)?;
+    let store = quiver_backends::open_online_store(&repo).await?;
     let server = Server::bind(&repo, store, config).await?;
     // Before anyone can learn the addresses: a SIGTERM from then on drains.
     let shutdown = quiver_serve::shutdown_signal();

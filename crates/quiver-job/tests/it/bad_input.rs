@@ -118,7 +118,9 @@ async fn a_missing_file_names_the_path() {
 async fn an_unknown_view_lists_the_known_ones() {
     let (repo, before) = ran_once().await;
     let definitions = FeatureRepo::load(repo.path()).unwrap();
-    let online = quiver_backends::open_online_store(&definitions).unwrap();
+    let online = quiver_backends::open_online_store(&definitions)
+        .await
+        .unwrap();
     let offline = quiver_offline::OfflineStore::for_repo(&definitions).unwrap();
     let error = quiver_job::run_view(
         &definitions,

@@ -26,7 +26,7 @@ pub async fn run(repo: &TestRepo) -> Result<RunSummary, JobError> {
 
 pub async fn run_with(repo: &TestRepo, options: RunOptions) -> Result<RunSummary, JobError> {
     let definitions = apply(repo).await?;
-    let online = quiver_backends::open_online_store(&definitions)?;
+    let online = quiver_backends::open_online_store(&definitions).await?;
     let offline = OfflineStore::for_repo(&definitions)?;
     quiver_job::run_view(&definitions, VIEW, online.as_ref(), &offline, options).await
 }
@@ -98,7 +98,9 @@ pub fn rows_of(batches: &[RecordBatch]) -> BTreeMap<(String, i32), Features> {
 /// The online row of each id: (event day, features), `None` if absent.
 pub async fn online_rows(repo: &TestRepo, ids: &[&str]) -> Vec<Option<(i32, Features)>> {
     let definitions = FeatureRepo::load(repo.path()).unwrap();
-    let store = quiver_backends::open_online_store(&definitions).unwrap();
+    let store = quiver_backends::open_online_store(&definitions)
+        .await
+        .unwrap();
     let layout = store
         .layout(VIEW)
         .await

@@ -90,7 +90,9 @@ async fn a_job_rewriting_rows_is_served_live() {
 async fn a_redefined_layout_is_followed_by_name() {
     let (_repo, definitions) = computed_repo().await;
     let server = start(&definitions, test_config()).await;
-    let store = quiver_backends::open_online_store(&definitions).unwrap();
+    let store = quiver_backends::open_online_store(&definitions)
+        .await
+        .unwrap();
     let ids = ["MAC000002", "MAC000003", "MAC000004"];
     let (layout, rows) = store.read_with_layout(VIEW, &ids).await.unwrap();
     let original: Vec<EntityRow> = ids

@@ -100,7 +100,9 @@ pub async fn apply(repo: &TestRepo) -> FeatureRepo {
 
 /// `quiver run VIEW`.
 pub async fn run_job(definitions: &FeatureRepo, view: &str) {
-    let online = quiver_backends::open_online_store(definitions).unwrap();
+    let online = quiver_backends::open_online_store(definitions)
+        .await
+        .unwrap();
     let offline = OfflineStore::for_repo(definitions).unwrap();
     quiver_job::run_view(
         definitions,
@@ -179,7 +181,9 @@ impl Drop for Running {
 
 /// Starts a server over `definitions` with `config`.
 pub async fn start(definitions: &FeatureRepo, config: ServeConfig) -> Running {
-    let store = quiver_backends::open_online_store(definitions).unwrap();
+    let store = quiver_backends::open_online_store(definitions)
+        .await
+        .unwrap();
     let server = Server::bind(definitions, store, config).await.unwrap();
     let (http, grpc) = (server.http_addr(), server.grpc_addr());
     let in_flight = server.requests_in_flight();
