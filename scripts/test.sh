@@ -4,9 +4,16 @@
 # red step never hides another; the summary at the end lists each step's
 # verdict and the script exits non-zero if any failed.
 #
-# Steps: formatting; the Rust tests of the whole workspace; the Spark interop
-# check (Java, and PySpark installed into ~/.cache/quiver on first use), which
-# reads what the `quiver` binary wrote.
+# Steps: formatting; the test servers (scripts/services/up.sh: Redis plain
+# and with TLS + AUTH, Apache Cassandra plain and Keyspaces-like, on
+# 127.0.0.1, installed on first use and stopped at the end); the Rust tests of
+# the whole workspace, those against the servers included (a server that did
+# not start fails its tests, never skips them); the Spark interop check (Java,
+# and PySpark installed into ~/.cache/quiver on first use), which reads what
+# the `quiver` binary wrote.
+#
+# Plain `cargo test --workspace` needs no server: the server tests sit behind
+# the `integration` features named below.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,14 +36,22 @@ step() {
 }
 
 step "cargo fmt --check" cargo fmt --all -- --check
-step "cargo test" cargo test --workspace --locked --no-fail-fast "$@"
+
+services_dir="${QUIVER_SERVICES_DIR:-${QUIVER_CACHE:-$HOME/.cache/quiver}/services}"
+trap 'scripts/services/down.sh >/dev/null 2>&1' EXIT
+step "start test servers" scripts/services/up.sh
+# shellcheck source=/dev/null
+[ -f "$services_dir/env.sh" ] && source "$services_dir/env.sh"
+
+export integration=quiver-cli/integration,quiver-online-redis/integration,quiver-online-cql/integration
+step "cargo test" cargo test --workspace --locked --no-fail-fast --features "$integration" "$@"
 
 # Spark is the independent reader of the offline store: it must read what the
 # `quiver` binary wrote (PySpark from PyPI, Delta Lake jars from Maven Central).
-# The binary comes from the test build above; build it alone if that failed
-# before linking it.
+# The binary comes from the test build above (the same features, so nothing
+# is rebuilt); built here if that build failed before linking it.
 step "spark interop" bash -c '
-    cargo build --locked -p quiver-cli --bin quiver &&
+    cargo build --locked --workspace --bins --features "$integration" &&
     tests/interop/spark_reads_quiver.sh "$CARGO_TARGET_DIR/debug/quiver"'
 
 echo

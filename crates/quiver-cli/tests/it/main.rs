@@ -1,7 +1,11 @@
 //! The `quiver` binary as a user runs it.
 
+#[cfg(feature = "integration")]
+mod backends;
 mod commands;
 mod interrupted_jobs;
 mod serve;
 mod simulate;
+#[cfg(feature = "integration")]
+mod store_faults;
 mod support;

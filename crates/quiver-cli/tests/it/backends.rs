@@ -1,0 +1,216 @@
+//! Every online store by configuration alone: the same journey — `apply`,
+//! `run`, `get`, `serve`, `simulate --target store` — on each server-backed
+//! store the test servers provide (`scripts/services/up.sh`), checked
+//! against the embedded store's answers for the same data. Needs the
+//! `integration` feature and the servers; a missing server fails the test.
+
+use crate::support::{energy_repo, get_json, ok, serve};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+const IDS: [&str; 3] = ["MAC000002", "MAC000003", "MAC000404"];
+
+/// A name no other test or earlier run uses (a keyspace, a key prefix).
+fn unique(stem: &str) -> String {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let seconds = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    format!(
+        "{stem}_{}_{}_{}",
+        seconds % 1_000_000,
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_string())
+}
+
+fn services_file(path: &str) -> String {
+    let home = env_or("HOME", "/root");
+    let dir = env_or(
+        "QUIVER_SERVICES_DIR",
+        &format!("{home}/.cache/quiver/services"),
+    );
+    format!("{dir}/{path}")
+}
+
+fn cassandra() -> String {
+    format!(
+        "type = \"cassandra\"\ncontact_points = [\"{}\"]\nkeyspace = \"{}\"\n",
+        env_or("QUIVER_TEST_CASSANDRA", "127.0.0.1:19042"),
+        unique("qcli"),
+    )
+}
+
+fn keyspaces() -> String {
+    format!(
+        "type = \"cassandra\"\ncontact_points = [\"{}\"]\nkeyspace = \"{}\"\n\
+         username = \"{}\"\npassword_env = \"QUIVER_TEST_KEYSPACES_PASSWORD\"\n\
+         write_consistency = \"LOCAL_QUORUM\"\nread_consistency = \"LOCAL_ONE\"\n\
+         [online_store.tls]\nca_file = \"{}\"\n",
+        env_or("QUIVER_TEST_KEYSPACES", "127.0.0.1:19142"),
+        unique("qcli"),
+        env_or("QUIVER_TEST_KEYSPACES_USER", "cassandra"),
+        env_or(
+            "QUIVER_TEST_KEYSPACES_CA",
+            &services_file("cassandra-keyspaces/tls/ca.pem")
+        ),
+    )
+}
+
+fn redis() -> String {
+    format!(
+        "type = \"redis\"\nurl = \"{}\"\nkey_prefix = \"{}\"\n",
+        env_or("QUIVER_TEST_REDIS_URL", "redis://127.0.0.1:16379"),
+        unique("qcli"),
+    )
+}
+
+fn redis_with_tls_and_auth() -> String {
+    format!(
+        "type = \"redis\"\nurl = \"{}\"\nkey_prefix = \"{}\"\n\
+         password_env = \"QUIVER_TEST_REDIS_PASSWORD\"\ntls_ca_file = \"{}\"\n",
+        env_or("QUIVER_TEST_REDIS_SECURE_URL", "rediss://127.0.0.1:16380"),
+        unique("qcli"),
+        env_or("QUIVER_TEST_REDIS_CA", &services_file("redis/tls/ca.pem")),
+    )
+}
+
+fn http_get(addr: &str, path: &str) -> String {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
+
+/// The journey on the store `online_store` configures, against the embedded
+/// store's answers for the same data.
+fn journey(online_store: &str) {
+    let env = [
+        (
+            "QUIVER_TEST_KEYSPACES_PASSWORD",
+            env_or("QUIVER_TEST_KEYSPACES_PASSWORD", "cassandra"),
+        ),
+        (
+            "QUIVER_TEST_REDIS_PASSWORD",
+            env_or("QUIVER_TEST_REDIS_PASSWORD", "quiver-test-password"),
+        ),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let embedded = energy_repo(&dir.path().join("embedded"), 3);
+    ok(&["run", "energy_features", "--repo", &embedded, "--quiet"]);
+    let expected = get_json(&embedded, &IDS);
+
+    let repo = energy_repo(&dir.path().join("server"), 3);
+    let toml = format!("{repo}/quiver.toml");
+    let text = std::fs::read_to_string(&toml).unwrap();
+    let start = text.find("\n[online_store]\n").unwrap();
+    std::fs::write(
+        &toml,
+        format!("{}\n[online_store]\n{online_store}", &text[..start]),
+    )
+    .unwrap();
+    let with_env = |args: &[&str]| {
+        let out = crate::support::command(args)
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "quiver {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let applied = with_env(&["apply", "--repo", &repo]);
+    assert!(
+        applied.contains("Online store (cassandra)") || applied.contains("Online store (redis)"),
+        "{applied}"
+    );
+    let summary = with_env(&["run", "energy_features", "--repo", &repo]);
+    assert!(summary.contains("3 entities updated"), "{summary}");
+
+    // `get` answers exactly what the embedded store answers.
+    let mut args = vec![
+        "get",
+        "energy_features",
+        "--repo",
+        &repo,
+        "--format",
+        "json",
+    ];
+    for id in IDS {
+        args.extend(["--id", id]);
+    }
+    let got: Vec<serde_json::Value> = serde_json::from_str(&with_env(&args)).unwrap();
+    assert_eq!(got, expected);
+    assert_eq!(got[2]["status"], "not_found");
+
+    // A rerun writes nothing new and changes nothing.
+    with_env(&["run", "energy_features", "--repo", &repo, "--quiet"]);
+    let again: Vec<serde_json::Value> = serde_json::from_str(&with_env(&args)).unwrap();
+    assert_eq!(again, expected);
+
+    // `serve` reads it, and is ready.
+    let env_pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let served = serve(&["--repo", &repo, "--http-addr", "127.0.0.1:0"], &env_pairs);
+    let ready = http_get(&served.http, "/ready");
+    assert!(ready.starts_with("HTTP/1.1 200"), "{ready}");
+    let features = http_get(&served.http, "/features/energy_features/MAC000002");
+    assert!(features.starts_with("HTTP/1.1 200"), "{features}");
+    let sum = expected[0]["features"]["energy_sum"].to_string();
+    assert_ne!(sum, "null");
+    assert!(features.contains(&sum), "{sum} not in {features}");
+    drop(served);
+
+    // `simulate --target store` measures it.
+    let out = dir.path().join("sim");
+    with_env(&[
+        "simulate",
+        "--repo",
+        &repo,
+        "--workers",
+        "2",
+        "--requests",
+        "200",
+        "--warmup",
+        "0s",
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let result: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("result.json")).unwrap()).unwrap();
+    assert_eq!(result["totals"]["requests"], 200);
+    assert_eq!(result["totals"]["errors"], 0, "{result}");
+}
+
+#[test]
+fn every_command_works_on_cassandra() {
+    journey(&cassandra());
+}
+
+#[test]
+fn every_command_works_on_a_keyspaces_like_node() {
+    journey(&keyspaces());
+}
+
+#[test]
+fn every_command_works_on_redis() {
+    journey(&redis());
+}
+
+#[test]
+fn every_command_works_on_redis_with_tls_and_auth() {
+    journey(&redis_with_tls_and_auth());
+}
