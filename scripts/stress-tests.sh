@@ -26,24 +26,23 @@ if [ ${#targets[@]} -eq 0 ]; then
 fi
 log_dir="${LOG_DIR:-$(mktemp -d)}"
 
-# The path of a crate's `it` test binary, built if needed.
-binary_of() {
-    cargo test --locked -p "$1" --test it --no-run --message-format=json 2>/dev/null |
-        python3 -c '
+# Every crate's `it` test binary, built as scripts/test.sh builds them: for
+# the whole workspace at once. (`cargo test -p CRATE` would resolve features
+# for that crate alone and rebuild DataFusion in another variant.)
+declare -A binaries
+while read -r crate bin; do
+    binaries[$crate]=$bin
+done < <(cargo test --workspace --locked --no-run --message-format=json 2>/dev/null |
+    python3 -c '
 import json, sys
 for line in sys.stdin:
     m = json.loads(line)
     if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["name"] == "it":
-        print(m["executable"])'
-}
-
-# Build every binary first, so the runs below measure tests, not cargo.
-declare -A binaries
+        crate = m["package_id"].split("#")[0].rstrip("/").split("/")[-1]
+        print(crate, m["executable"])')
 for target in "${targets[@]}"; do
     crate="${target%%:*}"
-    [ -n "${binaries[$crate]:-}" ] && continue
-    binaries[$crate]="$(binary_of "$crate")"
-    [ -n "${binaries[$crate]}" ] || { echo "no integration-test binary for $crate"; exit 2; }
+    [ -n "${binaries[$crate]:-}" ] || { echo "no integration-test binary for $crate"; exit 2; }
 done
 
 if [ "${STRESS:-1}" = 1 ]; then
