@@ -10,6 +10,9 @@
 #            `serve::` to run one module). Default: every test binary that
 #            reads a clock or counts requests (see the list below).
 #   STRESS=0 runs without the busy core (stress-ng from Debian packages).
+#   RUN_TIMEOUT  seconds one run may take before it counts as failed (600).
+# Tests against the servers (the `integration` features) need them running:
+# scripts/services/up.sh, then source its env.sh.
 #
 # Prints one line per run and a count per binary; exits non-zero if any run
 # failed, keeping the failed runs' output in $LOG_DIR (default: a temp dir).
@@ -27,19 +30,25 @@ fi
 log_dir="${LOG_DIR:-$(mktemp -d)}"
 
 # Every crate's `it` test binary, built as scripts/test.sh builds them: for
-# the whole workspace at once. (`cargo test -p CRATE` would resolve features
+# the whole workspace at once, with the same features. (`cargo test -p CRATE` would resolve features
 # for that crate alone and rebuild DataFusion in another variant.)
+integration=quiver-cli/integration,quiver-online-redis/integration,quiver-online-cql/integration
+build_log="$log_dir/build.json"
+if ! cargo test --workspace --locked --no-run --features "$integration" \
+        --message-format=json >"$build_log"; then
+    echo "the test build failed; see above"
+    exit 2
+fi
 declare -A binaries
 while read -r crate bin; do
     binaries[$crate]=$bin
-done < <(cargo test --workspace --locked --no-run --message-format=json 2>/dev/null |
-    python3 -c '
+done < <(python3 -c '
 import json, sys
-for line in sys.stdin:
+for line in open(sys.argv[1]):
     m = json.loads(line)
     if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["name"] == "it":
         crate = m["package_id"].split("#")[0].rstrip("/").split("/")[-1]
-        print(crate, m["executable"])')
+        print(crate, m["executable"])' "$build_log")
 for target in "${targets[@]}"; do
     crate="${target%%:*}"
     [ -n "${binaries[$crate]:-}" ] || { echo "no integration-test binary for $crate"; exit 2; }
@@ -67,7 +76,8 @@ for target in "${targets[@]}"; do
         start=$(date +%s.%N)
         # Test binaries look for their fixtures relative to the crate.
         # shellcheck disable=SC2086 # an empty filter is no argument
-        if (cd "crates/$crate" && "$bin" $filter) >"$out" 2>&1; then
+        # A run that hangs is a failure too, not a stuck loop.
+        if (cd "crates/$crate" && timeout "${RUN_TIMEOUT:-600}" "$bin" $filter) >"$out" 2>&1; then
             ok=$((ok + 1))
             rm -f "$out"
             verdict=ok

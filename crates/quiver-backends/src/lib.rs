@@ -132,8 +132,38 @@ fn open_embedded(repo: &FeatureRepo) -> Result<Arc<dyn OnlineStore>, OnlineError
 /// definitions (a Cassandra store creates or alters its tables; an
 /// incompatible change is refused before anything changes).
 pub async fn prepare_online_store(repo: &FeatureRepo) -> Result<(), OnlineError> {
+    refuse_written_secrets(&repo.online_store)?;
     let store = open_online_store(repo).await?;
     store.prepare(&layouts(repo)).await
+}
+
+/// Refuses a password written into `[online_store]` (a `password` key, or
+/// one inside a `url`): `quiver apply` copies the table into
+/// `data/registry.json`, which is not a place for secrets. The backends take
+/// `password_env`, the name of an environment variable, instead.
+fn refuse_written_secrets(config: &OnlineStoreConfig) -> Result<(), OnlineError> {
+    let OnlineStoreConfig::Backend { settings, .. } = config else {
+        return Ok(());
+    };
+    let why = "quiver apply copies [online_store] into data/registry.json; put the \
+               secret in an environment variable and name it in `password_env`";
+    if settings.contains_key("password") {
+        return Err(OnlineError::Config {
+            key: "password".to_string(),
+            problem: format!("a password written in quiver.toml is refused: {why}"),
+        });
+    }
+    if let Some(url) = settings.get("url").and_then(|url| url.as_str())
+        && let Some((_, rest)) = url.split_once("://")
+        && let Some((user_info, _)) = rest.split_once('@')
+        && user_info.contains(':')
+    {
+        return Err(OnlineError::Config {
+            key: "url".to_string(),
+            problem: format!("a password inside the URL is refused: {why}"),
+        });
+    }
+    Ok(())
 }
 
 /// The layout of every view of `repo`, as its rows will be written.
@@ -188,6 +218,33 @@ mod tests {
             .to_string();
         assert!(error.contains("\"dynamodb\""), "{error}");
         assert!(error.contains("this build knows: embedded"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn a_written_password_is_refused_before_the_registry_could_hold_it() {
+        for (table, key) in [
+            (
+                "type = \"cassandra\"\ncontact_points = [\"h:9042\"]\npassword = \"s3cret\"",
+                "password",
+            ),
+            (
+                "type = \"redis\"\nurl = \"redis://:s3cret@127.0.0.1:6379\"",
+                "url",
+            ),
+            (
+                "type = \"redis\"\nurl = \"redis://user:s3cret@127.0.0.1:6379\"",
+                "url",
+            ),
+        ] {
+            let (_repo, definitions) = repo_with_online_store(table);
+            match prepare_online_store(&definitions).await {
+                Err(OnlineError::Config { key: got, problem }) => {
+                    assert_eq!(got, key);
+                    assert!(problem.contains("password_env") && !problem.contains("s3cret"));
+                }
+                other => panic!("{table}: {other:?}"),
+            }
+        }
     }
 
     #[test]

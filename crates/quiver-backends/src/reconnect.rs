@@ -37,7 +37,7 @@ pub async fn open(
                 last_failure: Mutex::new(Failure {
                     at: Instant::now(),
                     store,
-                    reason: source.to_string(),
+                    reason: error_chain(&*source),
                 }),
             }))
         }
@@ -85,26 +85,55 @@ impl Reconnecting {
             let failure = self.last_failure.lock().unwrap_or_else(|e| e.into_inner());
             return Err(failure.error());
         }
+        // Cleared however this attempt ends, also when the caller gives up
+        // and drops this future mid-connect (a request's deadline): a flag
+        // left set would stop every later attempt.
+        let _opening = ClearOnDrop(&self.opening);
         let result = (self.opener)().await;
-        let outcome = match result {
+        let mut failure = self.last_failure.lock().unwrap_or_else(|e| e.into_inner());
+        match result {
             Ok(store) => {
                 tracing::info!("Online store reachable again.");
+                drop(failure);
                 Ok(self.opened.get_or_init(|| store))
             }
             Err(OnlineError::Unavailable { store, source }) => {
-                let mut failure = self.last_failure.lock().unwrap_or_else(|e| e.into_inner());
                 *failure = Failure {
                     at: Instant::now(),
                     store,
-                    reason: source.to_string(),
+                    reason: error_chain(&*source),
                 };
                 Err(failure.error())
             }
-            Err(other) => Err(other),
-        };
-        self.opening.store(false, Ordering::Release);
-        outcome
+            Err(other) => {
+                // Answered, but refused (a wrong password): still wait
+                // before the next attempt.
+                failure.at = Instant::now();
+                Err(other)
+            }
+        }
     }
+}
+
+/// Clears the flag it holds when dropped.
+struct ClearOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for ClearOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
+
+/// An error and its causes, `: ` between each, as one line.
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 #[async_trait::async_trait]
@@ -212,6 +241,43 @@ mod tests {
         assert_eq!(attempts.load(Ordering::SeqCst), 2);
         assert!(store.layout("v").await.unwrap().is_none());
         assert_eq!(attempts.load(Ordering::SeqCst), 2, "opened twice");
+    }
+
+    #[tokio::test]
+    async fn a_caller_that_gives_up_mid_connect_does_not_stop_later_attempts() {
+        let attempts = Arc::new(AtomicUsize::new(0));
+        let slow = {
+            let attempts = attempts.clone();
+            move || {
+                let attempts = attempts.clone();
+                Box::pin(async move {
+                    let n = attempts.fetch_add(1, Ordering::SeqCst);
+                    if n == 1 {
+                        // The second attempt hangs until its caller gives up.
+                        std::future::pending::<()>().await;
+                    }
+                    Err(OnlineError::Unavailable {
+                        store: "test".to_string(),
+                        source: "connection refused".into(),
+                    })
+                }) as Pin<Box<dyn Future<Output = Opened> + Send>>
+            }
+        };
+        let store = open(slow).await.unwrap();
+        tokio::time::sleep(RETRY_EVERY).await;
+        let gave_up = tokio::time::timeout(Duration::from_millis(50), store.check()).await;
+        assert!(
+            gave_up.is_err(),
+            "the hanging attempt should have been cut off"
+        );
+        assert_eq!(attempts.load(Ordering::SeqCst), 2);
+        tokio::time::sleep(RETRY_EVERY).await;
+        assert!(store.check().await.is_err());
+        assert_eq!(
+            attempts.load(Ordering::SeqCst),
+            3,
+            "no attempt after the cancelled one"
+        );
     }
 
     #[tokio::test]

@@ -74,6 +74,9 @@ struct Inner {
     /// One schema change at a time from this process.
     schema_lock: Mutex<()>,
     retries: AtomicUsize,
+    /// The longest a read-side call (`read`, `layout`, `check`…) may take
+    /// in all: twice `request_timeout`, for a layout refresh and the rows.
+    read_deadline: Duration,
 }
 
 /// A view as the read path uses it.
@@ -170,6 +173,7 @@ impl CqlStore {
                 meta: OnceCell::new(),
                 schema_lock: Mutex::new(()),
                 retries: AtomicUsize::new(0),
+                read_deadline: config.request_timeout.saturating_mul(2),
             }),
         })
     }
@@ -193,6 +197,24 @@ impl CqlStore {
 }
 
 impl Inner {
+    /// `call` within [`Inner::read_deadline`]. The driver bounds each
+    /// statement by `request_timeout`, but not everything a read may do
+    /// (preparing a statement on a frozen node waits without limit), and
+    /// no request to the server may wait longer than this.
+    async fn within<T>(
+        &self,
+        what: impl FnOnce() -> String,
+        call: impl std::future::Future<Output = Result<T, OnlineError>>,
+    ) -> Result<T, OnlineError> {
+        match tokio::time::timeout(self.read_deadline, call).await {
+            Ok(result) => result,
+            Err(_) => Err(OnlineError::Unavailable {
+                store: self.store.clone(),
+                source: format!("{} got no answer within {:?}", what(), self.read_deadline).into(),
+            }),
+        }
+    }
+
     fn driver_error<E: crate::error::DriverError>(&self, operation: String, error: E) -> CqlError {
         CqlError::from_driver(&self.store, operation, error)
     }
@@ -955,37 +977,57 @@ impl OnlineStore for CqlStore {
         keys: &[&str],
     ) -> Result<(Arc<ViewLayout>, Vec<Option<FeatureRow>>), OnlineError> {
         let inner = &*self.inner;
-        let cached = self
-            .inner
-            .view(view)
-            .await?
-            .ok_or_else(|| OnlineError::UnknownView {
-                view: view.to_string(),
-            })?;
-        let reads: Vec<_> = keys
-            .iter()
-            .map(|key| inner.read_one(&cached, key))
-            .collect();
-        let rows = stream::iter(reads)
-            .buffered(READ_FANOUT)
-            .try_collect()
-            .await?;
-        Ok((cached.layout.clone(), rows))
+        let read = async {
+            let cached = self
+                .inner
+                .view(view)
+                .await?
+                .ok_or_else(|| OnlineError::UnknownView {
+                    view: view.to_string(),
+                })?;
+            let reads: Vec<_> = keys
+                .iter()
+                .map(|key| inner.read_one(&cached, key))
+                .collect();
+            let rows = stream::iter(reads)
+                .buffered(READ_FANOUT)
+                .try_collect()
+                .await?;
+            Ok((cached.layout.clone(), rows))
+        };
+        inner
+            .within(|| format!("reading view `{view}`"), read)
+            .await
     }
 
     async fn layout(&self, view: &str) -> Result<Option<Arc<ViewLayout>>, OnlineError> {
-        Ok(self
-            .inner
-            .view(view)
-            .await?
-            .map(|cached| cached.layout.clone()))
+        let inner = &*self.inner;
+        let layout = async {
+            Ok(self
+                .inner
+                .view(view)
+                .await?
+                .map(|cached| cached.layout.clone()))
+        };
+        inner
+            .within(|| format!("reading the layout of view `{view}`"), layout)
+            .await
     }
 
     async fn offline_version(&self, view: &str) -> Result<Option<u64>, OnlineError> {
-        let meta = self.inner.read_meta(view, false).await?;
-        Ok(meta
-            .and_then(|m| m.offline_version)
-            .and_then(|v| u64::try_from(v).ok()))
+        let inner = &*self.inner;
+        let version = async {
+            let meta = inner.read_meta(view, false).await?;
+            Ok(meta
+                .and_then(|m| m.offline_version)
+                .and_then(|v| u64::try_from(v).ok()))
+        };
+        inner
+            .within(
+                || format!("reading the offline version of view `{view}`"),
+                version,
+            )
+            .await
     }
 
     async fn prepare(&self, layouts: &[ViewLayout]) -> Result<(), OnlineError> {
@@ -995,15 +1037,20 @@ impl OnlineStore for CqlStore {
 
     async fn check(&self) -> Result<(), OnlineError> {
         let inner = &*self.inner;
+        let check = async {
+            inner
+                .run(
+                    "SELECT release_version FROM system.local",
+                    (),
+                    &inner.profiles.read,
+                    || "checking the cluster".to_string(),
+                )
+                .await?;
+            Ok(())
+        };
         inner
-            .run(
-                "SELECT release_version FROM system.local",
-                (),
-                &inner.profiles.read,
-                || "checking the cluster".to_string(),
-            )
-            .await?;
-        Ok(())
+            .within(|| "checking the cluster".to_string(), check)
+            .await
     }
 }
 

@@ -213,7 +213,7 @@ fn a_job_whose_online_write_fails_part_way_is_completed_by_the_next_run() {
     redis.start();
     let repo = energy_repo(&dir.path().join("repo"), households);
     // Small round trips, so that some of the job's rows land before Redis
-    // refuses the rest (each round trip is one MULTI/EXEC: whole or nothing).
+    // is full and refuses the rest.
     use_redis(&repo, &redis.url(), "write_chunk_rows = 20\n");
     let csv = format!("{repo}/data/energy.csv");
     let full = std::fs::read_to_string(&csv).unwrap();

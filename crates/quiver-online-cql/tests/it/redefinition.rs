@@ -80,6 +80,8 @@ async fn another_process_serves_the_previous_definition_whole_until_it_refreshes
     // under v1's names, never the new row under the old names. Within twice
     // layout_refresh it must serve v2.
     loop {
+        // Measured before the read: a slow read that began in time is fine.
+        let asked_after = redefined.elapsed();
         let (seen, rows) = reader.read_with_layout("v", &["a"]).await.unwrap();
         if *seen == v2 {
             assert_eq!(rows[0].as_ref(), Some(&flagged("a", 2, 2.0).row));
@@ -88,9 +90,10 @@ async fn another_process_serves_the_previous_definition_whole_until_it_refreshes
         assert_eq!(*seen, v1);
         assert_eq!(rows[0].as_ref(), Some(&row("a", 1, 1.0).row));
         assert!(
-            redefined.elapsed() < Duration::from_millis(2 * 400 + 400),
-            "the reader still served v1 after {:?}",
-            redefined.elapsed()
+            // Twice layout_refresh on a quiet machine; the margin is for a
+            // loaded one, where the background reread itself waits for a core.
+            asked_after < Duration::from_secs(10),
+            "the reader still served v1 when asked {asked_after:?} after the redefinition"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }

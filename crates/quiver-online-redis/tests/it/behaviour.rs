@@ -69,11 +69,12 @@ async fn rows_of_a_view_with_a_ttl_expire_and_others_do_not() {
     let ttls = HashMap::from([("short".to_string(), Duration::from_secs(1))]);
     let store = store_with(RedisStoreConfig::default(), ttls).await;
     store
-        .write(&layout("short"), &[row("a", 1, 1.0)], None)
+        .write(&layout("kept"), &[row("a", 1, 1.0)], None)
         .await
         .unwrap();
+    let written = std::time::Instant::now();
     store
-        .write(&layout("kept"), &[row("a", 1, 1.0)], None)
+        .write(&layout("short"), &[row("a", 1, 1.0)], None)
         .await
         .unwrap();
     let c = raw(&store).await;
@@ -89,7 +90,10 @@ async fn rows_of_a_view_with_a_ttl_expire_and_others_do_not() {
         }
     };
     let left = pttl(format!("{prefix}:short:1:{{a}}")).await;
-    assert!(0 < left && left <= 1_000, "PTTL {left}");
+    // Unless a loaded machine took longer than the TTL to get here.
+    if written.elapsed() < Duration::from_millis(1_000) {
+        assert!(0 < left && left <= 1_000, "PTTL {left}");
+    }
     assert_eq!(pttl(format!("{prefix}:kept:1:{{a}}")).await, -1);
     assert_eq!(
         pttl(format!("{prefix}:short:meta")).await,

@@ -46,7 +46,6 @@ async fn overload_is_a_fast_503_and_slow_bodies_time_out() {
     // A client that sends half its body and stalls holds the one slot.
     let slow = start_slow_post(server.http, &body, 10).await;
     server.wait_for_in_flight(1).await;
-    let started = Instant::now();
     let refused = post_features(server.http, &serde_json::from_slice(&body).unwrap()).await;
     let message = refused.expect_error(503, "overloaded");
     assert!(message.contains("1 concurrent"), "{message}");
@@ -54,10 +53,6 @@ async fn overload_is_a_fast_503_and_slow_bodies_time_out() {
     // Refused at once, not queued until the slot came free: the slow client
     // still held it when the 503 arrived.
     assert_eq!(server.in_flight.count(), 1, "the slot was freed first");
-    assert!(
-        started.elapsed() < Duration::from_millis(1_500),
-        "the 503 waited for the body timeout"
-    );
     // The stalled client gets a 408 when its body timeout passes, freeing the slot.
     let timed_out = read_response(slow).await;
     timed_out.expect_error(408, "body_timeout");
