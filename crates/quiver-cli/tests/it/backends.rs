@@ -133,8 +133,11 @@ fn journey(online_store: &str) {
         String::from_utf8(out.stdout).unwrap()
     };
     let applied = with_env(&["apply", "--repo", &repo]);
+    // The table's first line is `type = "…"`: apply must name that store.
+    let kind = online_store.lines().next().unwrap();
+    let kind = kind.trim_start_matches("type = ").trim_matches('"');
     assert!(
-        applied.contains("Online store (cassandra)") || applied.contains("Online store (redis)"),
+        applied.contains(&format!("Online store ({kind}): ready")),
         "{applied}"
     );
     let summary = with_env(&["run", "energy_features", "--repo", &repo]);
