@@ -39,12 +39,33 @@ step "cargo fmt --check" cargo fmt --all -- --check
 
 services_dir="${QUIVER_SERVICES_DIR:-${QUIVER_CACHE:-$HOME/.cache/quiver}/services}"
 trap 'scripts/services/down.sh >/dev/null 2>&1' EXIT
-step "start test servers" scripts/services/up.sh
+# Fresh data: nothing of an earlier run (or another clone's run) remains.
+step "start test servers" env QUIVER_SERVICES_FRESH=1 scripts/services/up.sh
 # shellcheck source=/dev/null
 [ -f "$services_dir/env.sh" ] && source "$services_dir/env.sh"
 
 export integration=quiver-cli/integration,quiver-online-redis/integration,quiver-online-cql/integration
 step "cargo test" cargo test --workspace --locked --no-fail-fast --features "$integration" "$@"
+
+# quiver-serve's whole suite once more on each server-backed store (the
+# suite's repositories take the store QUIVER_TEST_ONLINE_STORE names), with
+# the test binary the build above made.
+serve_tests_on() {
+    local bin
+    bin="$(cargo test --workspace --locked --no-run --features "$integration" \
+            --message-format=json 2>/dev/null | python3 -c '
+import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if (m.get("reason") == "compiler-artifact" and m.get("executable")
+            and m["target"]["name"] == "it" and "/quiver-serve#" in m["package_id"]):
+        print(m["executable"])')"
+    [ -n "$bin" ] || { echo "no quiver-serve test binary"; return 1; }
+    (cd crates/quiver-serve && QUIVER_TEST_ONLINE_STORE="$1" "$bin")
+}
+for store in redis redis-secure cassandra keyspaces; do
+    step "quiver-serve tests on $store" serve_tests_on "$store"
+done
 
 # Spark is the independent reader of the offline store: it must read what the
 # `quiver` binary wrote (PySpark from PyPI, Delta Lake jars from Maven Central).

@@ -14,6 +14,7 @@
 # keyspaces node, has created its superuser). A node that does not come up
 # fails the script with its log tail; one already running is left as it is.
 # Data, logs, config and pid file: $QUIVER_SERVICES_DIR/cassandra{,-keyspaces}/.
+# QUIVER_SERVICES_FRESH=1 deletes a node's data before starting it.
 # shellcheck source-path=SCRIPTDIR
 set -euo pipefail
 SCRIPT_NAME=cassandra
@@ -137,6 +138,8 @@ commitlog_directory: $dir/data/commitlog
 saved_caches_directory: $dir/data/saved_caches
 hints_directory: $dir/data/hints
 cdc_raw_directory: $dir/data/cdc_raw
+# Tests drop a keyspace per test; a snapshot of each would only fill the disk.
+auto_snapshot: false
 commitlog_sync: periodic
 commitlog_sync_period: 10000ms
 commitlog_segment_size: 8MiB
@@ -210,6 +213,9 @@ start_node() { # NODE
     return 0
   fi
   rm -f "$dir/cassandra.pid"
+  # QUIVER_SERVICES_FRESH=1 (scripts/test.sh sets it): start from empty
+  # data, so keyspaces of earlier runs never pile up in a CI machine's node.
+  if [[ ${QUIVER_SERVICES_FRESH:-0} == 1 ]]; then rm -rf "$dir/data"; fi
   require_port_free "$cql" "$label CQL"
   require_port_free "$storage" "$label storage"
   require_port_free "$jmx" "$label JMX"

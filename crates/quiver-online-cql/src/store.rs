@@ -855,6 +855,10 @@ fn group_by_key(rows: &[EntityRow]) -> Vec<(&str, KeyRows<'_>)> {
     groups
 }
 
+/// How many times a read that missed rows rereads the view's definition
+/// while it keeps changing (a writer redefining the view again and again).
+const MISS_REREADS: usize = 8;
+
 #[async_trait::async_trait]
 impl OnlineStore for CqlStore {
     async fn write(
@@ -977,22 +981,39 @@ impl OnlineStore for CqlStore {
         keys: &[&str],
     ) -> Result<(Arc<ViewLayout>, Vec<Option<FeatureRow>>), OnlineError> {
         let inner = &*self.inner;
-        let read = async {
-            let cached = self
-                .inner
-                .view(view)
-                .await?
-                .ok_or_else(|| OnlineError::UnknownView {
-                    view: view.to_string(),
-                })?;
+        let read_under = |cached: Arc<CachedView>| async move {
             let reads: Vec<_> = keys
                 .iter()
                 .map(|key| inner.read_one(&cached, key))
                 .collect();
-            let rows = stream::iter(reads)
+            let rows: Vec<Option<FeatureRow>> = stream::iter(reads)
                 .buffered(READ_FANOUT)
                 .try_collect()
                 .await?;
+            Ok::<_, OnlineError>((cached, rows))
+        };
+        let read = async {
+            let unknown = || OnlineError::UnknownView {
+                view: view.to_string(),
+            };
+            let cached = self.inner.view(view).await?.ok_or_else(unknown)?;
+            let (mut cached, mut rows) = read_under(cached).await?;
+            // A row missing under the cached generation may have moved on:
+            // a writer deletes a key's rows two generations back, and this
+            // process rereads definitions only every `layout_refresh`. A
+            // reread of `quiver_views` settles it (only misses pay for it);
+            // a writer redefining the view again meanwhile means another.
+            for _ in 0..MISS_REREADS {
+                if rows.iter().all(Option::is_some) {
+                    break;
+                }
+                match self.inner.refresh(view, Some(cached.clone())).await? {
+                    Some(latest) if latest.generation != cached.generation => {
+                        (cached, rows) = read_under(latest).await?;
+                    }
+                    _ => break,
+                }
+            }
             Ok((cached.layout.clone(), rows))
         };
         inner

@@ -6,5 +6,6 @@
 
 pub mod online_conformance;
 pub mod repo;
+pub mod servers;
 
 pub use repo::TestRepo;

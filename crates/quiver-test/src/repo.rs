@@ -12,12 +12,18 @@ pub struct TestRepo {
 pub const ENERGY_HEADER: &str = "household_id,day,energy_median,energy_mean,energy_max,energy_count,energy_std,energy_sum,energy_min";
 
 impl TestRepo {
-    /// A new energy repository whose source holds `csv` (header included).
+    /// A new energy repository whose source holds `csv` (header included),
+    /// on the online store `QUIVER_TEST_ONLINE_STORE` names
+    /// ([`servers`](crate::servers)), the embedded one by default.
     pub fn energy(csv: &str) -> TestRepo {
         let dir = tempfile::tempdir().expect("a temporary folder");
         quiver_core::scaffold::init_energy_repo(dir.path()).expect("the template is written");
         let repo = TestRepo { dir };
         repo.write_source(csv);
+        // The embedded store, unless the run names a test server.
+        if let Some(settings) = crate::servers::online_store_under_test() {
+            repo.set_online_store(&settings);
+        }
         repo
     }
 
