@@ -9,6 +9,7 @@
 //! forwards. A bad setting is still an error at once: only `Unavailable`
 //! waits for the server.
 
+use quiver_online::error_chain;
 use quiver_online::{EntityRow, FeatureRow, OnlineError, OnlineStore, ViewLayout, WriteOutcome};
 use std::future::Future;
 use std::pin::Pin;
@@ -122,18 +123,6 @@ impl Drop for ClearOnDrop<'_> {
     fn drop(&mut self) {
         self.0.store(false, Ordering::Release);
     }
-}
-
-/// An error and its causes, `: ` between each, as one line.
-fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[async_trait::async_trait]

@@ -6,6 +6,7 @@
 //! time (`Unavailable`, a server answers 503 and a job may retry later), or
 //! that a node answered with an error (`Backend`).
 
+pub(crate) use quiver_online::error_chain;
 use quiver_online::{BoxError, OnlineError};
 use scylla::errors::{
     DbError, ExecutionError, NewSessionError, PrepareError, RequestAttemptError,
@@ -205,18 +206,6 @@ pub(crate) fn is_missing_table(error: &ExecutionError) -> bool {
         _ => return false,
     };
     matches!(attempt, RequestAttemptError::DbError(DbError::Invalid, _))
-}
-
-/// `error` and its sources, joined: the driver nests the useful part deep.
-pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

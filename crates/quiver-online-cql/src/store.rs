@@ -796,37 +796,6 @@ fn backoff(base: Duration, attempt: u32) -> Duration {
     ceiling / 2 + ceiling.mul_f64(random / 2.0)
 }
 
-/// Refuses a row that does not fit `layout`, naming its key.
-fn check_row(layout: &ViewLayout, row: &EntityRow) -> Result<(), OnlineError> {
-    let mismatch = |reason: String| OnlineError::RowMismatch {
-        view: layout.view.clone(),
-        key: row.key.clone(),
-        reason,
-    };
-    if row.key.is_empty() || row.key.len() > MAX_KEY_BYTES {
-        return Err(mismatch(format!(
-            "an entity key must be 1 to {MAX_KEY_BYTES} bytes long"
-        )));
-    }
-    if row.row.values.len() != layout.features.len() {
-        return Err(mismatch(format!(
-            "{} values for {} features",
-            row.row.values.len(),
-            layout.features.len()
-        )));
-    }
-    for (value, (name, declared)) in row.row.values.iter().zip(&layout.features) {
-        if let Some(actual) = value.value_type()
-            && actual != *declared
-        {
-            return Err(mismatch(format!(
-                "feature `{name}` is declared {declared} but the value is {actual}"
-            )));
-        }
-    }
-    Ok(())
-}
-
 /// The rows of a write grouped by key, in the order keys first appear.
 fn group_by_key(rows: &[EntityRow]) -> Vec<(&str, KeyRows<'_>)> {
     let mut index: HashMap<&str, usize> = HashMap::with_capacity(rows.len());
@@ -868,7 +837,7 @@ impl OnlineStore for CqlStore {
         offline_version: Option<u64>,
     ) -> Result<WriteOutcome, OnlineError> {
         for row in rows {
-            check_row(layout, row)?;
+            layout.check_row(row, Some(MAX_KEY_BYTES))?;
         }
         let inner = &*self.inner;
         let view = layout.view.as_str();

@@ -588,35 +588,6 @@ fn decode_rows(view: &str, keys: &[&str], values: Value) -> Result<Vec<Option<Fe
         .collect()
 }
 
-/// Refuses a row that does not fit the layout, as the embedded store does.
-fn check_row(layout: &ViewLayout, row: &EntityRow) -> Result<(), OnlineError> {
-    let mismatch = |reason: String| OnlineError::RowMismatch {
-        view: layout.view.clone(),
-        key: row.key.clone(),
-        reason,
-    };
-    if row.key.is_empty() {
-        return Err(mismatch("an entity key must not be empty".to_string()));
-    }
-    if row.row.values.len() != layout.features.len() {
-        return Err(mismatch(format!(
-            "{} values for {} features",
-            row.row.values.len(),
-            layout.features.len()
-        )));
-    }
-    for (value, (name, declared)) in row.row.values.iter().zip(&layout.features) {
-        if let Some(actual) = value.value_type()
-            && actual != *declared
-        {
-            return Err(mismatch(format!(
-                "feature `{name}` is declared {declared} but the value is {actual}"
-            )));
-        }
-    }
-    Ok(())
-}
-
 #[async_trait::async_trait]
 impl OnlineStore for RedisStore {
     /// Writes in chunks of `write_chunk_rows`, one round trip each; every
@@ -632,7 +603,7 @@ impl OnlineStore for RedisStore {
         offline_version: Option<u64>,
     ) -> Result<WriteOutcome, OnlineError> {
         for row in rows {
-            check_row(layout, row)?;
+            layout.check_row(row, None)?;
         }
         Ok(self.write_rows(layout, rows, offline_version).await?)
     }

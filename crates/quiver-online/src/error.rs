@@ -1,5 +1,19 @@
 //! Errors of online stores.
 
+/// An error and its causes, `: ` between each, as one line: for logs and
+/// answers that carry one string (a driver often nests the useful part
+/// deep).
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 /// The cause of a backend's failure, as its driver reported it.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 

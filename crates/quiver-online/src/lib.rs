@@ -17,6 +17,6 @@ mod row;
 mod store;
 
 pub use embedded::{EmbeddedStore, EmbeddedStoreConfig};
-pub use error::{BoxError, OnlineError};
+pub use error::{BoxError, OnlineError, error_chain};
 pub use row::{EntityRow, FeatureRow, FeatureValue, ViewLayout};
 pub use store::{OnlineStore, WriteOutcome};

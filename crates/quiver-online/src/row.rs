@@ -83,6 +83,51 @@ impl ViewLayout {
         }
     }
 
+    /// Refuses a row that does not fit this layout, naming its key: an
+    /// empty key (or one longer than `max_key_bytes`, when the store has a
+    /// limit), a value count other than the feature count, or a value of
+    /// another type than its feature's (nulls fit every type). Every store
+    /// checks a whole write with it before it writes anything.
+    pub fn check_row(
+        &self,
+        row: &EntityRow,
+        max_key_bytes: Option<usize>,
+    ) -> Result<(), crate::OnlineError> {
+        let mismatch = |reason: String| crate::OnlineError::RowMismatch {
+            view: self.view.clone(),
+            key: row.key.clone(),
+            reason,
+        };
+        match max_key_bytes {
+            Some(max) if row.key.is_empty() || row.key.len() > max => {
+                return Err(mismatch(format!(
+                    "an entity key must be 1 to {max} bytes long"
+                )));
+            }
+            None if row.key.is_empty() => {
+                return Err(mismatch("an entity key must not be empty".to_string()));
+            }
+            _ => {}
+        }
+        if row.row.values.len() != self.features.len() {
+            return Err(mismatch(format!(
+                "{} values for {} features",
+                row.row.values.len(),
+                self.features.len()
+            )));
+        }
+        for (value, (name, declared)) in row.row.values.iter().zip(&self.features) {
+            if let Some(actual) = value.value_type()
+                && actual != *declared
+            {
+                return Err(mismatch(format!(
+                    "feature `{name}` is declared {declared} but the value is {actual}"
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// Position of feature `name` in a row.
     pub fn position(&self, name: &str) -> Option<usize> {
         self.features.iter().position(|(n, _)| n == name)

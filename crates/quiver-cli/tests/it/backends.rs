@@ -5,81 +5,11 @@
 //! `integration` feature and the servers; a missing server fails the test.
 
 use crate::support::{energy_repo, get_json, ok, serve};
+use quiver_test::servers::online_store_table;
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 const IDS: [&str; 3] = ["MAC000002", "MAC000003", "MAC000404"];
-
-/// A name no other test or earlier run uses (a keyspace, a key prefix).
-fn unique(stem: &str) -> String {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let seconds = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    format!(
-        "{stem}_{}_{}_{}",
-        seconds % 1_000_000,
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-fn env_or(name: &str, default: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| default.to_string())
-}
-
-fn services_file(path: &str) -> String {
-    let home = env_or("HOME", "/root");
-    let dir = env_or(
-        "QUIVER_SERVICES_DIR",
-        &format!("{home}/.cache/quiver/services"),
-    );
-    format!("{dir}/{path}")
-}
-
-fn cassandra() -> String {
-    format!(
-        "type = \"cassandra\"\ncontact_points = [\"{}\"]\nkeyspace = \"{}\"\n",
-        env_or("QUIVER_TEST_CASSANDRA", "127.0.0.1:19042"),
-        unique("qcli"),
-    )
-}
-
-fn keyspaces() -> String {
-    format!(
-        "type = \"cassandra\"\ncontact_points = [\"{}\"]\nkeyspace = \"{}\"\n\
-         username = \"{}\"\npassword_env = \"QUIVER_TEST_KEYSPACES_PASSWORD\"\n\
-         write_consistency = \"LOCAL_QUORUM\"\nread_consistency = \"LOCAL_ONE\"\n\
-         [online_store.tls]\nca_file = \"{}\"\n",
-        env_or("QUIVER_TEST_KEYSPACES", "127.0.0.1:19142"),
-        unique("qcli"),
-        env_or("QUIVER_TEST_KEYSPACES_USER", "cassandra"),
-        env_or(
-            "QUIVER_TEST_KEYSPACES_CA",
-            &services_file("cassandra-keyspaces/tls/ca.pem")
-        ),
-    )
-}
-
-fn redis() -> String {
-    format!(
-        "type = \"redis\"\nurl = \"{}\"\nkey_prefix = \"{}\"\n",
-        env_or("QUIVER_TEST_REDIS_URL", "redis://127.0.0.1:16379"),
-        unique("qcli"),
-    )
-}
-
-fn redis_with_tls_and_auth() -> String {
-    format!(
-        "type = \"redis\"\nurl = \"{}\"\nkey_prefix = \"{}\"\n\
-         password_env = \"QUIVER_TEST_REDIS_PASSWORD\"\ntls_ca_file = \"{}\"\n",
-        env_or("QUIVER_TEST_REDIS_SECURE_URL", "rediss://127.0.0.1:16380"),
-        unique("qcli"),
-        env_or("QUIVER_TEST_REDIS_CA", &services_file("redis/tls/ca.pem")),
-    )
-}
 
 fn http_get(addr: &str, path: &str) -> String {
     let mut stream = TcpStream::connect(addr).unwrap();
@@ -96,6 +26,7 @@ fn http_get(addr: &str, path: &str) -> String {
 /// The journey on the store `online_store` configures, against the embedded
 /// store's answers for the same data.
 fn journey(online_store: &str) {
+    let env_or = |name: &str, default: &str| std::env::var(name).unwrap_or(default.to_string());
     let env = [
         (
             "QUIVER_TEST_KEYSPACES_PASSWORD",
@@ -200,20 +131,20 @@ fn journey(online_store: &str) {
 
 #[test]
 fn every_command_works_on_cassandra() {
-    journey(&cassandra());
+    journey(&online_store_table("cassandra"));
 }
 
 #[test]
 fn every_command_works_on_a_keyspaces_like_node() {
-    journey(&keyspaces());
+    journey(&online_store_table("keyspaces"));
 }
 
 #[test]
 fn every_command_works_on_redis() {
-    journey(&redis());
+    journey(&online_store_table("redis"));
 }
 
 #[test]
 fn every_command_works_on_redis_with_tls_and_auth() {
-    journey(&redis_with_tls_and_auth());
+    journey(&online_store_table("redis-secure"));
 }

@@ -163,37 +163,6 @@ fn row_prefix(view: &str) -> Vec<u8> {
     key
 }
 
-fn check_row(layout: &ViewLayout, row: &EntityRow) -> Result<(), OnlineError> {
-    let mismatch = |reason: String| OnlineError::RowMismatch {
-        view: layout.view.clone(),
-        key: row.key.clone(),
-        reason,
-    };
-    if row.key.is_empty() || row.key.len() + layout.view.len() + 1 > MAX_KEY_BYTES {
-        return Err(mismatch(format!(
-            "an entity key must be 1 to {} bytes long",
-            MAX_KEY_BYTES - layout.view.len() - 1
-        )));
-    }
-    if row.row.values.len() != layout.features.len() {
-        return Err(mismatch(format!(
-            "{} values for {} features",
-            row.row.values.len(),
-            layout.features.len()
-        )));
-    }
-    for (value, (name, declared)) in row.row.values.iter().zip(&layout.features) {
-        if let Some(actual) = value.value_type()
-            && actual != *declared
-        {
-            return Err(mismatch(format!(
-                "feature `{name}` is declared {declared} but the value is {actual}"
-            )));
-        }
-    }
-    Ok(())
-}
-
 #[async_trait::async_trait]
 impl OnlineStore for EmbeddedStore {
     async fn write(
@@ -203,7 +172,11 @@ impl OnlineStore for EmbeddedStore {
         offline_version: Option<u64>,
     ) -> Result<WriteOutcome, OnlineError> {
         for row in rows {
-            check_row(layout, row)?;
+            // LMDB keys are `view \0 entity`, at most MAX_KEY_BYTES long.
+            layout.check_row(
+                row,
+                Some(MAX_KEY_BYTES.saturating_sub(layout.view.len() + 1)),
+            )?;
         }
         let inner = &self.inner;
         let err = |e| self.lmdb_err(e);
