@@ -24,9 +24,20 @@ pub enum Command {
         #[command(flatten)]
         repo: RepoArg,
     },
-    /// Run a feature view's job: compute it and write the offline and online stores.
-    #[command(visible_alias = "materialize")]
+    /// Run a feature view's job: compute it from its source and write the offline and online stores.
     Run(RunArgs),
+    /// Load the online store from the offline table (after Spark wrote it, or to rebuild a lost store).
+    Materialize(MaterializeArgs),
+    /// Load into the online store only what the offline table added since the version it reflects.
+    MaterializeIncremental(MaterializeIncrementalArgs),
+    /// Build a point-in-time-correct training set from a file of entity rows.
+    TrainingSet(Box<TrainingSetArgs>),
+    /// List the versions of a view's offline table: when, what, rows added and removed, by what.
+    Log(LogArgs),
+    /// Compact a view's offline table's small files (optionally Z-ordered by entity key).
+    Optimize(OptimizeArgs),
+    /// Delete data files the offline table no longer references (old versions, failed jobs).
+    Vacuum(VacuumArgs),
     /// Print the latest features of entities from the online store.
     Get(GetArgs),
     /// Print an entity's full feature history from the offline store.
@@ -96,13 +107,180 @@ pub struct HistoryArgs {
     /// The entity id.
     #[arg(long)]
     pub id: String,
-    /// Read the table as of this Delta version (time travel).
-    #[arg(long)]
-    pub version: Option<u64>,
+    #[command(flatten)]
+    pub as_of: AsOfArgs,
     #[command(flatten)]
     pub repo: RepoArg,
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+}
+
+/// Which version of an offline table to read (time travel).
+#[derive(Args, Clone, Default)]
+pub struct AsOfArgs {
+    /// Read the table as of this Delta version (`quiver log VIEW` lists them).
+    #[arg(
+        long,
+        visible_alias = "version",
+        value_name = "N",
+        conflicts_with = "as_of"
+    )]
+    pub as_of_version: Option<u64>,
+    /// Read the newest version committed at or before this time
+    /// (RFC 3339, or YYYY-MM-DD for midnight UTC).
+    #[arg(long, value_name = "TIME", value_parser = parse_instant)]
+    pub as_of: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl AsOfArgs {
+    pub fn selection(&self) -> quiver_offline::AsOf {
+        match (self.as_of_version, self.as_of) {
+            (Some(version), _) => quiver_offline::AsOf::Version(version),
+            (None, Some(time)) => quiver_offline::AsOf::Time(time),
+            (None, None) => quiver_offline::AsOf::Latest,
+        }
+    }
+}
+
+/// An instant on the command line: RFC 3339, or a date (midnight UTC).
+pub fn parse_instant(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(t.to_utc());
+    }
+    if let Ok(date) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        return Ok(date
+            .and_hms_opt(0, 0, 0)
+            .expect("midnight exists")
+            .and_utc());
+    }
+    Err(format!(
+        "`{text}` is not a time; use RFC 3339 (2024-05-01T12:00:00Z) or a date (2024-05-01)"
+    ))
+}
+
+#[derive(Args)]
+pub struct MaterializeArgs {
+    /// The feature views to load.
+    #[arg(required = true)]
+    pub views: Vec<String>,
+    #[command(flatten)]
+    pub repo: RepoArg,
+    /// Only rows with event times from START (inclusive; YYYY-MM-DD or RFC 3339).
+    #[arg(long, requires = "end")]
+    pub start: Option<String>,
+    /// Last event time to load (inclusive).
+    #[arg(long, requires = "start")]
+    pub end: Option<String>,
+    #[command(flatten)]
+    pub as_of: AsOfArgs,
+    /// No progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Args)]
+pub struct MaterializeIncrementalArgs {
+    /// The feature views to bring up to date.
+    #[arg(required = true)]
+    pub views: Vec<String>,
+    #[command(flatten)]
+    pub repo: RepoArg,
+    /// No progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum FileFormat {
+    Csv,
+    Parquet,
+}
+
+#[derive(Args)]
+pub struct TrainingSetArgs {
+    /// Entity rows (CSV or Parquet): the join keys, a timestamp per row and
+    /// any other columns (labels), which come back unchanged and in order.
+    #[arg(long, value_name = "FILE")]
+    pub entities: PathBuf,
+    /// Features to join, `view:feature`, comma-separated.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        required_unless_present = "feature_service",
+        conflicts_with = "feature_service"
+    )]
+    pub features: Vec<String>,
+    /// A feature service naming the features instead.
+    #[arg(long)]
+    pub feature_service: Option<String>,
+    /// The file to write (CSV or Parquet, by its extension or --format).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// The output format [default: the extension of --out].
+    #[arg(long, value_enum)]
+    pub format: Option<FileFormat>,
+    /// The entity file's format [default: its extension].
+    #[arg(long, value_enum)]
+    pub entities_format: Option<FileFormat>,
+    /// The entity file's timestamp column.
+    #[arg(long, default_value = "event_timestamp")]
+    pub timestamp_column: String,
+    /// Name feature columns `view__feature`, as Feast's full_feature_names.
+    #[arg(long)]
+    pub full_feature_names: bool,
+    /// Memory the join may hold before it spills to disk, in MiB.
+    #[arg(long, default_value_t = 1024, value_name = "MIB")]
+    pub memory_limit_mib: usize,
+    /// Folder for spill files [default: the system's temporary folder].
+    #[arg(long, value_name = "DIR")]
+    pub spill_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub as_of: AsOfArgs,
+    #[command(flatten)]
+    pub repo: RepoArg,
+    /// No progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Args)]
+pub struct LogArgs {
+    /// The feature view.
+    pub view: String,
+    #[command(flatten)]
+    pub repo: RepoArg,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+#[derive(Args)]
+pub struct OptimizeArgs {
+    /// The feature view.
+    pub view: String,
+    #[command(flatten)]
+    pub repo: RepoArg,
+    /// Also cluster rows by entity key (Z-order), so reads of a few
+    /// entities skip most files.
+    #[arg(long)]
+    pub z_order: bool,
+    /// Target size of the compacted files, in MiB.
+    #[arg(long, default_value_t = 128, value_name = "MIB")]
+    pub target_size_mib: u64,
+}
+
+#[derive(Args)]
+pub struct VacuumArgs {
+    /// The feature view.
+    pub view: String,
+    #[command(flatten)]
+    pub repo: RepoArg,
+    /// Keep files removed less than this many hours ago: time travel to
+    /// versions within it keeps working (Delta's default is 168, a week).
+    #[arg(long, value_name = "HOURS")]
+    pub retain: u64,
+    /// List what would be deleted, delete nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Subcommand)]

@@ -33,6 +33,14 @@ fn main() -> ExitCode {
             Command::Run(args) => commands::run::run(&args).await,
             Command::Get(args) => commands::get::run(&args).await,
             Command::History(args) => commands::history::run(&args).await,
+            Command::Materialize(args) => commands::materialize::run(&args).await,
+            Command::MaterializeIncremental(args) => {
+                commands::materialize::run_incremental(&args).await
+            }
+            Command::TrainingSet(args) => commands::training_set::run(&args).await,
+            Command::Log(args) => commands::log::run(&args).await,
+            Command::Optimize(args) => commands::maintenance::optimize(&args).await,
+            Command::Vacuum(args) => commands::maintenance::vacuum(&args).await,
             Command::Datagen {
                 dataset: DatagenDataset::Energy(args),
             } => commands::datagen::run(&args),

@@ -142,6 +142,69 @@ impl FeatureRepo {
             })
     }
 
+    /// The features a request names, grouped by view in the order views are
+    /// first named: either `view:feature` references or a feature service.
+    /// `key` names the request's field in errors (`--features`).
+    pub fn select_features(
+        &self,
+        references: &[String],
+        service: Option<&str>,
+        key: &str,
+    ) -> Result<Vec<(&FeatureView, Vec<String>)>, DefinitionError> {
+        let parsed: Vec<FeatureReference> = match service {
+            Some(name) => self
+                .feature_services
+                .get(name)
+                .ok_or_else(|| DefinitionError::UnknownName {
+                    file: self.config_file(),
+                    key: key.to_string(),
+                    kind: "feature service",
+                    name: name.to_string(),
+                    known: self.feature_services.keys().cloned().collect(),
+                })?
+                .features
+                .clone(),
+            None => references
+                .iter()
+                .map(|text| {
+                    FeatureReference::parse(text).ok_or_else(|| DefinitionError::Invalid {
+                        file: self.config_file(),
+                        key: key.to_string(),
+                        reason: format!("`{text}` is not a `view:feature` reference"),
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+        };
+        let mut selected: Vec<(&FeatureView, Vec<String>)> = Vec::new();
+        for reference in parsed {
+            let view = self.feature_view(&reference.view)?;
+            if view.feature(&reference.feature).is_none() {
+                return Err(DefinitionError::UnknownName {
+                    file: self.config_file(),
+                    key: format!("{key}: {}:{}", reference.view, reference.feature),
+                    kind: "feature",
+                    name: reference.feature.clone(),
+                    known: view.features.iter().map(|f| f.name.clone()).collect(),
+                });
+            }
+            match selected.iter_mut().find(|(v, _)| v.name == view.name) {
+                Some((_, features)) if !features.contains(&reference.feature) => {
+                    features.push(reference.feature)
+                }
+                Some(_) => {}
+                None => selected.push((view, vec![reference.feature])),
+            }
+        }
+        if selected.is_empty() {
+            return Err(DefinitionError::Invalid {
+                file: self.config_file(),
+                key: key.to_string(),
+                reason: "names no features".to_string(),
+            });
+        }
+        Ok(selected)
+    }
+
     /// The entity of `view` (checked to exist when the repository loaded).
     pub fn entity_of(&self, view: &FeatureView) -> &Entity {
         &self.entities[&view.entity]
@@ -172,6 +235,14 @@ impl Checker {
         let sources = self.sources(raw.sources)?;
         let feature_views = self.views(raw.feature_views, &entities, &sources)?;
         let feature_services = self.services(raw.feature_services, &feature_views)?;
+        if let Some(key) = raw.offline_store.inline_secret() {
+            return Err(self.invalid(
+                format!("offline_store.storage_options.{key}"),
+                "a secret does not belong in quiver.toml, which is committed with the \
+                 repository; set AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN) in the \
+                 environment instead",
+            ));
+        }
         // Sources and views are both tables to SQL, so they share one namespace.
         for name in feature_views.keys() {
             if sources.contains_key(name) {

@@ -9,12 +9,35 @@ pub struct OfflineStoreConfig {
     /// A folder (relative to the repository) or URI holding one table per view.
     #[serde(default = "default_offline_location")]
     pub location: String,
+    /// Object-store settings for an `s3://` location, as delta-rs names them
+    /// (`aws_region`, `aws_endpoint_url`, `aws_allow_http`, …). The usual
+    /// `AWS_*` environment variables apply too; secrets belong there, never
+    /// in this file (see `OfflineStoreConfig::inline_secret`).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub storage_options: std::collections::BTreeMap<String, String>,
+}
+
+impl OfflineStoreConfig {
+    /// The first storage option that holds a secret, which `quiver apply`
+    /// refuses to find in a file that is committed with the repository.
+    pub fn inline_secret(&self) -> Option<&str> {
+        const SECRETS: [&str; 3] = [
+            "aws_secret_access_key",
+            "aws_session_token",
+            "secret_access_key",
+        ];
+        self.storage_options
+            .keys()
+            .find(|key| SECRETS.contains(&key.to_ascii_lowercase().as_str()))
+            .map(String::as_str)
+    }
 }
 
 impl Default for OfflineStoreConfig {
     fn default() -> Self {
         Self {
             location: default_offline_location(),
+            storage_options: Default::default(),
         }
     }
 }

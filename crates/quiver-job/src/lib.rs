@@ -16,6 +16,7 @@
 
 mod arrow_types;
 mod error;
+mod materialize;
 mod online_rows;
 mod progress;
 mod run;
@@ -24,6 +25,7 @@ mod validate;
 
 pub use arrow_types::arrow_type;
 pub use error::{DuplicateRows, JobError};
+pub use materialize::{MaterializeOptions, MaterializeSummary, materialize};
 pub use online_rows::latest_rows_per_entity;
 pub use progress::Progress;
 pub use run::{RunOptions, RunSummary, run_view};

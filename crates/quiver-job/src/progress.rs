@@ -42,6 +42,22 @@ impl Progress {
         self.bar.inc(rows as u64);
     }
 
+    /// Turns the spinner into a bar of `total` rows (work whose size is known).
+    pub fn total(&self, total: u64) {
+        self.bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner:.green} [{elapsed_precise}] {msg} {wide_bar} {human_pos}/{human_len} rows",
+            )
+            .expect("the template is valid"),
+        );
+        self.bar.set_length(total);
+    }
+
+    /// Sets the phase's count (for work that reports totals, not increments).
+    pub fn position(&self, rows: u64) {
+        self.bar.set_position(rows);
+    }
+
     /// Removes the spinner.
     pub fn finish(&self) {
         self.bar.finish_and_clear();

@@ -267,8 +267,12 @@ async fn repair_online(
         offline_version = version,
         "Online store lags the offline table; rewriting its rows from the table."
     );
-    let batches = offline.latest_rows(view, entity, Some(version)).await?;
-    let rows = latest_rows_per_entity(&batches).map_err(|reason| JobError::Compute {
+    let selection = quiver_offline::Selection {
+        at: quiver_offline::AsOf::Version(version),
+        ..Default::default()
+    };
+    let read = offline.latest_rows(view, entity, &selection).await?;
+    let rows = latest_rows_per_entity(&read.batches).map_err(|reason| JobError::Compute {
         view: view.name.clone(),
         source_name: "(offline table)".to_string(),
         location: offline.table_url(&view.name).to_string(),
@@ -283,7 +287,7 @@ async fn repair_online(
 /// One job per view at a time: a second would anti-join against the same
 /// table version and commit the same new rows again. The lock is released
 /// when the returned file closes, also when the process dies.
-fn lock_view(repo: &FeatureRepo, view: &str) -> Result<std::fs::File, JobError> {
+pub(crate) fn lock_view(repo: &FeatureRepo, view: &str) -> Result<std::fs::File, JobError> {
     let dir = repo.root.join("data/.locks");
     let io_err = |path: &std::path::Path| {
         let path = path.to_path_buf();

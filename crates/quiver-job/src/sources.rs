@@ -2,9 +2,12 @@
 
 use crate::{JobError, arrow_type};
 use deltalake::arrow::datatypes::{Field, Schema};
+use deltalake::datafusion::error::DataFusionError;
+use deltalake::datafusion::execution::object_store::ObjectStoreUrl;
 use deltalake::datafusion::prelude::{
     CsvReadOptions, ParquetReadOptions, SessionConfig, SessionContext,
 };
+use object_store::ObjectStoreExt;
 use quiver_core::{BatchSource, DefinitionError, FeatureRepo, SourceFormat, SourceLocation};
 use std::path::Path;
 
@@ -20,28 +23,58 @@ pub async fn session_with_source(
         .with_repartition_file_scans(source.format != SourceFormat::Csv)
         .with_information_schema(false);
     let ctx = SessionContext::new_with_config(config);
-    let path = match &source.location {
-        SourceLocation::Local(path) => path.clone(),
-        SourceLocation::Uri(uri) => {
-            return Err(DefinitionError::Invalid {
-                file: repo.config_file(),
-                key: format!("sources.{}.location", source.name),
-                reason: format!("`{uri}`: only local files are supported for now"),
-            }
-            .into());
-        }
-    };
-    if !path.exists() {
-        return Err(JobError::SourceMissing {
-            source_name: source.name.clone(),
-            location: path.display().to_string(),
-        });
-    }
-    let location = path.to_string_lossy().to_string();
+    let storage = quiver_offline::StorageOptions::new(repo.offline_store.storage_options.clone());
+    let location = source.location.to_string();
     let compute_err = |e| JobError::Source {
         source_name: source.name.clone(),
         location: location.clone(),
         source: Box::new(e),
+    };
+    let missing = || JobError::SourceMissing {
+        source_name: source.name.clone(),
+        location: location.clone(),
+    };
+    // Where the data is: a local path, or an object-store URL whose store is
+    // registered in the session.
+    let (url, is_folder) = match &source.location {
+        SourceLocation::Local(path) => {
+            if !path.exists() {
+                return Err(missing());
+            }
+            let url = if path.is_dir() {
+                url::Url::from_directory_path(path)
+            } else {
+                url::Url::from_file_path(path)
+            }
+            .map_err(|()| missing())?;
+            (url, path.is_dir())
+        }
+        SourceLocation::Uri(uri) => {
+            let bad = |reason: String| DefinitionError::Invalid {
+                file: repo.config_file(),
+                key: format!("sources.{}.location", source.name),
+                reason,
+            };
+            let url =
+                url::Url::parse(uri).map_err(|e| bad(format!("`{uri}` is not a URL: {e}")))?;
+            if !quiver_offline::SUPPORTED_SCHEMES.contains(&url.scheme()) {
+                return Err(bad(format!(
+                    "`{uri}`: `{}://` is not supported; use a local path or s3://bucket/key",
+                    url.scheme()
+                ))
+                .into());
+            }
+            let (root, store) = storage
+                .object_store(&url)
+                .map_err(|e| compute_err(e.into()))?;
+            ctx.register_object_store(&root, store);
+            let is_folder = url.path().ends_with('/') || source.format == SourceFormat::Delta;
+            (url, is_folder)
+        }
+    };
+    let listed = match url.to_file_path() {
+        Ok(path) if url.scheme() == "file" => path.to_string_lossy().to_string(),
+        _ => url.to_string(),
     };
     let declared_schema = source.schema.as_ref().map(|columns| {
         Schema::new(
@@ -54,30 +87,38 @@ pub async fn session_with_source(
     match source.format {
         SourceFormat::Csv => {
             let schema = declared_schema.expect("CSV sources always declare a schema");
-            check_csv_header(repo, source, &path)?;
-            let extension = extension_of(&path, ".csv");
+            if !is_folder {
+                let header = first_line(&ctx, &url).await.map_err(|e| match e {
+                    FirstLineError::Missing => missing(),
+                    FirstLineError::Io(e) => compute_err(e),
+                })?;
+                check_csv_header(repo, source, &header)?;
+            }
+            let extension = extension_of(&url, is_folder, ".csv");
             let options = CsvReadOptions::new()
                 .has_header(true)
                 .schema(&schema)
                 .file_extension(&extension);
-            ctx.register_csv(&source.name, &location, options)
+            ctx.register_csv(&source.name, &listed, options)
                 .await
                 .map_err(compute_err)?;
         }
         SourceFormat::Parquet => {
-            let extension = extension_of(&path, ".parquet");
+            let extension = extension_of(&url, is_folder, ".parquet");
             let options = ParquetReadOptions::default().file_extension(&extension);
-            ctx.register_parquet(&source.name, &location, options)
+            ctx.register_parquet(&source.name, &listed, options)
                 .await
                 .map_err(compute_err)?;
         }
         SourceFormat::Delta => {
-            let url =
-                url::Url::from_directory_path(&path).map_err(|()| JobError::SourceMissing {
-                    source_name: source.name.clone(),
-                    location: location.clone(),
-                })?;
-            let table = deltalake::open_table(url)
+            let mut url = url.clone();
+            if !url.path().ends_with('/') {
+                url.set_path(&format!("{}/", url.path()));
+            }
+            let table = storage
+                .table_builder(&url)
+                .map_err(|e| compute_err(e.into()))?
+                .load()
                 .await
                 .map_err(|e| compute_err(e.into()))?;
             table
@@ -146,34 +187,55 @@ async fn check_declared_columns(
 
 /// The extension DataFusion should list: the file's own for a single file
 /// (so `energy.txt` reads as CSV too), the format's usual one for a folder.
-fn extension_of(path: &Path, usual: &str) -> String {
-    if path.is_file() {
-        path.extension()
-            .map(|e| format!(".{}", e.to_string_lossy()))
-            .unwrap_or_default()
-    } else {
-        usual.to_string()
+fn extension_of(url: &url::Url, is_folder: bool, usual: &str) -> String {
+    if is_folder {
+        return usual.to_string();
     }
+    Path::new(url.path())
+        .extension()
+        .map(|e| format!(".{}", e.to_string_lossy()))
+        .unwrap_or_default()
+}
+
+enum FirstLineError {
+    Missing,
+    Io(DataFusionError),
+}
+
+/// The first line of the file at `url` (from its first 64 KiB), read through
+/// the session's object store: local files and S3 alike.
+async fn first_line(ctx: &SessionContext, url: &url::Url) -> Result<String, FirstLineError> {
+    let io = |e: deltalake::ObjectStoreError| {
+        FirstLineError::Io(DataFusionError::ObjectStore(Box::new(e)))
+    };
+    let store_url =
+        ObjectStoreUrl::parse(&url[..url::Position::BeforePath]).map_err(FirstLineError::Io)?;
+    let store = ctx
+        .runtime_env()
+        .object_store(&store_url)
+        .map_err(FirstLineError::Io)?;
+    let path = deltalake::Path::from_url_path(url.path())
+        .map_err(|e| FirstLineError::Io(DataFusionError::External(Box::new(e))))?;
+    let meta = match store.head(&path).await {
+        Ok(meta) => meta,
+        Err(deltalake::ObjectStoreError::NotFound { .. }) => return Err(FirstLineError::Missing),
+        Err(e) => return Err(io(e)),
+    };
+    let bytes = store
+        .get_range(&path, 0..meta.size.min(64 * 1024))
+        .await
+        .map_err(io)?;
+    let text = String::from_utf8_lossy(&bytes);
+    Ok(text.lines().next().unwrap_or_default().to_string())
 }
 
 /// DataFusion matches a declared CSV schema to columns by position; a header
 /// in another order would silently swap same-typed columns, so check it.
-fn check_csv_header(repo: &FeatureRepo, source: &BatchSource, path: &Path) -> Result<(), JobError> {
-    use std::io::BufRead;
-    if !path.is_file() {
-        return Ok(());
-    }
-    let file = std::fs::File::open(path).map_err(|e| JobError::Io {
-        path: path.to_path_buf(),
-        source: e,
-    })?;
-    let mut header = String::new();
-    std::io::BufReader::new(file)
-        .read_line(&mut header)
-        .map_err(|e| JobError::Io {
-            path: path.to_path_buf(),
-            source: e,
-        })?;
+fn check_csv_header(
+    repo: &FeatureRepo,
+    source: &BatchSource,
+    header: &str,
+) -> Result<(), JobError> {
     if header.trim().is_empty() {
         return Ok(()); // an empty file is reported as an empty source
     }
@@ -200,7 +262,7 @@ fn check_csv_header(repo: &FeatureRepo, source: &BatchSource, path: &Path) -> Re
         key: format!("sources.{}.schema", source.name),
         reason: format!(
             "the header of {} does not match the declared columns at column {}: the file has `{}`, the declaration `{}` (declare the columns in the file's order: {})",
-            path.display(),
+            source.location,
             position + 1,
             found.get(position).unwrap_or(&"(nothing)"),
             declared.get(position).unwrap_or(&"(nothing)"),

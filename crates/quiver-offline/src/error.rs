@@ -37,6 +37,48 @@ pub enum OfflineError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A time-travel read asked for a version the table does not have.
+    #[error("offline table {table} has no {asked}{}", describe_versions(*.newest, *.first_commit))]
+    NoSuchVersion {
+        /// The table's URL.
+        table: String,
+        /// What was asked for.
+        asked: crate::AsOf,
+        /// The table's newest version.
+        newest: u64,
+        /// When its first kept version was committed (for a time asked).
+        first_commit: Option<chrono::DateTime<chrono::Utc>>,
+    },
+    /// The entity file of a training set is unusable.
+    #[error("entity file {path} {problem}")]
+    EntityFile {
+        /// The file.
+        path: String,
+        /// What is wrong, with the row and value where there is one.
+        problem: String,
+    },
+    /// A feature a request named is not one of the view's.
+    #[error("feature view `{view}` has no feature `{feature}`; it has: {}", known.join(", "))]
+    UnknownFeature {
+        /// The view.
+        view: String,
+        /// The feature asked for.
+        feature: String,
+        /// The view's features.
+        known: Vec<String>,
+    },
+    /// Two requested features would be one output column.
+    #[error(
+        "feature `{name}` comes from both `{first}` and `{second}`; pass --full-feature-names to name them view__feature"
+    )]
+    FeatureNameClash {
+        /// The column name.
+        name: String,
+        /// The first view.
+        first: String,
+        /// The second view.
+        second: String,
+    },
     /// An entity id given on the command line does not fit the key's type.
     #[error("`{id}` is not a valid {key_type} key for entity `{entity}`")]
     BadKey {
@@ -47,4 +89,14 @@ pub enum OfflineError {
         /// The key's type.
         key_type: quiver_core::ValueType,
     },
+}
+
+fn describe_versions(newest: u64, first_commit: Option<chrono::DateTime<chrono::Utc>>) -> String {
+    match first_commit {
+        Some(first) => format!(
+            ": its first version was committed at {}, later than that (`quiver log` lists them)",
+            first.to_rfc3339()
+        ),
+        None => format!(": it has versions 0 to {newest} (`quiver log` lists them)"),
+    }
 }

@@ -3,6 +3,8 @@
 use crate::OfflineError;
 use crate::data_files::{FileLayout, write_partitions};
 use crate::partition_order::in_partition_order;
+use crate::storage::{SUPPORTED_SCHEMES, StorageOptions, is_local};
+use crate::table_log::{AsOf, QUIVER_VERSION_KEY, TableCommit, read_log, version_at};
 use deltalake::arrow::array::{Array, AsArray, Int64Array, StringArray};
 use deltalake::arrow::compute::cast;
 use deltalake::arrow::datatypes::{DataType, Int64Type, Schema, SchemaRef};
@@ -11,20 +13,23 @@ use deltalake::arrow::record_batch::RecordBatch;
 use deltalake::datafusion::prelude::{SessionContext, col, lit};
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
 use deltalake::kernel::schema::cast::{cast_record_batch, normalize_for_delta};
-use deltalake::kernel::transaction::CommitBuilder;
-use deltalake::kernel::{Action, Remove, StructType};
+use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
+use deltalake::kernel::{Action, Add, Remove, StructType};
 use deltalake::operations::create::CreateBuilder;
 use deltalake::operations::write::configs::WriterStatsConfig;
 use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::{DeltaTable, DeltaTableError};
 use futures::TryStreamExt;
 use quiver_core::{Entity, FeatureRepo, FeatureView, SourceLocation, ValueType};
+use std::sync::Arc;
 use url::Url;
 
-/// The Delta Lake tables of one repository: `<location>/<view>`.
+/// The Delta Lake tables of one repository: `<location>/<view>`, in a local
+/// folder or under an `s3://` prefix.
 #[derive(Debug, Clone)]
 pub struct OfflineStore {
     root: Url,
+    storage: StorageOptions,
 }
 
 /// How a job's rows go into a table.
@@ -54,7 +59,8 @@ pub struct OfflineCommit {
 impl OfflineStore {
     /// The offline store a repository is configured with.
     pub fn for_repo(repo: &FeatureRepo) -> Result<OfflineStore, OfflineError> {
-        let location = &repo.offline_store.location;
+        let config = &repo.offline_store;
+        let location = &config.location;
         let bad = |reason: String| OfflineError::Location {
             location: location.clone(),
             reason,
@@ -65,12 +71,34 @@ impl OfflineStore {
             SourceLocation::Local(path) => Url::from_directory_path(&path)
                 .map_err(|()| bad(format!("{} is not an absolute path", path.display())))?,
             SourceLocation::Uri(uri) => {
-                return Err(bad(format!(
-                    "only local folders are supported for now, not `{uri}`"
-                )));
+                let mut url = Url::parse(&uri).map_err(|e| bad(format!("not a URL: {e}")))?;
+                if !SUPPORTED_SCHEMES.contains(&url.scheme()) {
+                    return Err(bad(format!(
+                        "`{}://` is not supported; use a local folder or s3://bucket/prefix",
+                        url.scheme()
+                    )));
+                }
+                if url.host_str().is_none_or(str::is_empty) && url.scheme() != "file" {
+                    return Err(bad("names no bucket".to_string()));
+                }
+                if !url.path().ends_with('/') {
+                    url.set_path(&format!("{}/", url.path()));
+                }
+                url
             }
         };
-        Ok(OfflineStore { root })
+        let storage = StorageOptions::new(config.storage_options.clone());
+        Ok(OfflineStore { root, storage })
+    }
+
+    /// A store of tables under `root` (a folder or `s3://` URL ending in `/`).
+    pub fn at(root: Url, storage: StorageOptions) -> OfflineStore {
+        OfflineStore { root, storage }
+    }
+
+    /// How this store reaches its object store (for reading files beside it).
+    pub fn storage(&self) -> &StorageOptions {
+        &self.storage
     }
 
     /// Where the table of `view` lives.
@@ -80,7 +108,7 @@ impl OfflineStore {
             .expect("view names are identifiers, always valid in a URL")
     }
 
-    fn delta_err(&self, view: &str) -> impl Fn(DeltaTableError) -> OfflineError + '_ {
+    pub(crate) fn delta_err(&self, view: &str) -> impl Fn(DeltaTableError) -> OfflineError + '_ {
         let table = self.table_url(view).to_string();
         move |source| OfflineError::Delta {
             table: table.clone(),
@@ -99,35 +127,86 @@ impl OfflineStore {
         }
     }
 
-    /// The table of `view` at its latest version (or `version`), or `None` if
-    /// no job has written it yet.
+    /// The table of `view` as of `at` (the latest version, a version, or a
+    /// time), or `None` if no job has written it yet. A version or time the
+    /// table does not have is an error that says which it has.
     pub async fn open(
         &self,
         view: &str,
-        version: Option<u64>,
+        at: impl Into<AsOf>,
     ) -> Result<Option<DeltaTable>, OfflineError> {
         let url = self.table_url(view);
-        if url.scheme() == "file"
+        if is_local(&url)
             && !url
                 .to_file_path()
                 .is_ok_and(|p| p.join("_delta_log").exists())
         {
             return Ok(None);
         }
-        let table = match version {
-            None => deltalake::open_table(url).await,
-            Some(v) => deltalake::open_table_with_version(url, v).await,
+        let delta_err = self.delta_err(view);
+        let builder = self.storage.table_builder(&url).map_err(&delta_err)?;
+        let latest = match builder.load().await {
+            Ok(table) => table,
+            Err(DeltaTableError::NotATable(_)) => return Ok(None),
+            Err(e) => return Err(delta_err(e)),
         };
+        let newest = latest.version().unwrap_or_default();
+        let version = match at.into() {
+            AsOf::Latest => return Ok(Some(latest)),
+            AsOf::Version(v) if v == newest => return Ok(Some(latest)),
+            AsOf::Version(v) if v > newest => {
+                return Err(OfflineError::NoSuchVersion {
+                    table: url.to_string(),
+                    asked: AsOf::Version(v),
+                    newest,
+                    first_commit: None,
+                });
+            }
+            AsOf::Version(v) => v,
+            AsOf::Time(time) => {
+                let commits = read_log(&latest).await.map_err(&delta_err)?;
+                version_at(&commits, time).map_err(|first_commit| OfflineError::NoSuchVersion {
+                    table: url.to_string(),
+                    asked: AsOf::Time(time),
+                    newest,
+                    first_commit,
+                })?
+            }
+        };
+        let table = self
+            .storage
+            .table_builder(&url)
+            .map_err(&delta_err)?
+            .with_version(version)
+            .load()
+            .await;
         match table {
             Ok(table) => Ok(Some(table)),
-            Err(DeltaTableError::NotATable(_)) => Ok(None),
-            Err(e) => Err(self.delta_err(view)(e)),
+            // Versions older than the log keeps (after a clean-up).
+            Err(e) => Err(OfflineError::NoSuchVersion {
+                table: format!("{url} ({e})"),
+                asked: AsOf::Version(version),
+                newest,
+                first_commit: None,
+            }),
         }
+    }
+
+    /// Every commit of the view's table, oldest first (`quiver log`).
+    pub async fn log(&self, view: &str) -> Result<Vec<TableCommit>, OfflineError> {
+        let table = self
+            .open(view, AsOf::Latest)
+            .await?
+            .ok_or_else(|| self.no_table(view))?;
+        read_log(&table).await.map_err(self.delta_err(view))
     }
 
     /// The latest version of the view's table, `None` if it has none.
     pub async fn version(&self, view: &str) -> Result<Option<u64>, OfflineError> {
-        Ok(self.open(view, None).await?.and_then(|t| t.version()))
+        Ok(self
+            .open(view, AsOf::Latest)
+            .await?
+            .and_then(|t| t.version()))
     }
 
     /// Writes `batches` to the view's table in one atomic commit, creating the
@@ -143,7 +222,7 @@ impl OfflineStore {
         mode: WriteMode,
     ) -> Result<OfflineCommit, OfflineError> {
         let rows = batches.iter().map(RecordBatch::num_rows).sum();
-        let existing = self.open(&view.name, None).await?;
+        let existing = self.open(&view.name, AsOf::Latest).await?;
         if rows == 0
             && mode == WriteMode::Append
             && let Some(version) = existing.as_ref().and_then(DeltaTable::version)
@@ -158,6 +237,7 @@ impl OfflineStore {
                 .clone()
                 .delete()
                 .with_predicate(range_predicate(&view.event_time, start, end))
+                .with_commit_properties(quiver_commit())
                 .await
                 .map_err(self.delta_err(&view.name))?;
             let version = table
@@ -195,7 +275,7 @@ impl OfflineStore {
                 reason: format!("cannot create the table folder: {e}"),
             })?;
         }
-        let table = DeltaTable::try_from_url(url).await.map_err(&delta_err)?;
+        let table = self.storage.table(&url).map_err(&delta_err)?;
         let schema = normalize_for_delta(&sorted[0].schema());
         let sorted = cast_all(sorted, &schema).map_err(&delta_err)?;
         let columns: StructType = schema
@@ -218,6 +298,7 @@ impl OfflineStore {
             .with_table_name(&view.name)
             .with_comment(&view.description)
             .with_actions(adds.into_iter().map(Action::Add))
+            .with_commit_properties(quiver_commit())
             .await
             .map_err(&delta_err)?;
         Ok(table
@@ -270,7 +351,7 @@ impl OfflineStore {
             partition_by: Some(vec![view.event_time.clone()]),
             predicate,
         };
-        let commit = CommitBuilder::default()
+        let commit = CommitBuilder::from(quiver_commit())
             .with_actions(actions)
             .build(Some(snapshot), log_store, operation)
             .await
@@ -302,18 +383,19 @@ impl OfflineStore {
     /// used to undo a job whose online half failed.
     pub async fn restore(&self, view: &str, version: u64) -> Result<u64, OfflineError> {
         let table = self
-            .open(view, None)
+            .open(view, AsOf::Latest)
             .await?
             .ok_or_else(|| self.no_table(view))?;
         let (table, _metrics) = table
             .restore()
             .with_version_to_restore(version)
+            .with_commit_properties(quiver_commit())
             .await
             .map_err(self.delta_err(view))?;
         Ok(table.version().unwrap_or(version))
     }
 
-    fn no_table(&self, view: &str) -> OfflineError {
+    pub(crate) fn no_table(&self, view: &str) -> OfflineError {
         OfflineError::NoTable {
             view: view.to_string(),
             table: self.table_url(view).to_string(),
@@ -327,9 +409,9 @@ impl OfflineStore {
         ctx: &SessionContext,
         view: &str,
         name: &str,
-        version: Option<u64>,
+        at: impl Into<AsOf>,
     ) -> Result<Option<u64>, OfflineError> {
-        let Some(table) = self.open(view, version).await? else {
+        let Some(table) = self.open(view, at).await? else {
             return Ok(None);
         };
         table
@@ -347,11 +429,11 @@ impl OfflineStore {
         view: &FeatureView,
         entity: &Entity,
         id: &str,
-        version: Option<u64>,
+        at: impl Into<AsOf>,
     ) -> Result<Vec<RecordBatch>, OfflineError> {
         let ctx = SessionContext::new();
         if self
-            .register(&ctx, &view.name, "history", version)
+            .register(&ctx, &view.name, "history", at)
             .await?
             .is_none()
         {
@@ -375,40 +457,142 @@ impl OfflineStore {
         frame.collect().await.map_err(err)
     }
 
-    /// The latest row of every entity, as the online store should hold them.
+    /// The latest row of every entity among the rows `selection` covers, as
+    /// the online store should hold them, with the table version read.
     pub async fn latest_rows(
         &self,
         view: &FeatureView,
         entity: &Entity,
-        version: Option<u64>,
-    ) -> Result<Vec<RecordBatch>, OfflineError> {
-        let ctx = SessionContext::new();
-        if self
-            .register(&ctx, &view.name, "offline", version)
+        selection: &Selection,
+    ) -> Result<LatestRows, OfflineError> {
+        let err = self.query_err(&view.name);
+        let delta_err = self.delta_err(&view.name);
+        let table = self
+            .open(&view.name, selection.at)
             .await?
-            .is_none()
-        {
-            return Err(self.no_table(&view.name));
+            .ok_or_else(|| self.no_table(&view.name))?;
+        let version = table.version().unwrap_or_default();
+        let ctx = SessionContext::new();
+        table
+            .update_datafusion_session(&ctx.state())
+            .map_err(&delta_err)?;
+        let mut provider = table.table_provider();
+        let mut files_read = None;
+        if let Some(after) = selection.added_after {
+            let added = self.files_added(&view.name, after, &table).await?;
+            if added.is_empty() {
+                return Ok(LatestRows {
+                    version,
+                    batches: Vec::new(),
+                    files_read: Some(0),
+                });
+            }
+            files_read = Some(added.len());
+            provider = provider.with_adds(added);
         }
+        let provider = provider.build().await.map_err(&err)?;
+        ctx.register_table("offline", Arc::new(provider))
+            .map_err(&err)?;
         let columns: Vec<String> = std::iter::once(entity.join_key.clone())
             .chain(std::iter::once(view.event_time.clone()))
             .chain(view.features.iter().map(|f| f.name.clone()))
             .map(|c| format!("\"{c}\""))
             .collect();
+        let range = match &selection.event_times {
+            None => String::new(),
+            Some((start, end)) => {
+                format!("WHERE {}", range_predicate(&view.event_time, start, end))
+            }
+        };
         let sql = format!(
-            "SELECT {cols} FROM (SELECT *, row_number() OVER (PARTITION BY \"{key}\" ORDER BY \"{time}\" DESC) AS quiver_rank FROM offline) WHERE quiver_rank = 1",
+            "SELECT {cols} FROM (SELECT *, row_number() OVER (PARTITION BY \"{key}\" ORDER BY \"{time}\" DESC) AS quiver_rank FROM offline {range}) WHERE quiver_rank = 1",
             cols = columns.join(", "),
             key = entity.join_key,
             time = view.event_time,
         );
-        let err = self.query_err(&view.name);
-        ctx.sql(&sql)
+        let batches = ctx
+            .sql(&sql)
             .await
             .map_err(&err)?
             .collect()
             .await
-            .map_err(err)
+            .map_err(err)?;
+        Ok(LatestRows {
+            version,
+            batches,
+            files_read,
+        })
     }
+
+    /// The data files `table` holds that the table at version `after` did
+    /// not: what the commits since `after` added and kept.
+    async fn files_added(
+        &self,
+        view: &str,
+        after: u64,
+        table: &DeltaTable,
+    ) -> Result<Vec<Add>, OfflineError> {
+        let delta_err = self.delta_err(view);
+        let earlier = self
+            .open(view, AsOf::Version(after))
+            .await?
+            .ok_or_else(|| self.no_table(view))?;
+        let before: std::collections::HashSet<String> = data_files(&earlier)
+            .await
+            .map_err(&delta_err)?
+            .into_iter()
+            .map(|add| add.path)
+            .collect();
+        Ok(data_files(table)
+            .await
+            .map_err(&delta_err)?
+            .into_iter()
+            .filter(|add| !before.contains(&add.path))
+            .collect())
+    }
+}
+
+/// The rows of a table a read covers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Selection {
+    /// The table version read.
+    pub at: AsOf,
+    /// Only rows with event times in `[start, end]` (inclusive, `YYYY-MM-DD`
+    /// or RFC 3339).
+    pub event_times: Option<(String, String)>,
+    /// Only rows in the data files added after this version (and still in
+    /// the table): what an incremental materialize moves.
+    pub added_after: Option<u64>,
+}
+
+/// What [`OfflineStore::latest_rows`] read.
+#[derive(Debug, Clone)]
+pub struct LatestRows {
+    /// The table version read.
+    pub version: u64,
+    /// The latest row of each entity.
+    pub batches: Vec<RecordBatch>,
+    /// Data files read, when the read was limited to added files.
+    pub files_read: Option<usize>,
+}
+
+/// Commit properties that mark a commit as Quiver's in `quiver log`.
+pub(crate) fn quiver_commit() -> CommitProperties {
+    CommitProperties::default().with_metadata([(
+        QUIVER_VERSION_KEY.to_string(),
+        serde_json::Value::from(env!("CARGO_PKG_VERSION")),
+    )])
+}
+
+/// The `add` action of every data file of `table`'s version.
+async fn data_files(table: &DeltaTable) -> Result<Vec<Add>, DeltaTableError> {
+    let snapshot = table.snapshot()?;
+    snapshot
+        .snapshot()
+        .file_views(table.log_store().as_ref(), None)
+        .map_ok(|file| file.add_action())
+        .try_collect()
+        .await
 }
 
 /// `remove` actions for every file of the table whose partition value (of
@@ -523,9 +707,10 @@ mod tests {
     use std::sync::Arc;
 
     fn store(dir: &tempfile::TempDir) -> OfflineStore {
-        OfflineStore {
-            root: Url::from_directory_path(dir.path()).unwrap(),
-        }
+        OfflineStore::at(
+            Url::from_directory_path(dir.path()).unwrap(),
+            StorageOptions::default(),
+        )
     }
 
     fn view() -> FeatureView {

@@ -74,7 +74,10 @@ impl KeySpace {
             .map_err(|e| SimError::UnknownFeature(e.to_string()))?;
         let entity = repo.entity_of(view);
         let offline = quiver_offline::OfflineStore::for_repo(repo)?;
-        let batches = offline.latest_rows(view, entity, None).await?;
+        let batches = offline
+            .latest_rows(view, entity, &quiver_offline::Selection::default())
+            .await?
+            .batches;
         let mut ids = Vec::new();
         for batch in &batches {
             let keys = cast(batch.column(0), &DataType::Utf8).map_err(|e| {

@@ -10,7 +10,7 @@ pub async fn run(args: &HistoryArgs) -> anyhow::Result<()> {
     let entity = repo.entity_of(view);
     let offline = quiver_offline::OfflineStore::for_repo(&repo)?;
     let batches = offline
-        .history(view, entity, &args.id, args.version)
+        .history(view, entity, &args.id, args.as_of.selection())
         .await?;
     let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
     match args.format {
