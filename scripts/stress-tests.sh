@@ -32,7 +32,7 @@ log_dir="${LOG_DIR:-$(mktemp -d)}"
 # Every crate's `it` test binary, built as scripts/test.sh builds them: for
 # the whole workspace at once, with the same features. (`cargo test -p CRATE` would resolve features
 # for that crate alone and rebuild DataFusion in another variant.)
-integration=quiver-cli/integration,quiver-online-redis/integration,quiver-online-cql/integration
+integration=quiver-cli/integration,quiver-offline/integration,quiver-online-redis/integration,quiver-online-cql/integration
 build_log="$log_dir/build.json"
 if ! cargo test --workspace --locked --no-run --features "$integration" \
         --message-format=json >"$build_log"; then

@@ -44,7 +44,7 @@ step "start test servers" env QUIVER_SERVICES_FRESH=1 scripts/services/up.sh
 # shellcheck source=/dev/null
 [ -f "$services_dir/env.sh" ] && source "$services_dir/env.sh"
 
-export integration=quiver-cli/integration,quiver-online-redis/integration,quiver-online-cql/integration
+export integration=quiver-cli/integration,quiver-offline/integration,quiver-online-redis/integration,quiver-online-cql/integration
 step "cargo test" cargo test --workspace --locked --no-fail-fast --features "$integration" "$@"
 
 # quiver-serve's whole suite once more on each server-backed store (the

@@ -4,6 +4,7 @@
 #   redis-secure         rediss://127.0.0.1:16380  TLS + password (redis.sh)
 #   cassandra            127.0.0.1:19042           CQL, no auth (cassandra.sh)
 #   cassandra-keyspaces  127.0.0.1:19142           CQL over TLS + password (cassandra.sh)
+#   s3                   http://127.0.0.1:15000    moto's S3-compatible server (s3.sh)
 # Usage:  scripts/services/up.sh     then   source "$QUIVER_SERVICES_DIR/env.sh"
 #         scripts/services/down.sh   stops them all.
 # Installs what is missing (apt-get, Maven Central), leaves a service that
@@ -28,12 +29,15 @@ trap 'rm -rf "$out"' EXIT
 redis_pid=$!
 "$here/cassandra.sh" start >"$out/cassandra" &
 cassandra_pid=$!
+"$here/s3.sh" start >"$out/s3" &
+s3_pid=$!
 failed=()
 wait "$redis_pid" || failed+=("Redis (redis.sh start)")
 wait "$cassandra_pid" || failed+=("Cassandra (cassandra.sh start)")
+wait "$s3_pid" || failed+=("S3 (s3.sh start)")
 
 echo
-cat "$out/redis" "$out/cassandra"
+cat "$out/redis" "$out/cassandra" "$out/s3"
 if ((${#failed[@]})); then
   for f in "${failed[@]}"; do echo "FAILED: $f, see the messages above" >&2; done
   exit 1
@@ -51,5 +55,6 @@ export QUIVER_TEST_KEYSPACES=127.0.0.1:$((19142 + o))
 export QUIVER_TEST_KEYSPACES_USER=cassandra
 export QUIVER_TEST_KEYSPACES_PASSWORD=cassandra
 export QUIVER_TEST_KEYSPACES_CA=$QUIVER_SERVICES_DIR/cassandra-keyspaces/tls/ca.pem
+export QUIVER_TEST_S3_ENDPOINT=http://127.0.0.1:$((15000 + o))
 ENV
 echo "all services up in $(secs_since "$t0") s; test variables: $QUIVER_SERVICES_DIR/env.sh"

@@ -148,7 +148,7 @@ impl OfflineStore {
         let latest = match builder.load().await {
             Ok(table) => table,
             Err(DeltaTableError::NotATable(_)) => return Ok(None),
-            Err(e) => return Err(delta_err(e)),
+            Err(e) => return Err(self.explain_store_error(&url, e)),
         };
         let newest = latest.version().unwrap_or_default();
         let version = match at.into() {
@@ -189,6 +189,38 @@ impl OfflineStore {
                 newest,
                 first_commit: None,
             }),
+        }
+    }
+
+    /// An object-store failure in words a user acts on: a missing bucket or
+    /// refused credentials named as such, anything else as delta-rs said it.
+    fn explain_store_error(&self, url: &Url, error: DeltaTableError) -> OfflineError {
+        let text = error.to_string();
+        let bucket = url.host_str().unwrap_or_default();
+        let reason = if text.contains("NoSuchBucket") {
+            format!("the bucket `{bucket}` does not exist (or is not visible to these credentials)")
+        } else if [
+            "InvalidAccessKeyId",
+            "SignatureDoesNotMatch",
+            "AccessDenied",
+            "403 Forbidden",
+        ]
+        .iter()
+        .any(|code| text.contains(code))
+        {
+            format!(
+                "access to bucket `{bucket}` was denied: check AWS_ACCESS_KEY_ID, \
+                 AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN) and the bucket's policy"
+            )
+        } else {
+            return OfflineError::Delta {
+                table: url.to_string(),
+                source: Box::new(error),
+            };
+        };
+        OfflineError::Location {
+            location: url.to_string(),
+            reason,
         }
     }
 

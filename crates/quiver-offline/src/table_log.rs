@@ -150,10 +150,20 @@ fn parse_commit(
                 .and_then(Value::as_str)
                 .unwrap_or_default()
                 .to_string();
+            // A table creation's parameters repeat the whole schema and
+            // protocol; the rest (mode, predicate, …) are what people read.
             commit.parameters = info
                 .get("operationParameters")
-                .filter(|p| p.as_object().is_some_and(|o| !o.is_empty()))
-                .map(Value::to_string)
+                .and_then(Value::as_object)
+                .map(|params| {
+                    params
+                        .iter()
+                        .filter(|(key, _)| !["metadata", "protocol"].contains(&key.as_str()))
+                        .map(|(key, value)| (key.clone(), value.clone()))
+                        .collect::<serde_json::Map<_, _>>()
+                })
+                .filter(|params| !params.is_empty())
+                .map(|params| Value::Object(params).to_string())
                 .unwrap_or_default();
             commit.writer = match info.get(QUIVER_VERSION_KEY).and_then(Value::as_str) {
                 Some(quiver) => format!("quiver {quiver}"),

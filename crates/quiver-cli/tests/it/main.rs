@@ -4,6 +4,9 @@
 mod backends;
 mod commands;
 mod interrupted_jobs;
+mod offline_job;
+#[cfg(feature = "integration")]
+mod s3;
 mod serve;
 mod simulate;
 #[cfg(feature = "integration")]
