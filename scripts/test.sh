@@ -72,7 +72,10 @@ done
 # The binary is the one the test build above linked for the CLI's tests; a
 # separate `cargo build` would resolve features without dev-dependencies and
 # rebuild DataFusion in another variant.
-step "spark interop" tests/interop/spark_reads_quiver.sh "$CARGO_TARGET_DIR/debug/quiver"
+step "spark reads quiver" tests/interop/spark_reads_quiver.sh "$CARGO_TARGET_DIR/debug/quiver"
+# And the other way: Spark writes a view's table; Quiver lists the commit,
+# materializes it and builds the training set Spark's own join gives.
+step "quiver reads spark" tests/interop/quiver_reads_spark.sh "$CARGO_TARGET_DIR/debug/quiver"
 
 echo
 echo "Summary of steps (cargo test prints its own counts above):"
