@@ -76,6 +76,10 @@ pub struct RunArgs {
     /// Last event time to replace (inclusive).
     #[arg(long, requires = "start")]
     pub end: Option<String>,
+    /// Memory the job's query may hold before it spills to disk, in MiB:
+    /// the job's memory stays near this, whatever the size of its data.
+    #[arg(long, default_value_t = 1024, value_name = "MIB")]
+    pub memory_limit_mib: usize,
     /// No progress spinner.
     #[arg(long, short)]
     pub quiet: bool,

@@ -10,6 +10,13 @@
 //! store's recorded version lag behind the table's and rewrites the online
 //! rows from the table before doing anything else.
 //!
+//! The rows stream: DataFusion computes the view and sorts its output by
+//! event time and key under a memory limit (sorts and sort-merge joins spill
+//! to disk beyond it), and one pass over the sorted stream checks for
+//! duplicates, drops rows the table already holds, keeps each entity's latest
+//! row and writes each event-time partition as its rows arrive. The job's
+//! memory is the limit plus one row per entity, not its data.
+//!
 //! [`validate_view`] is the SQL half of `quiver apply`: it plans the query
 //! without reading data and reports every mismatch with the declaration.
 #![deny(missing_docs)]
@@ -26,8 +33,8 @@ mod validate;
 pub use arrow_types::arrow_type;
 pub use error::{DuplicateRows, JobError};
 pub use materialize::{MaterializeOptions, MaterializeSummary, materialize};
-pub use online_rows::latest_rows_per_entity;
+pub use online_rows::{LatestRows, latest_rows_per_entity};
 pub use progress::Progress;
-pub use run::{RunOptions, RunSummary, run_view};
+pub use run::{DEFAULT_MEMORY_LIMIT, RunOptions, RunSummary, run_view};
 pub use sources::session_with_source;
 pub use validate::{ValidatedView, validate_repo, validate_view};

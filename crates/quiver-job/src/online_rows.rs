@@ -156,3 +156,84 @@ fn value_at(column: &ArrayRef, row: usize) -> FeatureValue {
         other => unreachable!("the job casts every feature to a Quiver type, not {other}"),
     }
 }
+
+/// Rows kept before [`LatestRows`] first reduces them to one per entity.
+const FIRST_COMPACTION_ROWS: usize = 256 * 1024;
+
+/// The latest row per entity of a stream of batches (Quiver's normalised
+/// layout), in memory that grows with the number of entities, not rows:
+/// batches are kept until they hold more rows than a threshold, then reduced
+/// to one row per entity; the threshold doubles when entities alone fill
+/// half of it.
+pub struct LatestRows {
+    kept: Vec<RecordBatch>,
+    rows: usize,
+    threshold: usize,
+}
+
+impl Default for LatestRows {
+    fn default() -> Self {
+        LatestRows {
+            kept: Vec::new(),
+            rows: 0,
+            threshold: FIRST_COMPACTION_ROWS,
+        }
+    }
+}
+
+impl LatestRows {
+    /// Takes the rows of `batch` into account.
+    pub fn add(&mut self, batch: &RecordBatch) -> Result<(), String> {
+        self.kept.push(plain_strings(batch)?);
+        self.rows += batch.num_rows();
+        if self.rows > self.threshold {
+            self.compact()?;
+            if self.rows > self.threshold / 2 {
+                self.threshold *= 2;
+            }
+        }
+        Ok(())
+    }
+
+    /// The latest row of each entity seen.
+    pub fn finish(self) -> Result<Vec<EntityRow>, String> {
+        latest_rows_per_entity(&self.kept)
+    }
+
+    fn compact(&mut self) -> Result<(), String> {
+        let Some(first) = self.kept.first() else {
+            return Ok(());
+        };
+        let schema = first.schema();
+        let mut latest: HashMap<EntityKey, (i64, usize, usize)> = HashMap::new();
+        for (b, batch) in self.kept.iter().enumerate() {
+            let keys = batch.column(0);
+            for (row, time) in event_times(batch)?.into_iter().enumerate() {
+                let key = entity_key(keys, row).ok_or_else(|| {
+                    format!("a row has a null entity key `{}`", schema.field(0).name())
+                })?;
+                match latest.get_mut(&key) {
+                    Some(best) if best.0 > time => {}
+                    Some(best) => *best = (time, b, row),
+                    None => {
+                        latest.insert(key, (time, b, row));
+                    }
+                }
+            }
+        }
+        let picks: Vec<(usize, usize)> = latest.values().map(|&(_, b, row)| (b, row)).collect();
+        drop(latest);
+        let columns = (0..schema.fields().len())
+            .map(|c| {
+                let arrays: Vec<&dyn Array> =
+                    self.kept.iter().map(|b| b.column(c).as_ref()).collect();
+                deltalake::arrow::compute::interleave(&arrays, &picks)
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| e.to_string())?;
+        let compacted = RecordBatch::try_new(schema, columns).map_err(|e| e.to_string())?;
+        self.rows = compacted.num_rows();
+        self.kept = vec![compacted];
+        Ok(())
+    }
+}

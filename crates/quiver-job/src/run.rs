@@ -1,14 +1,16 @@
 //! [`run_view`]: the one feature job.
 
 use crate::validate::plan_view;
-use crate::{DuplicateRows, JobError, Progress, latest_rows_per_entity};
+use crate::{DuplicateRows, JobError, LatestRows, Progress, latest_rows_per_entity};
+use deltalake::arrow::array::AsArray;
 use deltalake::arrow::datatypes::DataType;
+use deltalake::arrow::error::ArrowError;
 use deltalake::arrow::record_batch::RecordBatch;
-use deltalake::datafusion::datasource::MemTable;
+use deltalake::arrow::row::{OwnedRow, RowConverter, SortField};
+use deltalake::datafusion::error::DataFusionError;
 use deltalake::datafusion::logical_expr::{cast, col, lit};
 use deltalake::datafusion::physical_plan::{ExecutionPlan, execute_stream};
-use deltalake::datafusion::prelude::SessionContext;
-use futures::TryStreamExt;
+use futures::StreamExt;
 use quiver_core::{Entity, FeatureRepo, FeatureView, ValueType};
 use quiver_offline::{OfflineStore, WriteMode};
 use quiver_online::{OnlineStore, ViewLayout};
@@ -25,13 +27,20 @@ pub struct RunOptions {
     pub replace_range: Option<(String, String)>,
     /// Where progress is shown.
     pub progress: Progress,
+    /// Bytes the job's query may hold before its sorts and joins spill to
+    /// disk: what bounds the job's memory, whatever the size of its data.
+    pub memory_limit: usize,
 }
+
+/// The default [`RunOptions::memory_limit`]: 1 GiB.
+pub const DEFAULT_MEMORY_LIMIT: usize = 1024 * 1024 * 1024;
 
 impl Default for RunOptions {
     fn default() -> Self {
         Self {
             replace_range: None,
             progress: Progress::hidden(),
+            memory_limit: DEFAULT_MEMORY_LIMIT,
         }
     }
 }
@@ -100,7 +109,8 @@ pub async fn run_view(
     let repaired = repair_online(view, entity, &layout, online, offline, version_before).await?;
 
     progress.phase(format!("Computing {} from {}", view.name, source.name));
-    let planned = plan_view(repo, view).await?;
+    let planned = plan_view(repo, view, Some(options.memory_limit)).await?;
+    let ctx = planned.ctx.clone();
     let mut frame = planned.frame;
     let mode = match &options.replace_range {
         None => WriteMode::Append,
@@ -115,68 +125,147 @@ pub async fn run_view(
             WriteMode::ReplaceRange { start, end }
         }
     };
-    let plan = frame.create_physical_plan().await.map_err(compute_err)?;
-    let stream = execute_stream(plan.clone(), planned.ctx.task_ctx()).map_err(compute_err)?;
-    let computed: Vec<RecordBatch> = stream
-        .inspect_ok(|batch| progress.rows(batch.num_rows()))
-        .try_collect()
-        .await
+    // Appending: only the rows the table does not hold yet, by key and time.
+    // A sort-merge left join on (time, key) marks the rows the table has,
+    // and leaves every computed row in the partition order the writer needs;
+    // both sides spill beyond the memory limit, so neither the computed rows
+    // nor the table must fit in memory. Marked rather than dropped, so the
+    // duplicate check below sees every computed row.
+    let mark_existing = matches!(mode, WriteMode::Append) && version_before.is_some();
+    if let (true, Some(version)) = (mark_existing, version_before) {
+        ctx.register_table("computed", frame.into_view())
+            .map_err(compute_err)?;
+        offline
+            .register(&ctx, &view.name, "existing", Some(version))
+            .await?;
+        let sql = format!(
+            "SELECT c.*, e.\"{key}\" IS NOT NULL AS {EXISTS} FROM computed c \
+             LEFT JOIN (SELECT \"{time}\", \"{key}\" FROM existing) e \
+             ON c.\"{time}\" = e.\"{time}\" AND c.\"{key}\" = e.\"{key}\"",
+            key = entity.join_key,
+            time = view.event_time,
+        );
+        frame = ctx.sql(&sql).await.map_err(compute_err)?;
+    }
+    let frame = frame
+        .sort(vec![
+            col(view.event_time.as_str()).sort(true, true),
+            col(entity.join_key.as_str()).sort(true, true),
+        ])
         .map_err(compute_err)?;
-    let rows_read = rows_scanned(&plan);
+    let plan = frame.create_physical_plan().await.map_err(compute_err)?;
+    let stream = execute_stream(plan.clone(), ctx.task_ctx()).map_err(compute_err)?;
+
+    // One pass over the sorted rows: duplicates are neighbours, rows the
+    // table holds are dropped, the latest row of each entity is kept for the
+    // online store, and each event-time partition is written as its rows
+    // arrive.
+    let in_schema = plan.schema();
+    let normalised: Vec<usize> = std::iter::once(entity.join_key.as_str())
+        .chain(std::iter::once(view.event_time.as_str()))
+        .chain(view.features.iter().map(|f| f.name.as_str()))
+        .map(|name| in_schema.index_of(name))
+        .collect::<Result<_, _>>()
+        .map_err(|e| compute_err(e.into()))?;
+    let exists = in_schema.index_of(EXISTS).ok();
+    let out_schema = Arc::new(
+        in_schema
+            .project(
+                &(0..in_schema.fields().len())
+                    .filter(|&i| Some(i) != exists)
+                    .collect::<Vec<_>>(),
+            )
+            .map_err(|e| compute_err(e.into()))?,
+    );
+    let screened = Arc::new(std::sync::Mutex::new(Screened::default()));
+    let screen = screened.clone();
+    let new_rows = stream.map(move |batch| {
+        let mut screen = screen.lock().expect("not poisoned");
+        let batch = match batch {
+            Ok(batch) => batch,
+            Err(failure) => {
+                let text = failure.to_string();
+                screen.failure = Some(failure);
+                return Err(DataFusionError::Execution(text));
+            }
+        };
+        screen.computed += batch.num_rows();
+        screen.duplicates.observe(&batch.project(&normalised)?)?;
+        let Some(exists) = exists else {
+            return Ok(batch);
+        };
+        let flags = batch.column(exists).as_boolean();
+        let new = deltalake::arrow::compute::not(flags)?;
+        let kept = deltalake::arrow::compute::filter_record_batch(&batch, &new)?;
+        let columns: Vec<usize> = (0..kept.num_columns()).filter(|&i| i != exists).collect();
+        Ok::<_, DataFusionError>(kept.project(&columns)?)
+    });
+    let written_columns: Vec<usize> = std::iter::once(entity.join_key.as_str())
+        .chain(std::iter::once(view.event_time.as_str()))
+        .chain(view.features.iter().map(|f| f.name.as_str()))
+        .map(|name| out_schema.index_of(name))
+        .collect::<Result<_, _>>()
+        .map_err(|e| compute_err(e.into()))?;
+    let mut latest = LatestRows::default();
+    let mut problem: Option<String> = None;
+    let mut observe = |batch: &RecordBatch| -> Result<(), deltalake::DeltaTableError> {
+        let normalised = batch.project(&written_columns)?;
+        if let Err(reason) = latest.add(&normalised) {
+            problem = Some(reason.clone());
+            return Err(deltalake::DeltaTableError::Generic(reason));
+        }
+        progress.rows(batch.num_rows());
+        Ok(())
+    };
+    let staged = offline
+        .write_files(view, out_schema.clone(), new_rows, &mut observe)
+        .await;
+    let rows_read = source_rows_scanned(&plan, mark_existing);
+    let failed_query = screened.lock().expect("not poisoned").failure.take();
+    let staged = match (staged, problem, failed_query) {
+        // The query's own failures (a malformed CSV line) name the source.
+        (_, _, Some(failure)) => return Err(compute_err(failure)),
+        (_, Some(reason), None) => {
+            return Err(compute_err(DataFusionError::Execution(reason)));
+        }
+        (Ok(staged), None, None) => staged,
+        (Err(e), None, None) => return Err(e.into()),
+    };
+    let (rows_computed, duplicates) = {
+        let screened = screened.lock().expect("not poisoned");
+        (screened.computed, screened.duplicates.found())
+    };
     if rows_read == 0 {
+        staged.discard().await;
         return Err(JobError::EmptySource {
             source_name: source.name.clone(),
             location,
         });
     }
-    let rows_computed = computed.iter().map(RecordBatch::num_rows).sum();
-
-    tracing::info!(view = %view.name, seconds = started.elapsed().as_secs_f64(), peak_rss_mib = peak_rss_mib(), rows = rows_computed, "Computed the view.");
-    progress.phase(format!("Checking {} for duplicate rows", view.name));
-    let ctx = SessionContext::new();
-    if rows_computed > 0 {
-        let table =
-            MemTable::try_new(computed[0].schema(), vec![computed.clone()]).map_err(compute_err)?;
-        ctx.register_table("computed", Arc::new(table))
-            .map_err(compute_err)?;
-        check_duplicates(&ctx, view, entity, &source.name, &location).await?;
+    if let Some(found) = duplicates {
+        staged.discard().await;
+        return Err(JobError::DuplicateRows(Box::new(DuplicateRows {
+            view: view.name.clone(),
+            source_name: source.name.clone(),
+            location,
+            key: entity.join_key.clone(),
+            key_value: found.key,
+            time: view.event_time.clone(),
+            time_value: found.time,
+            count: found.count,
+            more: found.more,
+        })));
     }
-
-    // A block, so the computed batches and the session holding them are
-    // freed before the write needs its memory.
-    let to_write = {
-        let computed = computed;
-        let to_write = match (&mode, version_before) {
-            (WriteMode::Append, Some(version)) if rows_computed > 0 => {
-                progress.phase(format!("Finding rows new to offline table v{version}"));
-                offline
-                    .register(&ctx, &view.name, "existing", Some(version))
-                    .await?;
-                let sql = format!(
-                    "SELECT * FROM computed c WHERE NOT EXISTS (SELECT 1 FROM existing e WHERE e.\"{key}\" = c.\"{key}\" AND e.\"{time}\" = c.\"{time}\")",
-                    key = entity.join_key,
-                    time = view.event_time,
-                );
-                ctx.sql(&sql)
-                    .await
-                    .map_err(compute_err)?
-                    .collect()
-                    .await
-                    .map_err(compute_err)?
-            }
-            _ => computed,
-        };
-        drop(ctx);
-        to_write
-    };
-    tracing::info!(view = %view.name, seconds = started.elapsed().as_secs_f64(), peak_rss_mib = peak_rss_mib(), "Checked duplicates and found new rows.");
-    let latest = latest_rows_per_entity(&to_write).map_err(|reason| {
+    let rows_written = staged.rows();
+    tracing::info!(view = %view.name, seconds = started.elapsed().as_secs_f64(), peak_rss_mib = peak_rss_mib(), rows = rows_computed, "Computed the view and wrote its files.");
+    let latest = latest.finish().map_err(|reason| {
         compute_err(deltalake::datafusion::error::DataFusionError::Execution(
             reason,
         ))
     })?;
 
-    if version_before.is_none() && to_write.iter().all(|b| b.num_rows() == 0) {
+    if version_before.is_none() && rows_written == 0 {
+        staged.discard().await;
         return Err(JobError::NoRows {
             view: view.name.clone(),
             source_name: source.name.clone(),
@@ -186,6 +275,7 @@ pub async fn run_view(
     // was against the version we started from.
     let now = offline.version(&view.name).await?;
     if now != version_before {
+        staged.discard().await;
         return Err(JobError::TableMoved {
             view: view.name.clone(),
             expected: version_before.unwrap_or_default(),
@@ -193,10 +283,8 @@ pub async fn run_view(
         });
     }
 
-    progress.phase(format!("Writing offline table of {}", view.name));
-    let commit = offline
-        .write(view, &entity.join_key, to_write, mode)
-        .await?;
+    progress.phase(format!("Committing the offline table of {}", view.name));
+    let commit = offline.commit(view, staged, mode).await?;
     tracing::info!(view = %view.name, seconds = started.elapsed().as_secs_f64(), peak_rss_mib = peak_rss_mib(), "Committed the offline table.");
     let committed = Some(commit.version) != version_before;
     if committed && std::env::var_os(ABORT_AFTER_OFFLINE_COMMIT).is_some() {
@@ -390,53 +478,125 @@ fn rows_scanned(plan: &Arc<dyn ExecutionPlan>) -> usize {
     }
 }
 
-async fn check_duplicates(
-    ctx: &SessionContext,
-    view: &FeatureView,
-    entity: &Entity,
-    source: &str,
-    location: &str,
-) -> Result<(), JobError> {
-    let sql = format!(
-        // Group on the raw columns; only the few duplicates found are printed.
-        "SELECT \"{key}\", \"{time}\", count(*) FROM computed GROUP BY 1, 2 HAVING count(*) > 1 ORDER BY 1, 2",
-        key = entity.join_key,
-        time = view.event_time,
-    );
-    let compute_err = |e| JobError::Compute {
-        view: view.name.clone(),
-        source_name: source.to_string(),
-        location: location.to_string(),
-        source: Box::new(e),
+/// [`rows_scanned`] of the view's own plan, inside a plan whose outermost
+/// join marks the rows the offline table holds: only that join's computed
+/// side (the left of `computed LEFT JOIN existing`, which the planner may
+/// have swapped) counts, not the table's scan.
+fn source_rows_scanned(plan: &Arc<dyn ExecutionPlan>, marked: bool) -> usize {
+    use deltalake::datafusion::common::JoinType;
+    use deltalake::datafusion::physical_plan::joins::{HashJoinExec, SortMergeJoinExec};
+    if !marked {
+        return rows_scanned(plan);
+    }
+    let computed_side = |join_type: &JoinType, left, right| match join_type {
+        JoinType::Right => right,
+        _ => left,
     };
-    let found = ctx
-        .sql(&sql)
-        .await
-        .map_err(compute_err)?
-        .collect()
-        .await
-        .map_err(compute_err)?;
-    let total: usize = found.iter().map(RecordBatch::num_rows).sum();
-    let Some(first) = found.iter().find(|b| b.num_rows() > 0) else {
-        return Ok(());
-    };
-    use deltalake::arrow::array::AsArray;
-    use deltalake::arrow::datatypes::Int64Type;
-    let text = |i: usize| {
-        deltalake::arrow::util::display::array_value_to_string(first.column(i), 0)
-            .unwrap_or_default()
-    };
-    Err(JobError::DuplicateRows(Box::new(DuplicateRows {
-        view: view.name.clone(),
-        source_name: source.to_string(),
-        location: location.to_string(),
-        key: entity.join_key.clone(),
-        key_value: text(0),
-        time: view.event_time.clone(),
-        time_value: text(1),
-        count: first.column(2).as_primitive::<Int64Type>().value(0),
-        more: total - 1,
-    })))
+    if let Some(join) = plan.downcast_ref::<SortMergeJoinExec>() {
+        return rows_scanned(computed_side(&join.join_type(), join.left(), join.right()));
+    }
+    if let Some(join) = plan.downcast_ref::<HashJoinExec>() {
+        return rows_scanned(computed_side(join.join_type(), join.left(), join.right()));
+    }
+    let children = plan.children();
+    if children.is_empty() {
+        return rows_scanned(plan);
+    }
+    children
+        .into_iter()
+        .map(|child| source_rows_scanned(child, true))
+        .max()
+        .unwrap_or_default()
+}
+
+/// The column marking computed rows the offline table already holds.
+const EXISTS: &str = "__quiver_exists";
+
+/// What the job's pass over its computed rows found.
+#[derive(Default)]
+struct Screened {
+    /// Rows the view computed (within the range, if one was given).
+    computed: usize,
+    duplicates: DuplicateCheck,
+    /// The query's error, if it failed.
+    failure: Option<DataFusionError>,
+}
+
+/// Duplicate (key, event time) pairs among rows sorted by (event time,
+/// key): they are neighbours, so one comparison per row finds them.
+#[derive(Default)]
+struct DuplicateCheck {
+    converter: Option<RowConverter>,
+    previous: Option<OwnedRow>,
+    /// Rows so far equal to `previous`.
+    run: i64,
+    /// The first duplicated pair, as text, and how often it occurs.
+    first: Option<(String, String, i64)>,
+    /// Whether the current run is the first duplicated pair.
+    in_first: bool,
+    /// Further duplicated pairs.
+    more: usize,
+}
+
+/// A duplicated pair, for [`DuplicateRows`].
+struct FoundDuplicate {
+    key: String,
+    time: String,
+    count: i64,
+    more: usize,
+}
+
+impl DuplicateCheck {
+    /// `batch` has the normalised layout: key, event time, features.
+    fn observe(&mut self, batch: &RecordBatch) -> Result<(), ArrowError> {
+        let pair = [batch.column(1).clone(), batch.column(0).clone()];
+        let converter = match &mut self.converter {
+            Some(c) => c,
+            None => self.converter.insert(RowConverter::new(vec![
+                SortField::new(pair[0].data_type().clone()),
+                SortField::new(pair[1].data_type().clone()),
+            ])?),
+        };
+        let rows = converter.convert_columns(&pair)?;
+        for i in 0..rows.num_rows() {
+            let row = rows.row(i);
+            if self.previous.as_ref().is_some_and(|p| p.row() == row) {
+                self.run += 1;
+                match &mut self.first {
+                    None => {
+                        let text = |c: usize| {
+                            deltalake::arrow::util::display::array_value_to_string(
+                                batch.column(c),
+                                i,
+                            )
+                            .unwrap_or_default()
+                        };
+                        self.first = Some((text(0), text(1), 2));
+                        self.in_first = true;
+                    }
+                    Some((_, _, count)) if self.in_first => *count += 1,
+                    Some(_) if self.run == 2 => self.more += 1,
+                    Some(_) => {}
+                }
+            } else {
+                self.previous = Some(row.owned());
+                self.run = 1;
+                self.in_first = false;
+            }
+        }
+        Ok(())
+    }
+
+    fn found(&self) -> Option<FoundDuplicate> {
+        self.first
+            .as_ref()
+            .map(|(key, time, count)| FoundDuplicate {
+                key: key.clone(),
+                time: time.clone(),
+                count: *count,
+                more: self.more,
+            })
+    }
 }
 
 /// Checks `--start`/`--end` and returns the Arrow type to compare them as.

@@ -3,13 +3,16 @@
 use crate::{JobError, arrow_type};
 use deltalake::arrow::datatypes::{Field, Schema};
 use deltalake::datafusion::error::DataFusionError;
+use deltalake::datafusion::execution::memory_pool::FairSpillPool;
 use deltalake::datafusion::execution::object_store::ObjectStoreUrl;
+use deltalake::datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use deltalake::datafusion::prelude::{
     CsvReadOptions, ParquetReadOptions, SessionConfig, SessionContext,
 };
 use object_store::ObjectStoreExt;
 use quiver_core::{BatchSource, DefinitionError, FeatureRepo, SourceFormat, SourceLocation};
 use std::path::Path;
+use std::sync::Arc;
 
 /// A DataFusion session with `source` registered as a table of its own name,
 /// as a view's SQL expects to find it.
@@ -17,12 +20,39 @@ pub async fn session_with_source(
     repo: &FeatureRepo,
     source: &BatchSource,
 ) -> Result<SessionContext, JobError> {
-    let config = SessionConfig::new()
+    bounded_session_with_source(repo, source, None).await
+}
+
+/// [`session_with_source`] whose queries hold at most `memory_limit` bytes:
+/// sorts and joins spill to disk beyond it (joins are sort-merge joins, which
+/// can), so the job's memory does not grow with its data.
+pub(crate) async fn bounded_session_with_source(
+    repo: &FeatureRepo,
+    source: &BatchSource,
+    memory_limit: Option<usize>,
+) -> Result<SessionContext, JobError> {
+    let mut config = SessionConfig::new()
         // One reader per file keeps CSV line numbers in error messages true
         // (a split file would count lines from each split).
         .with_repartition_file_scans(source.format != SourceFormat::Csv)
         .with_information_schema(false);
-    let ctx = SessionContext::new_with_config(config);
+    let ctx = match memory_limit {
+        None => SessionContext::new_with_config(config),
+        Some(limit) => {
+            config = config
+                .with_sort_spill_reservation_bytes(limit / 32)
+                .set_bool("datafusion.optimizer.prefer_hash_join", false);
+            let runtime = RuntimeEnvBuilder::new()
+                .with_memory_pool(Arc::new(FairSpillPool::new(limit)))
+                .build_arc()
+                .map_err(|e| JobError::Source {
+                    source_name: source.name.clone(),
+                    location: source.location.to_string(),
+                    source: Box::new(e),
+                })?;
+            SessionContext::new_with_config_rt(config, runtime)
+        }
+    };
     let storage = quiver_offline::StorageOptions::new(repo.offline_store.storage_options.clone());
     let location = source.location.to_string();
     let compute_err = |e| JobError::Source {

@@ -2,7 +2,7 @@
 //! against the declaration, reading no data.
 
 use crate::arrow_types::{accepts, closest};
-use crate::{JobError, arrow_type, session_with_source};
+use crate::{JobError, arrow_type};
 use deltalake::arrow::datatypes::DataType;
 use deltalake::datafusion::common::Column;
 use deltalake::datafusion::logical_expr::{Expr, cast};
@@ -38,7 +38,7 @@ pub async fn validate_view(
     repo: &FeatureRepo,
     view: &FeatureView,
 ) -> Result<ValidatedView, JobError> {
-    let planned = plan_view(repo, view).await?;
+    let planned = plan_view(repo, view, None).await?;
     Ok(ValidatedView {
         view: view.name.clone(),
         source: view.source.clone(),
@@ -62,10 +62,11 @@ fn sql_file(repo: &FeatureRepo, view: &FeatureView) -> PathBuf {
 pub(crate) async fn plan_view(
     repo: &FeatureRepo,
     view: &FeatureView,
+    memory_limit: Option<usize>,
 ) -> Result<PlannedView, JobError> {
     let source = repo.source_of(view);
     let entity = repo.entity_of(view);
-    let ctx = session_with_source(repo, source).await?;
+    let ctx = crate::sources::bounded_session_with_source(repo, source, memory_limit).await?;
     let file = sql_file(repo, view);
     let frame = ctx.sql(&view.sql).await.map_err(|e| DefinitionError::Sql {
         file: file.clone(),

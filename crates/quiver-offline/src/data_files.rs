@@ -10,7 +10,6 @@
 //! actions in one transaction, so a failed job leaves only unreferenced files
 //! (which `VACUUM` removes), never a half-written table version.
 
-use crate::partition_order::partition_groups;
 use deltalake::DeltaTableError;
 use deltalake::ObjectStore;
 use deltalake::arrow::datatypes::SchemaRef;
@@ -18,7 +17,7 @@ use deltalake::arrow::record_batch::RecordBatch;
 use deltalake::datafile::writer::{DeltaWriter, WriterConfig};
 use deltalake::kernel::Add;
 use deltalake::operations::write::configs::WriterStatsConfig;
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
 use std::num::NonZeroU64;
 use std::sync::Arc;
 
@@ -36,15 +35,28 @@ pub(crate) struct FileLayout {
     pub stats: WriterStatsConfig,
 }
 
-/// Writes `sorted` (rows sorted by the partition column) to `store`, one
-/// partition at a time, and returns the files' `add` actions in partition
-/// order.
-pub(crate) async fn write_partitions(
+/// Rows in partition order (the partition column first, as a job's sorted
+/// stream delivers them), written as they arrive: each partition's rows go
+/// to their own [`DeltaWriter`] task, which is closed when the next partition
+/// starts, with at most one partition per core encoding at a time. Memory is
+/// a few batches per writer, whatever the number of rows. `observe` sees
+/// every batch (cast to the table's schema) before it is written; an error
+/// from it, the stream or a writer stops the write. Returns the files' `add`
+/// actions, in partition order, and the rows written.
+pub(crate) async fn write_sorted_stream<E>(
     store: Arc<dyn ObjectStore>,
     layout: &FileLayout,
-    sorted: &[RecordBatch],
-) -> Result<Vec<Add>, DeltaTableError> {
-    let partitions = partition_groups(sorted, &layout.partition_column)?;
+    mut rows: impl futures::Stream<Item = Result<RecordBatch, E>> + Unpin,
+    observe: &mut (dyn FnMut(&RecordBatch) -> Result<(), DeltaTableError> + Send),
+) -> Result<(Vec<Add>, usize), DeltaTableError>
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    use deltalake::arrow::array::{Array, ArrayRef};
+    use deltalake::arrow::compute::kernels::cmp::not_distinct;
+    use deltalake::arrow::compute::partition;
+    use deltalake::kernel::schema::cast::cast_record_batch;
+
     let config = WriterConfig::new(
         layout.schema.clone(),
         vec![layout.partition_column.clone()],
@@ -55,30 +67,87 @@ pub(crate) async fn write_partitions(
         layout.stats.stats_columns.clone(),
     );
     let in_flight = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let per_partition: Vec<Vec<Add>> = futures::stream::iter(partitions)
-        .map(|rows| {
-            let mut writer = DeltaWriter::new(store.clone(), config.clone());
-            // Spawned, so that encoding uses every core.
-            tokio::spawn(async move {
-                for batch in &rows {
-                    if let Err(e) = writer.write(batch).await {
-                        // Leaves no half-uploaded parts behind on object stores.
-                        let _ = writer.abort().await;
-                        return Err(e);
+    let column = layout.schema.index_of(&layout.partition_column)?;
+    type Writer = tokio::task::JoinHandle<Result<Vec<Add>, DeltaTableError>>;
+    let mut writers: std::collections::VecDeque<Writer> = Default::default();
+    let mut current: Option<(ArrayRef, tokio::sync::mpsc::Sender<RecordBatch>)> = None;
+    let mut adds = Vec::new();
+    let mut written = 0;
+    let joined = |handle: Result<Result<Vec<Add>, DeltaTableError>, tokio::task::JoinError>| {
+        handle.unwrap_or_else(|e| {
+            Err(DeltaTableError::Generic(format!(
+                "a partition writer stopped: {e}"
+            )))
+        })
+    };
+    let outcome: Result<(), DeltaTableError> = async {
+        while let Some(batch) = rows.next().await {
+            let batch = batch.map_err(|e| DeltaTableError::Generic(e.to_string()))?;
+            if batch.num_rows() == 0 {
+                continue;
+            }
+            let batch = cast_record_batch(&batch, layout.schema.clone(), false, false)?;
+            observe(&batch)?;
+            written += batch.num_rows();
+            let values = batch.column(column).clone();
+            for range in partition(std::slice::from_ref(&values))?.ranges() {
+                let first = values.slice(range.start, 1);
+                let same = match &current {
+                    Some((value, _)) => not_distinct(value, &first)?.value(0),
+                    None => false,
+                };
+                if !same {
+                    // The previous partition is complete: its task closes
+                    // the file once it has written what it was sent.
+                    current = None;
+                    while writers.len() >= in_flight {
+                        let oldest = writers.pop_front().expect("not empty");
+                        adds.extend(joined(oldest.await)?);
                     }
+                    let (sender, mut receiver) = tokio::sync::mpsc::channel::<RecordBatch>(4);
+                    let mut writer = DeltaWriter::new(store.clone(), config.clone());
+                    writers.push_back(tokio::spawn(async move {
+                        while let Some(rows) = receiver.recv().await {
+                            if let Err(e) = writer.write(&rows).await {
+                                let _ = writer.abort().await;
+                                return Err(e);
+                            }
+                        }
+                        writer.close().await
+                    }));
+                    current = Some((first, sender));
                 }
-                writer.close().await
-            })
-        })
-        .buffered(in_flight)
-        .map(|joined| {
-            joined.unwrap_or_else(|e| {
-                Err(DeltaTableError::Generic(format!(
-                    "a partition writer stopped: {e}"
-                )))
-            })
-        })
-        .try_collect()
-        .await?;
-    Ok(per_partition.into_iter().flatten().collect())
+                let (_, sender) = current.as_ref().expect("set above");
+                if sender
+                    .send(batch.slice(range.start, range.len()))
+                    .await
+                    .is_err()
+                {
+                    // The task ended early: its error comes out of the join.
+                    current = None;
+                    let failed = writers.pop_back().expect("the current writer");
+                    joined(failed.await)?;
+                    return Err(DeltaTableError::Generic(
+                        "a partition writer stopped before its rows were sent".into(),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+    .await;
+    drop(current);
+    let mut first_error = outcome.err();
+    for writer in writers {
+        match joined(writer.await) {
+            Ok(files) => adds.extend(files),
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok((adds, written)),
+    }
 }

@@ -22,7 +22,7 @@ mod training_set;
 pub use error::OfflineError;
 pub use maintenance::{OptimizeSummary, VacuumSummary};
 pub use storage::{SUPPORTED_SCHEMES, StorageOptions, register_cloud_handlers};
-pub use store::{LatestRows, OfflineCommit, OfflineStore, Selection, WriteMode};
+pub use store::{LatestRows, OfflineCommit, OfflineStore, Selection, StagedFiles, WriteMode};
 pub use table_log::{AsOf, TableCommit};
 pub use training_set::{
     TableFormat, TrainingSet, TrainingSetSummary, ViewFeatures, ViewMatch, read_table,

@@ -1,5 +1,6 @@
-//! Puts a job's rows in partition order and cuts them into one slice per
-//! partition, so the table is written one partition at a time.
+//! Puts rows held in memory in partition order, for [`crate::OfflineStore::write`]
+//! (small writes, tests). The feature job streams its rows already sorted by
+//! DataFusion, which spills, and never comes here.
 //!
 //! A feature job's rows come out of the window computation ordered by entity,
 //! so one batch touches hundreds of days. Handed to delta-rs as they are, every
@@ -11,8 +12,7 @@
 
 use crate::memory::release_freed_memory;
 use deltalake::arrow::array::{Array, ArrayRef};
-use deltalake::arrow::compute::kernels::cmp::not_distinct;
-use deltalake::arrow::compute::{SortColumn, concat, lexsort_to_indices, partition, take};
+use deltalake::arrow::compute::{SortColumn, concat, lexsort_to_indices, take};
 use deltalake::arrow::error::ArrowError;
 use deltalake::arrow::record_batch::RecordBatch;
 
@@ -79,34 +79,6 @@ pub(crate) fn in_partition_order(
         .collect()
 }
 
-/// The rows of each distinct `column` value, in order, as zero-copy slices of
-/// `sorted` (batches sorted by that column first): one group per partition.
-/// A partition's rows may span several batches.
-pub(crate) fn partition_groups(
-    sorted: &[RecordBatch],
-    column: &str,
-) -> Result<Vec<Vec<RecordBatch>>, ArrowError> {
-    let mut groups: Vec<Vec<RecordBatch>> = Vec::new();
-    let mut last_value: Option<ArrayRef> = None;
-    for batch in sorted {
-        let values = batch.column(batch.schema().index_of(column)?).clone();
-        for range in partition(std::slice::from_ref(&values))?.ranges() {
-            let first_value = values.slice(range.start, 1);
-            let same_partition = match &last_value {
-                Some(last) => not_distinct(last, &first_value)?.value(0),
-                None => false,
-            };
-            let rows = batch.slice(range.start, range.len());
-            match groups.last_mut() {
-                Some(group) if same_partition => group.push(rows),
-                _ => groups.push(vec![rows]),
-            }
-            last_value = Some(values.slice(range.end - 1, 1));
-        }
-    }
-    Ok(groups)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,40 +123,5 @@ mod tests {
                 .is_empty()
         );
         assert!(in_partition_order(Vec::new(), &["day"]).unwrap().is_empty());
-    }
-
-    #[test]
-    fn one_group_per_partition_value_across_batches() {
-        // 20,000 rows: three sorted batches, and day 1 runs across the first
-        // two of them.
-        let days: Vec<i32> = (0..20_000)
-            .map(|i| if i < 9_000 { 1 } else { 2 + i / 5_000 })
-            .collect();
-        let ids: Vec<String> = (0..20_000).map(|i| format!("h{i:05}")).collect();
-        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
-        let sorted = in_partition_order(vec![batch(&days, &ids)], &["day", "id"]).unwrap();
-        assert_eq!(sorted.len(), 3);
-        let groups = partition_groups(&sorted, "day").unwrap();
-        let shape: Vec<(i32, usize, usize)> = groups
-            .iter()
-            .map(|g| {
-                let day = g[0].column(1).as_primitive::<Int32Type>().value(0);
-                (day, g.len(), g.iter().map(RecordBatch::num_rows).sum())
-            })
-            .collect();
-        assert_eq!(
-            shape,
-            [(1, 2, 9_000), (3, 1, 1_000), (4, 1, 5_000), (5, 2, 5_000)]
-        );
-        for group in &groups {
-            let day = group[0].column(1).as_primitive::<Int32Type>().value(0);
-            assert!(group.iter().all(|b| {
-                b.column(1)
-                    .as_primitive::<Int32Type>()
-                    .values()
-                    .iter()
-                    .all(|d| *d == day)
-            }));
-        }
     }
 }

@@ -1,7 +1,7 @@
 //! [`OfflineStore`]: reads and writes the Delta table of each feature view.
 
 use crate::OfflineError;
-use crate::data_files::{FileLayout, write_partitions};
+use crate::data_files::{FileLayout, write_sorted_stream};
 use crate::partition_order::in_partition_order;
 use crate::storage::{SUPPORTED_SCHEMES, StorageOptions, is_local};
 use crate::table_log::{AsOf, QUIVER_VERSION_KEY, TableCommit, read_log, version_at};
@@ -12,7 +12,7 @@ use deltalake::arrow::error::ArrowError;
 use deltalake::arrow::record_batch::RecordBatch;
 use deltalake::datafusion::prelude::{SessionContext, col, lit};
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
-use deltalake::kernel::schema::cast::{cast_record_batch, normalize_for_delta};
+use deltalake::kernel::schema::cast::normalize_for_delta;
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
 use deltalake::kernel::{Action, Add, Remove, StructType};
 use deltalake::operations::create::CreateBuilder;
@@ -20,6 +20,7 @@ use deltalake::operations::write::configs::WriterStatsConfig;
 use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::{DeltaTable, DeltaTableError};
 use futures::TryStreamExt;
+use object_store::ObjectStoreExt;
 use quiver_core::{Entity, FeatureRepo, FeatureView, SourceLocation, ValueType};
 use std::sync::Arc;
 use url::Url;
@@ -45,6 +46,61 @@ pub enum WriteMode {
         /// Last event time replaced.
         end: String,
     },
+}
+
+/// Data files written for a view but not yet committed: invisible to
+/// readers until [`OfflineStore::commit`] publishes them. Dropped without a
+/// commit, they are unreferenced files that `quiver vacuum` removes.
+pub struct StagedFiles {
+    adds: Vec<Add>,
+    rows: usize,
+    schema: SchemaRef,
+    existed: bool,
+    table: DeltaTable,
+}
+
+impl StagedFiles {
+    /// Nothing staged, for an empty write.
+    async fn nothing(
+        store: &OfflineStore,
+        view: &FeatureView,
+    ) -> Result<StagedFiles, OfflineError> {
+        let delta_err = store.delta_err(&view.name);
+        let (table, existed) = match store.open(&view.name, AsOf::Latest).await? {
+            Some(table) => (table, true),
+            None => (
+                store
+                    .storage
+                    .table(&store.table_url(&view.name))
+                    .map_err(&delta_err)?,
+                false,
+            ),
+        };
+        Ok(StagedFiles {
+            adds: Vec::new(),
+            rows: 0,
+            schema: Arc::new(Schema::empty()),
+            existed,
+            table,
+        })
+    }
+
+    /// Rows in the staged files.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Deletes the staged files (a job that found a problem after writing
+    /// them), so that they need no vacuum. Best effort: a file that cannot
+    /// be deleted stays unreferenced.
+    pub async fn discard(self) {
+        let store = self.table.log_store().object_store(None);
+        for add in self.adds {
+            if let Ok(path) = deltalake::Path::parse(&add.path) {
+                let _ = store.delete(&path).await;
+            }
+        }
+    }
 }
 
 /// What a write committed.
@@ -245,7 +301,10 @@ impl OfflineStore {
     /// table (partitioned by the event-time column) on first write.
     /// Appending nothing commits nothing. Rows are written in partition order
     /// (event time, then `entity_key`), whatever order they come in, one
-    /// partition at a time (see [`crate::data_files`]).
+    /// partition at a time (see [`crate::data_files`]). The job streams its
+    /// rows through [`write_files`](Self::write_files) and
+    /// [`commit`](Self::commit) instead, which hold no more than a few
+    /// batches; this sorts in memory, for callers with few rows.
     pub async fn write(
         &self,
         view: &FeatureView,
@@ -253,83 +312,146 @@ impl OfflineStore {
         batches: Vec<RecordBatch>,
         mode: WriteMode,
     ) -> Result<OfflineCommit, OfflineError> {
-        let rows = batches.iter().map(RecordBatch::num_rows).sum();
-        let existing = self.open(&view.name, AsOf::Latest).await?;
-        if rows == 0
-            && mode == WriteMode::Append
-            && let Some(version) = existing.as_ref().and_then(DeltaTable::version)
-        {
-            return Ok(OfflineCommit { version, rows });
-        }
-        if rows == 0
-            && let (WriteMode::ReplaceRange { start, end }, Some(table)) = (&mode, &existing)
-        {
-            // Replacing a range with nothing deletes it.
-            let (table, _metrics) = table
-                .clone()
-                .delete()
-                .with_predicate(range_predicate(&view.event_time, start, end))
-                .with_commit_properties(quiver_commit())
-                .await
-                .map_err(self.delta_err(&view.name))?;
-            let version = table
-                .version()
-                .expect("a table that was just written has a version");
-            return Ok(OfflineCommit { version, rows });
-        }
-        let delta_err = self.delta_err(&view.name);
+        let Some(schema) = batches.first().map(RecordBatch::schema) else {
+            return self
+                .commit(view, StagedFiles::nothing(self, view).await?, mode)
+                .await;
+        };
         let sorted = in_partition_order(batches, &[&view.event_time, entity_key])
             .map_err(|e| self.query_err(&view.name)(e.into()))?;
-        if sorted.is_empty() {
-            return Err(delta_err(DeltaTableError::Generic(
-                "no rows to write, and the view has no table yet to leave as it is".into(),
-            )));
-        }
-        let version = match existing {
-            Some(table) => self.commit_to(table, view, sorted, &mode).await?,
-            None => self.create_with(view, sorted).await?,
+        let rows = futures::stream::iter(sorted.into_iter().map(Ok::<_, ArrowError>));
+        let staged = self
+            .write_files(view, schema, rows, &mut |_| Ok(()))
+            .await?;
+        self.commit(view, staged, mode).await
+    }
+
+    /// Writes rows that arrive sorted by event time (partition order) as
+    /// data files of the view's table, without committing them: readers see
+    /// nothing until [`commit`](Self::commit). `schema` is the rows' schema;
+    /// `observe` sees each batch before it is written and may stop the write
+    /// with an error. Memory stays at a few batches per partition writer.
+    pub async fn write_files<E>(
+        &self,
+        view: &FeatureView,
+        schema: SchemaRef,
+        rows: impl futures::Stream<Item = Result<RecordBatch, E>> + Unpin,
+        observe: &mut (dyn FnMut(&RecordBatch) -> Result<(), DeltaTableError> + Send),
+    ) -> Result<StagedFiles, OfflineError>
+    where
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        let delta_err = self.delta_err(&view.name);
+        let existing = self.open(&view.name, AsOf::Latest).await?;
+        let (table, layout) = match existing {
+            Some(table) => {
+                let snapshot = table.snapshot().map_err(&delta_err)?;
+                let table_schema = snapshot.snapshot().arrow_schema();
+                check_types(&table, &schema, &table_schema)?;
+                let layout = FileLayout {
+                    schema: table_schema,
+                    partition_column: view.event_time.clone(),
+                    stats: WriterStatsConfig::from_config(
+                        snapshot.snapshot().table_configuration(),
+                    ),
+                };
+                (table, layout)
+            }
+            None => {
+                let url = self.table_url(&view.name);
+                if let Ok(path) = url.to_file_path() {
+                    std::fs::create_dir_all(&path).map_err(|e| OfflineError::Location {
+                        location: path.display().to_string(),
+                        reason: format!("cannot create the table folder: {e}"),
+                    })?;
+                }
+                let table = self.storage.table(&url).map_err(&delta_err)?;
+                let layout = FileLayout {
+                    schema: normalize_for_delta(&schema),
+                    partition_column: view.event_time.clone(),
+                    stats: WriterStatsConfig::new(Default::default(), None),
+                };
+                (table, layout)
+            }
         };
+        let store = table.log_store().object_store(None);
+        let (adds, rows) = write_sorted_stream(store, &layout, rows, observe)
+            .await
+            .map_err(&delta_err)?;
+        Ok(StagedFiles {
+            adds,
+            rows,
+            schema: layout.schema,
+            existed: table.version().is_some(),
+            table,
+        })
+    }
+
+    /// Publishes staged files as one new version of the view's table (the
+    /// first creates it), replacing the files of the range for
+    /// [`WriteMode::ReplaceRange`]. Nothing staged: an append commits
+    /// nothing, a range replace deletes the range.
+    pub async fn commit(
+        &self,
+        view: &FeatureView,
+        staged: StagedFiles,
+        mode: WriteMode,
+    ) -> Result<OfflineCommit, OfflineError> {
+        let delta_err = self.delta_err(&view.name);
+        let rows = staged.rows;
+        if !staged.existed {
+            if staged.adds.is_empty() {
+                return Err(delta_err(DeltaTableError::Generic(
+                    "no rows to write, and the view has no table yet to leave as it is".into(),
+                )));
+            }
+            let version = self.create_with(view, staged).await?;
+            return Ok(OfflineCommit { version, rows });
+        }
+        let table = staged.table;
+        if staged.adds.is_empty() {
+            let version = table.version().unwrap_or_default();
+            return match &mode {
+                WriteMode::Append => Ok(OfflineCommit { version, rows }),
+                WriteMode::ReplaceRange { start, end } => {
+                    // Replacing a range with nothing deletes it.
+                    let (table, _metrics) = table
+                        .delete()
+                        .with_predicate(range_predicate(&view.event_time, start, end))
+                        .with_commit_properties(quiver_commit())
+                        .await
+                        .map_err(&delta_err)?;
+                    let version = table
+                        .version()
+                        .expect("a table that was just written has a version");
+                    Ok(OfflineCommit { version, rows })
+                }
+            };
+        }
+        let version = self.commit_to(table, view, staged.adds, &mode).await?;
         Ok(OfflineCommit { version, rows })
     }
 
-    /// Creates the view's table with `sorted` as its first version (0): the
-    /// data files, then one commit holding the schema and every file.
+    /// Creates the view's table with the staged files as its first version
+    /// (0): one commit holding the schema and every file.
     async fn create_with(
         &self,
         view: &FeatureView,
-        sorted: Vec<RecordBatch>,
+        staged: StagedFiles,
     ) -> Result<u64, OfflineError> {
         let delta_err = self.delta_err(&view.name);
-        let url = self.table_url(&view.name);
-        if let Ok(path) = url.to_file_path() {
-            std::fs::create_dir_all(&path).map_err(|e| OfflineError::Location {
-                location: path.display().to_string(),
-                reason: format!("cannot create the table folder: {e}"),
-            })?;
-        }
-        let table = self.storage.table(&url).map_err(&delta_err)?;
-        let schema = normalize_for_delta(&sorted[0].schema());
-        let sorted = cast_all(sorted, &schema).map_err(&delta_err)?;
-        let columns: StructType = schema
+        let columns: StructType = staged
+            .schema
             .as_ref()
             .try_into_kernel()
             .map_err(|e| delta_err(e.into()))?;
-        let layout = FileLayout {
-            schema,
-            partition_column: view.event_time.clone(),
-            stats: WriterStatsConfig::new(Default::default(), None),
-        };
-        let log_store = table.log_store();
-        let adds = write_partitions(log_store.object_store(None), &layout, &sorted)
-            .await
-            .map_err(&delta_err)?;
         let table = CreateBuilder::new()
-            .with_log_store(log_store)
+            .with_log_store(staged.table.log_store())
             .with_columns(columns.fields().cloned())
             .with_partition_columns([view.event_time.clone()])
             .with_table_name(&view.name)
             .with_comment(&view.description)
-            .with_actions(adds.into_iter().map(Action::Add))
+            .with_actions(staged.adds.into_iter().map(Action::Add))
             .with_commit_properties(quiver_commit())
             .await
             .map_err(&delta_err)?;
@@ -338,33 +460,20 @@ impl OfflineStore {
             .expect("a table that was just created has a version"))
     }
 
-    /// Adds `sorted` to an existing table in one commit; for a range replace
-    /// the same commit removes every file of the partitions in the range.
+    /// Adds the staged files to an existing table in one commit; for a range
+    /// replace the same commit removes every file of the partitions in the
+    /// range.
     async fn commit_to(
         &self,
         table: DeltaTable,
         view: &FeatureView,
-        sorted: Vec<RecordBatch>,
+        adds: Vec<Add>,
         mode: &WriteMode,
     ) -> Result<u64, OfflineError> {
         let delta_err = self.delta_err(&view.name);
         let snapshot = table.snapshot().map_err(&delta_err)?;
-        let schema = snapshot.snapshot().arrow_schema();
-        check_types(&table, &sorted[0], &schema)?;
-        let sorted = cast_all(sorted, &schema).map_err(&delta_err)?;
-        let layout = FileLayout {
-            schema,
-            partition_column: view.event_time.clone(),
-            stats: WriterStatsConfig::from_config(snapshot.snapshot().table_configuration()),
-        };
         let log_store = table.log_store();
-        let mut actions: Vec<Action> =
-            write_partitions(log_store.object_store(None), &layout, &sorted)
-                .await
-                .map_err(&delta_err)?
-                .into_iter()
-                .map(Action::Add)
-                .collect();
+        let mut actions: Vec<Action> = adds.into_iter().map(Action::Add).collect();
         let (save_mode, predicate) = match mode {
             WriteMode::Append => (SaveMode::Append, None),
             WriteMode::ReplaceRange { start, end } => {
@@ -388,7 +497,7 @@ impl OfflineStore {
             .build(Some(snapshot), log_store, operation)
             .await
             .map_err(&delta_err)?;
-        Ok(commit.version() as u64)
+        Ok(commit.version())
     }
 
     /// The column names of the view's table, `None` if it has no table.
@@ -622,7 +731,12 @@ async fn data_files(table: &DeltaTable) -> Result<Vec<Add>, DeltaTableError> {
     snapshot
         .snapshot()
         .file_views(table.log_store().as_ref(), None)
-        .map_ok(|file| file.add_action())
+        // Deprecated in favour of Arrow arrays, but a file selection is still
+        // made of `add` actions, whose raw paths it compares.
+        .map_ok(
+            #[allow(deprecated)]
+            |file| file.add_action(),
+        )
         .try_collect()
         .await
 }
@@ -676,26 +790,14 @@ async fn files_in_range(
         .collect())
 }
 
-/// `batches` with the table's `schema` (the same Delta types, possibly other
-/// Arrow ones: a string view becomes a string, nullability is the table's).
-fn cast_all(
-    batches: Vec<RecordBatch>,
-    schema: &SchemaRef,
-) -> Result<Vec<RecordBatch>, DeltaTableError> {
-    batches
-        .into_iter()
-        .map(|batch| cast_record_batch(&batch, schema.clone(), false, false))
-        .collect()
-}
-
 /// Refuses rows whose column types differ from the table's (a view whose
 /// declared types changed after it first ran), naming the column.
 fn check_types(
     table: &DeltaTable,
-    rows: &RecordBatch,
+    rows: &SchemaRef,
     table_schema: &Schema,
 ) -> Result<(), OfflineError> {
-    let rows_schema = normalize_for_delta(&rows.schema());
+    let rows_schema = normalize_for_delta(rows);
     for field in rows_schema.fields() {
         let expected = table_schema.field_with_name(field.name()).ok();
         let same = expected.is_some_and(|e| same_delta_type(e.data_type(), field.data_type()));

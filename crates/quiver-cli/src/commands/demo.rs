@@ -28,8 +28,14 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<()> {
         4,
         "Run the feature job (offline Delta table + online store)",
     );
-    let summary =
-        super::run::run_job(dir, "energy_features", None, quiver_job::Progress::stderr()).await?;
+    let summary = super::run::run_job(
+        dir,
+        "energy_features",
+        None,
+        quiver_job::Progress::stderr(),
+        quiver_job::DEFAULT_MEMORY_LIMIT,
+    )
+    .await?;
     super::run::print_summary(&summary);
 
     step(5, "Read the latest features online");

@@ -12,7 +12,8 @@ pub async fn run(args: &RunArgs) -> anyhow::Result<()> {
         Progress::stderr()
     };
     let range = args.start.clone().zip(args.end.clone());
-    let summary = run_job(&args.repo.repo, &args.view, range, progress).await?;
+    let memory_limit = args.memory_limit_mib.max(64) * 1024 * 1024;
+    let summary = run_job(&args.repo.repo, &args.view, range, progress, memory_limit).await?;
     print_summary(&summary);
     Ok(())
 }
@@ -22,6 +23,7 @@ pub async fn run_job(
     view: &str,
     replace_range: Option<(String, String)>,
     progress: Progress,
+    memory_limit: usize,
 ) -> anyhow::Result<RunSummary> {
     let repo = crate::output::load_registry(repo_dir)?;
     let online = quiver_backends::open_online_store(&repo).await?;
@@ -29,6 +31,7 @@ pub async fn run_job(
     let options = RunOptions {
         replace_range,
         progress,
+        memory_limit,
     };
     let summary = quiver_job::run_view(&repo, view, online.as_ref(), &offline, options).await;
     Ok(summary?)
