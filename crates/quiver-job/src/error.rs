@@ -136,6 +136,18 @@ pub enum JobError {
         /// Why the undo failed.
         undo: Box<JobError>,
     },
+    /// The view's query needed more memory than the job's limit, even spilling.
+    #[error(
+        "feature view `{view}` needs more than its memory limit of {limit_mib} MiB even when spilling to disk (raise it with --memory-limit-mib); nothing was written: {detail}"
+    )]
+    MemoryLimit {
+        /// The view.
+        view: String,
+        /// The limit, in MiB.
+        limit_mib: usize,
+        /// DataFusion's report.
+        detail: String,
+    },
     /// A source that could not be opened.
     #[error("source `{source_name}` ({location}): {source}")]
     Source {

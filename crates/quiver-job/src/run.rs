@@ -72,6 +72,9 @@ pub struct RunSummary {
     /// Entities rewritten from the offline table because the online store
     /// lagged behind it (a previous job died between its two commits).
     pub online_rows_repaired: Option<usize>,
+    /// Bytes the job's query spilled to disk to stay within its memory
+    /// limit (0 when everything fit).
+    pub spilled_bytes: usize,
     /// Wall time of the whole job.
     pub elapsed: Duration,
 }
@@ -221,8 +224,16 @@ pub async fn run_view(
         .write_files(view, out_schema.clone(), new_rows, &mut observe)
         .await;
     let rows_read = source_rows_scanned(&plan, mark_existing);
+    let spilled_bytes = spilled_bytes(&plan);
     let failed_query = screened.lock().expect("not poisoned").failure.take();
     let staged = match (staged, problem, failed_query) {
+        (_, _, Some(failure)) if is_out_of_memory(&failure) => {
+            return Err(JobError::MemoryLimit {
+                view: view.name.clone(),
+                limit_mib: options.memory_limit / (1024 * 1024),
+                detail: failure.to_string(),
+            });
+        }
         // The query's own failures (a malformed CSV line) name the source.
         (_, _, Some(failure)) => return Err(compute_err(failure)),
         (_, Some(reason), None) => {
@@ -327,6 +338,7 @@ pub async fn run_view(
         online_rows_skipped_older: outcome.skipped_older,
         online_write_retries: outcome.retries,
         online_rows_repaired: repaired,
+        spilled_bytes,
         elapsed: started.elapsed(),
     })
 }
@@ -507,6 +519,29 @@ fn source_rows_scanned(plan: &Arc<dyn ExecutionPlan>, marked: bool) -> usize {
         .map(|child| source_rows_scanned(child, true))
         .max()
         .unwrap_or_default()
+}
+
+/// Bytes every operator of `plan` spilled to disk.
+fn spilled_bytes(plan: &Arc<dyn ExecutionPlan>) -> usize {
+    let own = plan
+        .metrics()
+        .and_then(|m| m.spilled_bytes())
+        .unwrap_or_default();
+    own + plan
+        .children()
+        .into_iter()
+        .map(spilled_bytes)
+        .sum::<usize>()
+}
+
+/// Whether DataFusion gave up for want of memory within the pool.
+fn is_out_of_memory(error: &DataFusionError) -> bool {
+    match error {
+        DataFusionError::ResourcesExhausted(_) => true,
+        DataFusionError::Context(_, inner) => is_out_of_memory(inner),
+        DataFusionError::Shared(inner) => is_out_of_memory(inner),
+        _ => false,
+    }
 }
 
 /// The column marking computed rows the offline table already holds.

@@ -3,7 +3,7 @@
 use crate::{JobError, arrow_type};
 use deltalake::arrow::datatypes::{Field, Schema};
 use deltalake::datafusion::error::DataFusionError;
-use deltalake::datafusion::execution::memory_pool::FairSpillPool;
+use deltalake::datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
 use deltalake::datafusion::execution::object_store::ObjectStoreUrl;
 use deltalake::datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use deltalake::datafusion::prelude::{
@@ -43,7 +43,11 @@ pub(crate) async fn bounded_session_with_source(
                 .with_sort_spill_reservation_bytes(limit / 32)
                 .set_bool("datafusion.optimizer.prefer_hash_join", false);
             let runtime = RuntimeEnvBuilder::new()
-                .with_memory_pool(Arc::new(FairSpillPool::new(limit)))
+                // Tracking names the largest consumers when the pool runs out.
+                .with_memory_pool(Arc::new(TrackConsumersPool::new(
+                    FairSpillPool::new(limit),
+                    std::num::NonZeroUsize::new(5).expect("5 is not zero"),
+                )))
                 .build_arc()
                 .map_err(|e| JobError::Source {
                     source_name: source.name.clone(),

@@ -82,5 +82,11 @@ pub fn print_summary(s: &RunSummary) {
             );
         }
     }
+    if s.spilled_bytes > 0 {
+        println!(
+            "  memory   spilled {:.1} MiB to disk to stay within the memory limit",
+            s.spilled_bytes as f64 / (1024.0 * 1024.0)
+        );
+    }
     println!("  took {:.1} s", s.elapsed.as_secs_f64());
 }

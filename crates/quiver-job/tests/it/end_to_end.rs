@@ -3,7 +3,7 @@
 
 use crate::support::{Features, offline_rows, online_rows, run, run_with};
 use quiver_datagen::energy::{self, EnergyConfig};
-use quiver_job::RunOptions;
+use quiver_job::{JobError, RunOptions};
 use quiver_test::TestRepo;
 use std::collections::BTreeMap;
 
@@ -240,4 +240,53 @@ async fn replacing_a_range_with_no_rows_deletes_it() {
         "January survived"
     );
     assert_eq!(rows.len(), independent(&csv).len() - 2 * 31);
+}
+
+#[tokio::test]
+async fn under_a_small_memory_limit_the_job_spills_and_writes_the_same_rows() {
+    // About 90 MB of sorted rows against a 128 MiB limit shared by eight sorts: the sorts and
+    // the sort-merge joins must spill to disk, and the rows stay exact.
+    let csv = dataset(300, (2014, 2, 28));
+    let lines: Vec<&str> = csv.lines().collect();
+    let without_last_day: String = lines
+        .iter()
+        .filter(|l| !l.contains(",2014-02-28,"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let repo = TestRepo::energy(&without_last_day);
+    let small = || RunOptions {
+        memory_limit: 128 * 1024 * 1024,
+        ..RunOptions::default()
+    };
+    let first = run_with(&repo, small()).await.unwrap();
+    assert!(first.spilled_bytes > 0, "the limit made the job spill");
+    // The append marks existing rows through a sort-merge join, also spilled.
+    repo.write_source(&csv);
+    let second = run_with(&repo, small()).await.unwrap();
+    assert_eq!(
+        second.offline_rows_written, 300,
+        "one new day per household"
+    );
+    assert_eq!(second.rows_computed, first.rows_computed + 300);
+
+    let expected = independent(&csv);
+    let offline = offline_rows(&repo).await;
+    assert_eq!(offline.len(), expected.len());
+    for (key, features) in &expected {
+        assert_close(&format!("offline {key:?}"), &offline[key], features);
+    }
+    let (day, _) = online_rows(&repo, &[&energy::household_id(7)]).await[0]
+        .clone()
+        .expect("household 7 online");
+    assert_eq!(day, crate::support::day("2014-02-28"));
+
+    // Too small to hold even one sort's batch: refused by name, nothing written.
+    let tiny = RunOptions {
+        memory_limit: 256 * 1024,
+        replace_range: Some(("2014-01-01".into(), "2014-02-28".into())),
+        ..RunOptions::default()
+    };
+    let error = run_with(&repo, tiny).await.unwrap_err();
+    assert!(matches!(error, JobError::MemoryLimit { .. }), "{error}");
+    assert_eq!(offline_rows(&repo).await.len(), expected.len());
 }
