@@ -18,6 +18,19 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // `quiver history … | head` must end quietly when `head` has read
+    // enough, as other command-line tools do, not panic on a closed pipe:
+    // Rust ignores SIGPIPE, so put back the default, which ends the process.
+    // Not for the commands that hold network connections (their sockets
+    // would not raise it anyway, but a server must never die of one).
+    #[cfg(unix)]
+    if !matches!(cli.command, Command::Serve(_) | Command::Simulate(_)) {
+        // SAFETY: setting a signal's disposition to its default, before any
+        // thread starts, has no preconditions.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     // `serve` sets up its own logging: its format is a server setting.
     if !matches!(cli.command, Command::Serve(_)) {
         init_logging("warn,buoyant_kernel=off", false);
