@@ -29,7 +29,7 @@ measure() { # LABEL COMMAND... ; prints "seconds peak_MiB"
 }
 quiver_job() { # BINARY CSV
   rm -rf "$work/repo" && "$1" init "$work/repo" >/dev/null
-  ln -sf "$2" "$work/repo/data/energy.csv"
+  mkdir -p "$work/repo/data" && ln -sf "$2" "$work/repo/data/energy.csv"
   "$1" apply --repo "$work/repo" >/dev/null
   measure "$1" run energy_features --repo "$work/repo" --quiet
 }

@@ -26,15 +26,17 @@ def entities(n, out, table):
     duckdb.sql(f"""
     COPY (
       WITH ids AS (SELECT DISTINCT id FROM read_parquet('{files(table)}', hive_partitioning = true)),
-           numbered AS (SELECT id, row_number() OVER (ORDER BY id) - 1 AS i, count(*) OVER () AS n FROM ids),
+           numbered AS (SELECT id, row_number() OVER (ORDER BY id) - 1 AS i FROM ids),
            span AS (SELECT min(day_date)::TIMESTAMP AS lo, max(day_date)::TIMESTAMP AS hi
-                    FROM read_parquet('{files(table)}', hive_partitioning = true))
+                    FROM read_parquet('{files(table)}', hive_partitioning = true)),
+           draws AS (SELECT k, hash(k) % (SELECT count(*) FROM ids) AS i,
+                            hash(k * 7) % CAST(epoch(hi) - epoch(lo) AS UBIGINT) AS offset_s
+                     FROM range({n}) r(k), span)
       SELECT numbered.id,
-             (span.lo + to_seconds(CAST(floor(hash(r.k * 7) % CAST(epoch(span.hi) - epoch(span.lo) AS UBIGINT)) AS BIGINT))) AT TIME ZONE 'UTC' AS event_timestamp,
-             r.k % 2 AS label
-      FROM range({n}) r(k), span
-      JOIN numbered ON numbered.i = hash(r.k) % numbered.n
-      ORDER BY r.k
+             (span.lo + to_seconds(CAST(draws.offset_s AS BIGINT))) AT TIME ZONE 'UTC' AS event_timestamp,
+             draws.k % 2 AS label
+      FROM draws JOIN numbered USING (i), span
+      ORDER BY draws.k
     ) TO '{out}' (FORMAT parquet)
     """)
 

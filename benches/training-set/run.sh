@@ -47,7 +47,7 @@ PY
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem/{print $2}') GiB; $(date -u +%FT%TZ); quiver $(git -C "$root" rev-parse --short HEAD)"
 repo="$work/repo"
-"$quiver" init "$repo" >/dev/null
+"$quiver" init "$repo" >/dev/null && mkdir -p "$repo/data"
 "$quiver" datagen energy --out "$work/full.csv" >/dev/null
 last_day="$(tail -1 "$work/full.csv" | cut -d, -f2)"
 grep -v ",$last_day," "$work/full.csv" >"$repo/data/energy.csv"
