@@ -12,9 +12,9 @@
 
 use crate::run::lock_view;
 use crate::{JobError, Progress, latest_rows_per_entity};
-use quiver_core::FeatureRepo;
-use quiver_offline::{AsOf, OfflineStore, Selection};
-use quiver_online::{OnlineStore, ViewLayout};
+use quiver_core::{Entity, FeatureRepo, FeatureView};
+use quiver_offline::{AsOf, LatestRows, OfflineStore, Selection};
+use quiver_online::{EntityRow, OnlineStore, ViewLayout};
 use std::time::{Duration, Instant};
 
 /// What to materialize.
@@ -68,6 +68,27 @@ pub struct MaterializeSummary {
     pub elapsed: Duration,
 }
 
+/// The latest row of each entity among the table rows `selection` covers, as
+/// online rows, with what was read: the one conversion behind materialize
+/// and the job's repair of a lagging online store.
+pub(crate) async fn online_rows_from_table(
+    offline: &OfflineStore,
+    view: &FeatureView,
+    entity: &Entity,
+    selection: &Selection,
+) -> Result<(LatestRows, Vec<EntityRow>), JobError> {
+    let read = offline.latest_rows(view, entity, selection).await?;
+    let rows = latest_rows_per_entity(&read.batches).map_err(|reason| JobError::Compute {
+        view: view.name.clone(),
+        source_name: "(offline table)".to_string(),
+        location: offline.table_url(&view.name).to_string(),
+        source: Box::new(deltalake::datafusion::error::DataFusionError::Execution(
+            reason,
+        )),
+    })?;
+    Ok((read, rows))
+}
+
 /// Loads the online store of `view_name` from its offline table.
 pub async fn materialize(
     repo: &FeatureRepo,
@@ -109,15 +130,7 @@ pub async fn materialize(
         event_times: options.event_times.clone(),
         added_after,
     };
-    let read = offline.latest_rows(view, entity, &selection).await?;
-    let rows = latest_rows_per_entity(&read.batches).map_err(|reason| JobError::Compute {
-        view: view.name.clone(),
-        source_name: "(offline table)".to_string(),
-        location: offline.table_url(&view.name).to_string(),
-        source: Box::new(deltalake::datafusion::error::DataFusionError::Execution(
-            reason,
-        )),
-    })?;
+    let (read, rows) = online_rows_from_table(offline, view, entity, &selection).await?;
     // A window is not the whole table: the store must not claim to reflect
     // the version, or an incremental run would skip the rest.
     let recorded = options.event_times.is_none();

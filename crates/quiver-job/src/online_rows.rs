@@ -23,26 +23,7 @@ pub fn latest_rows_per_entity(batches: &[RecordBatch]) -> Result<Vec<EntityRow>,
         .map(plain_strings)
         .collect::<Result<_, _>>()?;
     let batches = batches.as_slice();
-    let mut latest: HashMap<EntityKey, (i64, usize, usize)> = HashMap::new();
-    for (b, batch) in batches.iter().enumerate() {
-        let keys = batch.column(0);
-        let times = event_times(batch)?;
-        for (row, time) in times.into_iter().enumerate() {
-            let key = entity_key(keys, row).ok_or_else(|| {
-                format!(
-                    "a row has a null entity key `{}`",
-                    batch.schema().field(0).name()
-                )
-            })?;
-            match latest.get_mut(&key) {
-                Some(best) if best.0 > time => {}
-                Some(best) => *best = (time, b, row),
-                None => {
-                    latest.insert(key, (time, b, row));
-                }
-            }
-        }
-    }
+    let latest = winners(batches)?;
     let mut rows: Vec<EntityRow> = latest
         .into_iter()
         .map(|(key, (time, b, row))| EntityRow {
@@ -58,6 +39,31 @@ pub fn latest_rows_per_entity(batches: &[RecordBatch]) -> Result<Vec<EntityRow>,
         .collect();
     rows.sort_unstable_by(|a, b| a.key.cmp(&b.key));
     Ok(rows)
+}
+
+/// For each entity key, the (event time, batch, row) of its latest row: a
+/// later or equal event time wins.
+fn winners(batches: &[RecordBatch]) -> Result<HashMap<EntityKey<'_>, (i64, usize, usize)>, String> {
+    let mut latest: HashMap<EntityKey, (i64, usize, usize)> = HashMap::new();
+    for (b, batch) in batches.iter().enumerate() {
+        let keys = batch.column(0);
+        for (row, time) in event_times(batch)?.into_iter().enumerate() {
+            let key = entity_key(keys, row).ok_or_else(|| {
+                format!(
+                    "a row has a null entity key `{}`",
+                    batch.schema().field(0).name()
+                )
+            })?;
+            match latest.get_mut(&key) {
+                Some(best) if best.0 > time => {}
+                Some(best) => *best = (time, b, row),
+                None => {
+                    latest.insert(key, (time, b, row));
+                }
+            }
+        }
+    }
+    Ok(latest)
 }
 
 /// A key borrowed from its batch, so the scan allocates only for new entities.
@@ -205,22 +211,7 @@ impl LatestRows {
             return Ok(());
         };
         let schema = first.schema();
-        let mut latest: HashMap<EntityKey, (i64, usize, usize)> = HashMap::new();
-        for (b, batch) in self.kept.iter().enumerate() {
-            let keys = batch.column(0);
-            for (row, time) in event_times(batch)?.into_iter().enumerate() {
-                let key = entity_key(keys, row).ok_or_else(|| {
-                    format!("a row has a null entity key `{}`", schema.field(0).name())
-                })?;
-                match latest.get_mut(&key) {
-                    Some(best) if best.0 > time => {}
-                    Some(best) => *best = (time, b, row),
-                    None => {
-                        latest.insert(key, (time, b, row));
-                    }
-                }
-            }
-        }
+        let latest = winners(&self.kept)?;
         let picks: Vec<(usize, usize)> = latest.values().map(|&(_, b, row)| (b, row)).collect();
         drop(latest);
         let columns = (0..schema.fields().len())

@@ -1,7 +1,7 @@
 //! [`run_view`]: the one feature job.
 
 use crate::validate::plan_view;
-use crate::{DuplicateRows, JobError, LatestRows, Progress, latest_rows_per_entity};
+use crate::{DuplicateRows, JobError, LatestRows, Progress};
 use deltalake::arrow::array::AsArray;
 use deltalake::arrow::datatypes::DataType;
 use deltalake::arrow::error::ArrowError;
@@ -371,15 +371,8 @@ async fn repair_online(
         at: quiver_offline::AsOf::Version(version),
         ..Default::default()
     };
-    let read = offline.latest_rows(view, entity, &selection).await?;
-    let rows = latest_rows_per_entity(&read.batches).map_err(|reason| JobError::Compute {
-        view: view.name.clone(),
-        source_name: "(offline table)".to_string(),
-        location: offline.table_url(&view.name).to_string(),
-        source: Box::new(deltalake::datafusion::error::DataFusionError::Execution(
-            reason,
-        )),
-    })?;
+    let (_, rows) =
+        crate::materialize::online_rows_from_table(offline, view, entity, &selection).await?;
     online.write(layout, &rows, Some(version)).await?;
     Ok(Some(rows.len()))
 }
