@@ -58,6 +58,9 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<()> {
   quiver get energy_features --repo {d} --id {first} --format json
   quiver history energy_features --repo {d} --id {first}
   quiver run energy_features --repo {d}        # a rerun adds nothing: the job is idempotent
+  quiver log energy_features --repo {d}        # the offline table's versions
+  printf 'id,event_timestamp\\n{first},2013-06-01T00:00:00Z\\n' > rows.csv
+  quiver training-set --repo {d} --entities rows.csv --feature-service energy_model_v1 --out train.csv
   python3 -c \"import deltalake; print(deltalake.DeltaTable('{d}/data/offline/energy_features').to_pandas().head())\"
 Definitions: {d}/quiver.toml and {d}/features/energy_features.sql",
         first = ids[0]
