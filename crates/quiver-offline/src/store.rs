@@ -613,7 +613,9 @@ impl OfflineStore {
             .await?
             .ok_or_else(|| self.no_table(&view.name))?;
         let version = table.version().unwrap_or_default();
-        let ctx = SessionContext::new();
+        // The latest row per entity is a window over every row; under a
+        // memory pool its sort spills instead of holding the table.
+        let ctx = bounded_session(READ_MEMORY_LIMIT).map_err(&err)?;
         table
             .update_datafusion_session(&ctx.state())
             .map_err(&delta_err)?;
@@ -715,6 +717,24 @@ pub struct LatestRows {
     pub batches: Vec<RecordBatch>,
     /// Data files read, when the read was limited to added files.
     pub files_read: Option<usize>,
+}
+
+/// Memory a whole-table read (materialize's latest rows) may hold before its
+/// sort spills to disk.
+const READ_MEMORY_LIMIT: usize = 1024 * 1024 * 1024;
+
+/// A DataFusion session whose sorts spill beyond `limit` bytes.
+fn bounded_session(
+    limit: usize,
+) -> Result<SessionContext, deltalake::datafusion::error::DataFusionError> {
+    use deltalake::datafusion::execution::memory_pool::FairSpillPool;
+    use deltalake::datafusion::execution::runtime_env::RuntimeEnvBuilder;
+    use deltalake::datafusion::prelude::SessionConfig;
+    let runtime = RuntimeEnvBuilder::new()
+        .with_memory_pool(Arc::new(FairSpillPool::new(limit)))
+        .build_arc()?;
+    let config = SessionConfig::new().with_sort_spill_reservation_bytes(limit / 32);
+    Ok(SessionContext::new_with_config_rt(config, runtime))
 }
 
 /// Commit properties that mark a commit as Quiver's in `quiver log`.
