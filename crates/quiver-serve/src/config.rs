@@ -195,12 +195,23 @@ fn list_or_commas<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Stri
     }
     Ok(match ListOrText::deserialize(deserializer)? {
         ListOrText::List(list) => list,
-        ListOrText::Text(text) => text
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-            .collect(),
+        ListOrText::Text(text) => {
+            let values: Vec<String> = text
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect();
+            // `QUIVER_API_KEYS=` is an unresolved secret far more often than
+            // a wish to serve without auth: refuse it rather than turn auth off.
+            if values.is_empty() {
+                return Err(serde::de::Error::custom(format!(
+                    "`{text}` holds no value (an empty or unresolved secret?); to serve \
+                     without authentication, leave the variable unset"
+                )));
+            }
+            values
+        }
     })
 }
 
@@ -256,6 +267,33 @@ mod tests {
                 .unwrap_err()
                 .to_string();
             assert!(err.contains("missing.toml"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn empty_credentials_refuse_to_start_instead_of_turning_auth_off() {
+        figment::Jail::expect_with(|jail| {
+            for (variable, value) in [
+                ("QUIVER_API_KEYS", ""),
+                ("QUIVER_API_KEYS", " , ,"),
+                ("QUIVER_BEARER_TOKENS", ","),
+            ] {
+                jail.clear_env();
+                jail.set_env(variable, value);
+                let err = ServeConfig::load(None, &Default::default())
+                    .unwrap_err()
+                    .to_string();
+                assert!(
+                    err.contains("holds no value"),
+                    "{variable}={value:?}: {err}"
+                );
+            }
+            jail.clear_env();
+            jail.set_env("QUIVER_API_KEYS", "k1, ,k2");
+            let config = ServeConfig::load(None, &Default::default()).unwrap();
+            assert_eq!(config.api_keys, ["k1", "k2"]);
+            assert!(config.auth_enabled());
             Ok(())
         });
     }

@@ -242,6 +242,17 @@ impl Server {
             auth = self.state.credentials.enabled(),
             "Serving features."
         );
+        let exposed = [self.http_addr, self.grpc_addr]
+            .into_iter()
+            .filter(|addr| !addr.ip().is_loopback())
+            .collect::<Vec<_>>();
+        if !self.state.credentials.enabled() && !exposed.is_empty() {
+            tracing::warn!(
+                addresses = ?exposed,
+                "Serving without authentication on a non-loopback address: anyone who can \
+                 reach it reads every feature. Set QUIVER_API_KEYS or QUIVER_BEARER_TOKENS."
+            );
+        }
 
         let mut http_task = Some(http_task);
         let mut grpc_task = Some(grpc_task);
