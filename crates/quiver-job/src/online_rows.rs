@@ -163,7 +163,7 @@ fn value_at(column: &ArrayRef, row: usize) -> FeatureValue {
     }
 }
 
-/// Rows kept before [`LatestRows`] first reduces them to one per entity.
+/// Rows kept before [`LatestRowCollector`] first reduces them to one per entity.
 const FIRST_COMPACTION_ROWS: usize = 256 * 1024;
 
 /// The latest row per entity of a stream of batches (Quiver's normalised
@@ -171,15 +171,15 @@ const FIRST_COMPACTION_ROWS: usize = 256 * 1024;
 /// batches are kept until they hold more rows than a threshold, then reduced
 /// to one row per entity; the threshold doubles when entities alone fill
 /// half of it.
-pub struct LatestRows {
+pub struct LatestRowCollector {
     kept: Vec<RecordBatch>,
     rows: usize,
     threshold: usize,
 }
 
-impl Default for LatestRows {
+impl Default for LatestRowCollector {
     fn default() -> Self {
-        LatestRows {
+        LatestRowCollector {
             kept: Vec::new(),
             rows: 0,
             threshold: FIRST_COMPACTION_ROWS,
@@ -187,7 +187,7 @@ impl Default for LatestRows {
     }
 }
 
-impl LatestRows {
+impl LatestRowCollector {
     /// Takes the rows of `batch` into account.
     pub fn add(&mut self, batch: &RecordBatch) -> Result<(), String> {
         self.kept.push(plain_strings(batch)?);

@@ -1,7 +1,7 @@
 //! [`run_view`]: the one feature job.
 
 use crate::validate::plan_view;
-use crate::{DuplicateRows, JobError, LatestRows, Progress};
+use crate::{DuplicateRows, JobError, LatestRowCollector, Progress};
 use deltalake::arrow::array::AsArray;
 use deltalake::arrow::datatypes::DataType;
 use deltalake::arrow::error::ArrowError;
@@ -209,7 +209,7 @@ pub async fn run_view(
         .map(|name| out_schema.index_of(name))
         .collect::<Result<_, _>>()
         .map_err(|e| compute_err(e.into()))?;
-    let mut latest = LatestRows::default();
+    let mut latest = LatestRowCollector::default();
     let mut problem: Option<String> = None;
     let mut observe = |batch: &RecordBatch| -> Result<(), deltalake::DeltaTableError> {
         let normalised = batch.project(&written_columns)?;
@@ -555,6 +555,7 @@ struct Screened {
 #[derive(Default)]
 struct DuplicateCheck {
     converter: Option<RowConverter>,
+    /// The last row of the previous batch.
     previous: Option<OwnedRow>,
     /// Rows so far equal to `previous`.
     run: i64,
@@ -588,7 +589,13 @@ impl DuplicateCheck {
         let rows = converter.convert_columns(&pair)?;
         for i in 0..rows.num_rows() {
             let row = rows.row(i);
-            if self.previous.as_ref().is_some_and(|p| p.row() == row) {
+            // The row before: in this batch, or the last of the previous one
+            // (the only row kept across batches, so no allocation per row).
+            let repeated = match i {
+                0 => self.previous.as_ref().is_some_and(|p| p.row() == row),
+                _ => rows.row(i - 1) == row,
+            };
+            if repeated {
                 self.run += 1;
                 match &mut self.first {
                     None => {
@@ -607,10 +614,12 @@ impl DuplicateCheck {
                     Some(_) => {}
                 }
             } else {
-                self.previous = Some(row.owned());
                 self.run = 1;
                 self.in_first = false;
             }
+        }
+        if rows.num_rows() > 0 {
+            self.previous = Some(rows.row(rows.num_rows() - 1).owned());
         }
         Ok(())
     }

@@ -1,7 +1,7 @@
 //! The whole job with the offline tables on S3: the local S3-compatible
 //! server of scripts/services/up.sh (moto), through the usual AWS variables.
 
-use crate::support::{command, energy_repo};
+use crate::support::{command, energy_repo, succeeded};
 use std::process::Output;
 
 /// The AWS variables that point the binary at the test server.
@@ -27,14 +27,7 @@ fn on_s3(args: &[&str]) -> Output {
 }
 
 fn ok_on_s3(args: &[&str]) -> String {
-    let out = on_s3(args);
-    assert!(
-        out.status.success(),
-        "quiver {args:?} failed: {}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        String::from_utf8_lossy(&out.stdout)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    succeeded(args, on_s3(args))
 }
 
 /// A new, empty bucket on the test server.

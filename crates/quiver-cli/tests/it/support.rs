@@ -18,7 +18,12 @@ pub fn command(args: &[&str]) -> Command {
 
 /// Runs and asserts success, returning stdout.
 pub fn ok(args: &[&str]) -> String {
-    let out = quiver(args);
+    succeeded(args, quiver(args))
+}
+
+/// Asserts that the run of `quiver ARGS…` that gave `out` succeeded, and
+/// returns its stdout.
+pub fn succeeded(args: &[&str], out: Output) -> String {
     assert!(
         out.status.success(),
         "quiver {args:?} failed: {}\n{}",
