@@ -45,6 +45,17 @@ pub enum CqlError {
         /// What is wrong and what was expected.
         problem: String,
     },
+    /// Another writer (a job on another host) redefined the view while this
+    /// write was redefining it too; this write's rows are not visible.
+    #[error(
+        "online store {store}: view `{view}` was redefined by another writer during this write; run it again"
+    )]
+    Superseded {
+        /// `cassandra at <contact points>`.
+        store: String,
+        /// The view.
+        view: String,
+    },
     /// A view's definition does not fit its existing table; nothing was changed.
     #[error("feature view `{view}`, column `{column}`: {problem}")]
     IncompatibleSchema {
@@ -71,6 +82,11 @@ impl From<CqlError> for OnlineError {
                 source,
             },
             CqlError::Config { key, problem } => OnlineError::Config { key, problem },
+            CqlError::Superseded { store, view } => OnlineError::Backend {
+                store,
+                operation: format!("redefining view `{view}`"),
+                source: Box::new(Redefined),
+            },
             CqlError::IncompatibleSchema {
                 view,
                 column,
@@ -83,6 +99,13 @@ impl From<CqlError> for OnlineError {
         }
     }
 }
+
+/// The cause carried inside [`OnlineError::Backend`] for [`CqlError::Superseded`].
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "another writer redefined the view during this write; the rows written are not visible, run it again"
+)]
+struct Redefined;
 
 /// A driver error, classified: whether it means the cluster is unreachable
 /// or overloaded, and whether a write may be retried.

@@ -50,7 +50,12 @@
 //!   new columns, takes a fresh generation (`pending_generation`, never
 //!   reused, so the rows of a redefinition that died half way are never
 //!   read under a later layout), writes its rows under it, and only then
-//!   records layout and generation together in one row update. Readers ask
+//!   records layout and generation together in one row update. Both the
+//!   claim and the record are lightweight transactions conditional on
+//!   `pending_generation`, so two jobs on two hosts redefining a view at
+//!   once never share a generation: the later claim wins, and the earlier
+//!   writer fails with "redefined by another writer" instead of publishing
+//!   over it. Readers ask
 //!   for exactly the generation of the layout they hold, so rows and layout
 //!   always belong together; rows of older generations are simply absent.
 //!   The previous generation's rows stay until the key is written under a

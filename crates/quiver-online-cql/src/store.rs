@@ -20,7 +20,9 @@ use crate::connect::{Profiles, connect, store_name};
 use crate::error::{CqlError, is_missing_table, is_retryable};
 use crate::schema::{self, ExistingColumn, META_TABLE};
 use futures::{StreamExt, TryStreamExt, stream};
-use quiver_online::{EntityRow, FeatureRow, OnlineError, OnlineStore, ViewLayout, WriteOutcome};
+use quiver_online::{
+    BoxError, EntityRow, FeatureRow, OnlineError, OnlineStore, ViewLayout, WriteOutcome,
+};
 use scylla::client::execution_profile::ExecutionProfileHandle;
 use scylla::client::session::Session;
 use scylla::deserialize::row::ColumnIterator;
@@ -29,6 +31,7 @@ use scylla::response::query_result::QueryResult;
 use scylla::statement::Statement;
 use scylla::statement::batch::{Batch, BatchType};
 use scylla::statement::prepared::PreparedStatement;
+use scylla::value::{CqlValue, Row};
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -94,8 +97,13 @@ struct MetaStatements {
     select: PreparedStatement,
     /// At `write_consistency`, for writes.
     select_for_write: PreparedStatement,
-    set_pending: PreparedStatement,
-    set_layout: PreparedStatement,
+    /// Takes a new generation for a redefinition, if nobody took one since
+    /// this writer read the row: a lightweight transaction, so that two jobs
+    /// on two hosts never write two layouts under one generation.
+    claim_generation: PreparedStatement,
+    /// Points readers at the new generation, if no later writer claimed one
+    /// meanwhile (a lightweight transaction too).
+    publish_layout: PreparedStatement,
     set_offline_version: PreparedStatement,
 }
 
@@ -295,16 +303,20 @@ impl Inner {
         Ok(MetaStatements {
             select: self.prepare_raw(select.clone(), &profiles.read).await?,
             select_for_write: self.prepare_raw(select, &profiles.write_read).await?,
-            set_pending: self
-                .prepare_raw(
-                    format!("UPDATE {table} SET pending_generation = ? WHERE view_name = ?"),
+            claim_generation: self
+                .prepare_conditional(
+                    format!(
+                        "UPDATE {table} SET pending_generation = ? WHERE view_name = ? \
+                         IF pending_generation = ?"
+                    ),
                     &profiles.write,
                 )
                 .await?,
-            set_layout: self
-                .prepare_raw(
+            publish_layout: self
+                .prepare_conditional(
                     format!(
-                        "UPDATE {table} SET layout = ?, layout_generation = ? WHERE view_name = ?"
+                        "UPDATE {table} SET layout = ?, layout_generation = ? WHERE view_name = ? \
+                         IF pending_generation = ?"
                     ),
                     &profiles.write,
                 )
@@ -330,6 +342,19 @@ impl Inner {
             .prepare(statement)
             .await
             .map_err(ExecutionError::PrepareError)
+    }
+
+    /// A lightweight transaction: not idempotent (a retry after a timeout
+    /// could find its own earlier success and read it as a conflict), so the
+    /// driver never retries it.
+    async fn prepare_conditional(
+        &self,
+        cql: String,
+        profile: &ExecutionProfileHandle,
+    ) -> Result<PreparedStatement, ExecutionError> {
+        let mut statement = self.prepare_raw(cql, profile).await?;
+        statement.set_is_idempotent(false);
+        Ok(statement)
     }
 
     async fn meta_table_exists(&self) -> Result<bool, CqlError> {
@@ -749,6 +774,46 @@ impl Inner {
         Ok((written, skipped))
     }
 
+    /// Runs a conditional update of `quiver_views` once: `Superseded` if its
+    /// condition did not hold (another writer moved the view's generation).
+    /// Not retried: after a timeout its outcome is unknown, and the write
+    /// fails with `Unavailable` rather than guess.
+    async fn compare_and_set<V: scylla::serialize::row::SerializeRow>(
+        &self,
+        statement: impl Fn(&MetaStatements) -> &PreparedStatement,
+        values: V,
+        view: &str,
+        operation: impl Fn() -> String,
+    ) -> Result<(), OnlineError> {
+        let statements = self
+            .meta_statements()
+            .await?
+            .ok_or_else(|| CqlError::Backend {
+                store: self.store.clone(),
+                operation: operation(),
+                source: "the metadata table disappeared".into(),
+            })?;
+        let result = self
+            .session
+            .execute_unpaged(statement(statements), &values)
+            .await
+            .map_err(|e| self.driver_error(operation(), e))?;
+        let applied = applied(result).map_err(|source| CqlError::Backend {
+            store: self.store.clone(),
+            operation: operation(),
+            source,
+        })?;
+        if applied {
+            Ok(())
+        } else {
+            Err(CqlError::Superseded {
+                store: self.store.clone(),
+                view: view.to_string(),
+            }
+            .into())
+        }
+    }
+
     async fn set_meta<V: scylla::serialize::row::SerializeRow>(
         &self,
         statement: impl Fn(&MetaStatements) -> &PreparedStatement,
@@ -773,6 +838,19 @@ impl Inner {
                 )
             })?;
         Ok(())
+    }
+}
+
+/// Whether a lightweight transaction applied: the first column of its
+/// answer, `[applied]`, followed by the current values when it did not.
+fn applied(result: QueryResult) -> Result<bool, BoxError> {
+    let rows = result.into_rows_result()?;
+    let row = rows.first_row::<Row>()?;
+    match row.columns.first() {
+        Some(Some(CqlValue::Boolean(applied))) => Ok(*applied),
+        other => {
+            Err(format!("a conditional update answered {other:?} instead of [applied]").into())
+        }
     }
 }
 
@@ -872,10 +950,12 @@ impl OnlineStore for CqlStore {
                     key: "(definition)".to_string(),
                     reason: "layout generation overflow".to_string(),
                 })?;
+                let seen_pending = meta.as_ref().and_then(|m| m.pending_generation);
                 inner
-                    .set_meta(
-                        |m| &m.set_pending,
-                        (generation, view),
+                    .compare_and_set(
+                        |m| &m.claim_generation,
+                        (generation, view, seen_pending),
+                        view,
                         || format!("taking a new layout generation for view `{view}`"),
                     )
                     .await?;
@@ -905,9 +985,10 @@ impl OnlineStore for CqlStore {
         if new_layout {
             let json = serde_json::to_string(layout).expect("layouts always serialise");
             inner
-                .set_meta(
-                    |m| &m.set_layout,
-                    (json, generation, view),
+                .compare_and_set(
+                    |m| &m.publish_layout,
+                    (json, generation, view, generation),
+                    view,
                     || format!("recording the layout of view `{view}`"),
                 )
                 .await?;
