@@ -33,7 +33,7 @@ mod validate;
 pub use arrow_types::arrow_type;
 pub use error::{DuplicateRows, JobError};
 pub use materialize::{MaterializeOptions, MaterializeSummary, materialize};
-pub use online_rows::{LatestRowCollector, latest_rows_per_entity};
+pub use online_rows::{LatestRowCollector, entity_rows, latest_rows_per_entity};
 pub use progress::Progress;
 pub use run::{DEFAULT_MEMORY_LIMIT, RunOptions, RunSummary, run_view};
 pub use sources::session_with_source;

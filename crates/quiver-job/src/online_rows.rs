@@ -41,6 +41,36 @@ pub fn latest_rows_per_entity(batches: &[RecordBatch]) -> Result<Vec<EntityRow>,
     Ok(rows)
 }
 
+/// Every row of `batch` (Quiver's normalised layout: entity key, event time,
+/// then the features), in order: for loading a store with a whole history,
+/// where the store itself keeps the latest event per entity.
+pub fn entity_rows(batch: &RecordBatch) -> Result<Vec<EntityRow>, String> {
+    let batch = plain_strings(batch)?;
+    let keys = batch.column(0);
+    event_times(&batch)?
+        .into_iter()
+        .enumerate()
+        .map(|(row, time)| {
+            let key = entity_key(keys, row).ok_or_else(|| {
+                format!(
+                    "a row has a null entity key `{}`",
+                    batch.schema().field(0).name()
+                )
+            })?;
+            Ok(EntityRow {
+                key: key.into_string(),
+                row: FeatureRow {
+                    event_time_micros: time,
+                    values: batch.columns()[2..]
+                        .iter()
+                        .map(|column| value_at(column, row))
+                        .collect(),
+                },
+            })
+        })
+        .collect()
+}
+
 /// For each entity key, the (event time, batch, row) of its latest row: a
 /// later or equal event time wins.
 fn winners(batches: &[RecordBatch]) -> Result<HashMap<EntityKey<'_>, (i64, usize, usize)>, String> {
@@ -226,5 +256,70 @@ impl LatestRowCollector {
         self.rows = compacted.num_rows();
         self.kept = vec![compacted];
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use deltalake::arrow::array::{
+        Float64Array, Int64Array, StringViewArray, TimestampMicrosecondArray,
+    };
+    use deltalake::arrow::datatypes::{Field, Schema};
+    use std::sync::Arc;
+
+    fn batch(keys: Vec<Option<&str>>, times: Vec<i64>, totals: Vec<Option<f64>>) -> RecordBatch {
+        let schema = Schema::new(vec![
+            Field::new("id", DataType::Utf8View, true),
+            Field::new("t", DataType::Timestamp(TimeUnit::Microsecond, None), false),
+            Field::new("total", DataType::Float64, true),
+        ]);
+        RecordBatch::try_new(
+            Arc::new(schema),
+            vec![
+                Arc::new(StringViewArray::from(keys)),
+                Arc::new(TimestampMicrosecondArray::from(times)),
+                Arc::new(Float64Array::from(totals)),
+            ],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn entity_rows_keeps_every_row_in_order_and_latest_rows_one_per_entity() {
+        let b = batch(
+            vec![Some("a"), Some("b"), Some("a")],
+            vec![2, 1, 1],
+            vec![Some(2.0), None, Some(1.0)],
+        );
+        let all = entity_rows(&b).unwrap();
+        let keys: Vec<_> = all
+            .iter()
+            .map(|r| (r.key.as_str(), r.row.event_time_micros))
+            .collect();
+        assert_eq!(keys, [("a", 2), ("b", 1), ("a", 1)]);
+        assert_eq!(all[1].row.values, [FeatureValue::Null]);
+        assert_eq!(all[2].row.values, [FeatureValue::Float64(1.0)]);
+
+        let latest = latest_rows_per_entity(&[b]).unwrap();
+        let keys: Vec<_> = latest
+            .iter()
+            .map(|r| (r.key.as_str(), r.row.event_time_micros))
+            .collect();
+        assert_eq!(keys, [("a", 2), ("b", 1)]);
+    }
+
+    #[test]
+    fn a_null_key_is_named() {
+        let b = batch(vec![None], vec![1], vec![Some(1.0)]);
+        assert_eq!(
+            entity_rows(&b).unwrap_err(),
+            "a row has a null entity key `id`"
+        );
+        let keys = Int64Array::from(vec![7]);
+        assert_eq!(
+            entity_key(&(Arc::new(keys) as ArrayRef), 0).map(EntityKey::into_string),
+            Some("7".to_string())
+        );
     }
 }
