@@ -90,6 +90,17 @@ pub enum ServeError {
         /// The join keys the requested views use.
         expected: String,
     },
+    /// `entities` has a key that no entity of the repository has; refused
+    /// as the parse reaches it, before any later key is read.
+    #[error(
+        "`entities` has `{key}`, which is no join key of this repository's entities (they have: {known})"
+    )]
+    UnknownEntityKey {
+        /// The key sent.
+        key: String,
+        /// The repository's join keys, comma-separated.
+        known: String,
+    },
     /// An id of the wrong type (an object, a float, a string for an integer key …).
     #[error("ids of `{key}` must be {expected}; got {got}")]
     InvalidEntityId {
@@ -120,12 +131,22 @@ pub enum ServeError {
         /// `key: n` for each key.
         lengths: String,
     },
-    /// More ids than `max_ids_per_request`.
-    #[error("{count} ids requested; this server answers at most {max} per request")]
+    /// More ids than `max_ids_per_request` for one join key; refused as
+    /// the parse reaches the first id over.
+    #[error("`{key}` lists more than {max} ids; this server answers at most {max} per request")]
     TooManyIds {
-        /// Ids sent.
-        count: usize,
+        /// The join key.
+        key: String,
         /// The configured limit.
+        max: usize,
+    },
+    /// `features` lists more references than the repository has features,
+    /// so some must repeat or not exist; refused as the parse reaches it.
+    #[error(
+        "`features` lists more than {max} references, and the repository defines only {max} features; name each at most once"
+    )]
+    TooManyFeatures {
+        /// Features the repository defines.
         max: usize,
     },
     /// The body is over `max_body_bytes`.
@@ -248,12 +269,15 @@ impl ServeError {
             ServeError::NoFeatures => "no_features",
             ServeError::MalformedRequest { .. } => "malformed_request",
             ServeError::MissingEntityKey { .. } => "missing_entity_key",
-            ServeError::UnexpectedEntityKey { .. } => "unexpected_entity_key",
+            ServeError::UnexpectedEntityKey { .. } | ServeError::UnknownEntityKey { .. } => {
+                "unexpected_entity_key"
+            }
             ServeError::InvalidEntityId { .. } => "invalid_entity_id",
             ServeError::EmptyEntityIds { .. } => "empty_entity_ids",
             ServeError::DuplicateEntityId { .. } => "duplicate_entity_id",
             ServeError::MismatchedEntityLengths { .. } => "mismatched_entity_lengths",
             ServeError::TooManyIds { .. } => "too_many_ids",
+            ServeError::TooManyFeatures { .. } => "too_many_features",
             ServeError::BodyTooLarge { .. } => "body_too_large",
             ServeError::BodyTimeout { .. } => "body_timeout",
             ServeError::EntityNotFound { .. } => "entity_not_found",

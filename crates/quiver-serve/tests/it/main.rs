@@ -6,4 +6,5 @@ mod contract;
 mod grpc;
 mod hot_data;
 mod operations;
+mod parsing;
 mod support;
