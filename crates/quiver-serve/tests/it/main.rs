@@ -8,3 +8,4 @@ mod hot_data;
 mod operations;
 mod parsing;
 mod support;
+mod values;
