@@ -309,10 +309,25 @@ impl ServeError {
         }
     }
 
+    /// The message a client is sent. A client error's message is its
+    /// `Display`, naming what the client sent. A server error (500,
+    /// `INTERNAL`) says only that the store failed: its `Display` names the
+    /// store's folder, address or driver report, which are the operator's
+    /// business and go to the server's log (where both transports write the
+    /// whole error), never to a client.
+    pub fn client_message(&self) -> std::borrow::Cow<'_, str> {
+        match self.class() {
+            ErrorClass::Internal => std::borrow::Cow::Borrowed(
+                "the online store failed to answer; the server's log has the details",
+            ),
+            _ => std::borrow::Cow::Owned(self.to_string()),
+        }
+    }
+
     /// The error as `{"error": {"code": …, "message": …}}`.
     pub fn to_json(&self) -> Vec<u8> {
         serde_json::to_vec(&serde_json::json!({
-            "error": { "code": self.code(), "message": self.to_string() }
+            "error": { "code": self.code(), "message": self.client_message() }
         }))
         .expect("JSON values serialise")
     }
@@ -320,7 +335,8 @@ impl ServeError {
     /// The error as a gRPC status with the same message; the code goes in
     /// the `quiver-error-code` metadata.
     pub fn to_status(&self) -> tonic::Status {
-        let mut status = tonic::Status::new(self.class().grpc_code(), self.to_string());
+        let mut status =
+            tonic::Status::new(self.class().grpc_code(), self.client_message().into_owned());
         status.metadata_mut().insert(
             "quiver-error-code",
             tonic::metadata::MetadataValue::from_static(self.code()),

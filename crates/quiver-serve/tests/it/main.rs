@@ -7,5 +7,6 @@ mod grpc;
 mod hot_data;
 mod operations;
 mod parsing;
+mod server_errors;
 mod support;
 mod values;
