@@ -185,7 +185,7 @@ impl Context<'_> {
 
 struct RequestSeed<'c>(Context<'c>);
 
-impl<'de, 'c> DeserializeSeed<'de> for RequestSeed<'c> {
+impl<'de> DeserializeSeed<'de> for RequestSeed<'_> {
     type Value = RawRequest<'de>;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
@@ -193,7 +193,7 @@ impl<'de, 'c> DeserializeSeed<'de> for RequestSeed<'c> {
     }
 }
 
-impl<'de, 'c> Visitor<'de> for RequestSeed<'c> {
+impl<'de> Visitor<'de> for RequestSeed<'_> {
     type Value = RawRequest<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -237,7 +237,7 @@ struct EntitiesSeed<'c>(Context<'c>);
 
 type Columns<'a> = Vec<(Cow<'a, str>, Vec<EntityId<'a>>)>;
 
-impl<'de, 'c> DeserializeSeed<'de> for EntitiesSeed<'c> {
+impl<'de> DeserializeSeed<'de> for EntitiesSeed<'_> {
     type Value = Columns<'de>;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
@@ -245,7 +245,7 @@ impl<'de, 'c> DeserializeSeed<'de> for EntitiesSeed<'c> {
     }
 }
 
-impl<'de, 'c> Visitor<'de> for EntitiesSeed<'c> {
+impl<'de> Visitor<'de> for EntitiesSeed<'_> {
     type Value = Columns<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -309,7 +309,7 @@ struct IdsSeed<'c, 'k> {
     key: &'k str,
 }
 
-impl<'de, 'c, 'k> DeserializeSeed<'de> for IdsSeed<'c, 'k> {
+impl<'de> DeserializeSeed<'de> for IdsSeed<'_, '_> {
     type Value = Vec<EntityId<'de>>;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
@@ -317,7 +317,7 @@ impl<'de, 'c, 'k> DeserializeSeed<'de> for IdsSeed<'c, 'k> {
     }
 }
 
-impl<'de, 'c, 'k> Visitor<'de> for IdsSeed<'c, 'k> {
+impl<'de> Visitor<'de> for IdsSeed<'_, '_> {
     type Value = Vec<EntityId<'de>>;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -343,7 +343,7 @@ impl<'de, 'c, 'k> Visitor<'de> for IdsSeed<'c, 'k> {
 /// `features`: at most `max_features` references; `null` is no list.
 struct FeaturesSeed<'c>(Context<'c>);
 
-impl<'de, 'c> DeserializeSeed<'de> for FeaturesSeed<'c> {
+impl<'de> DeserializeSeed<'de> for FeaturesSeed<'_> {
     type Value = Option<Vec<Cow<'de, str>>>;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
@@ -351,7 +351,7 @@ impl<'de, 'c> DeserializeSeed<'de> for FeaturesSeed<'c> {
     }
 }
 
-impl<'de, 'c> Visitor<'de> for FeaturesSeed<'c> {
+impl<'de> Visitor<'de> for FeaturesSeed<'_> {
     type Value = Option<Vec<Cow<'de, str>>>;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {

@@ -40,7 +40,7 @@ fn many_keys(count: usize) -> String {
 async fn a_body_of_many_join_keys_is_refused_at_the_first_unknown_one() {
     let (_repo, server) = server_for_large_bodies().await;
     let body = many_keys(110_000);
-    let whole = format!("{}\"id\": [\"MAC000002\"]}}}}", body);
+    let whole = format!("{body}\"id\": [\"MAC000002\"]}}}}");
     assert!(whole.len() > 1 << 20, "{} bytes", whole.len());
     for body in [whole.as_bytes(), body.as_bytes()] {
         let message = post_raw(&server, body)
@@ -102,7 +102,7 @@ async fn id_and_feature_limits_stop_the_parse() {
     for i in 0..50_000 {
         features.push_str(&format!("\"energy_features:f{i}\", "));
     }
-    for body in [features.clone(), format!("{}\"x:y\"]}}", features)] {
+    for body in [features.clone(), format!("{features}\"x:y\"]}}")] {
         let message = post_raw(&server, body.as_bytes())
             .await
             .expect_error(400, "too_many_features");
