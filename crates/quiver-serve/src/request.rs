@@ -6,7 +6,7 @@
 //! the parse reaches it ([`RequestLimits`]): the id list that passes
 //! `max_ids_per_request`, the join key no entity of the repository has, the
 //! feature list longer than the repository's features. Such a request is
-//! refused at that point, before the rest of the body is read, so no body
+//! refused at that point, before the rest of the body is parsed, so no body
 //! within the size limit costs more than time linear in its size.
 
 use crate::ServeError;
@@ -569,7 +569,7 @@ mod tests {
     }
 
     /// Each limit refuses the request at the element that passes it: the
-    /// body after that point is never read, which the cut-off (invalid)
+    /// body after that point is never parsed, which the cut-off (invalid)
     /// tails below prove.
     #[test]
     fn limits_refuse_where_the_parse_reaches_them() {

@@ -33,7 +33,7 @@ fn many_keys(count: usize) -> String {
 /// 110,000 distinct join keys (about 1.9 MiB): the old parser compared each
 /// key with every earlier one (six billion comparisons) before any check.
 /// Now the first key no entity has refuses the request where it stands:
-/// the body after it is never read, so a body cut off after it gets the
+/// the body after it is never parsed, so a body cut off after it gets the
 /// same answer as a whole one (the old code said "EOF" for it, after the
 /// comparisons).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
