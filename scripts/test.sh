@@ -10,7 +10,8 @@
 # the whole workspace, those against the servers included (a server that did
 # not start fails its tests, never skips them); the Spark interop check (Java,
 # and PySpark installed into ~/.cache/quiver on first use), which reads what
-# the `quiver` binary wrote.
+# the `quiver` binary wrote; and Feast's own Python client (feast 0.67,
+# installed into ~/.cache/quiver on first use) reading `quiver serve`.
 #
 # Plain `cargo test --workspace` needs no server: the server tests sit behind
 # the `integration` features named below.
@@ -76,6 +77,10 @@ step "spark reads quiver" tests/interop/spark_reads_quiver.sh "$CARGO_TARGET_DIR
 # And the other way: Spark writes a view's table; Quiver lists the commit,
 # materializes it and builds the training set Spark's own join gives.
 step "quiver reads spark" tests/interop/quiver_reads_spark.sh "$CARGO_TARGET_DIR/debug/quiver"
+# Feast is the independent client of the server: its own Python SDK
+# (feast==0.67.* from PyPI), with `online_store: type: remote` pointed at
+# `quiver serve`, must read what `quiver get` reads.
+step "feast reads quiver" tests/interop/feast_reads_quiver.sh "$CARGO_TARGET_DIR/debug/quiver"
 
 echo
 echo "Summary of steps (cargo test prints its own counts above):"

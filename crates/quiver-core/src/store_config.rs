@@ -109,6 +109,13 @@ impl<'de> Deserialize<'de> for OnlineStoreConfig {
         }
         let embedded = EmbeddedSettings::deserialize(toml::Value::Table(settings))
             .map_err(D::Error::custom)?;
+        if !(1..=MAX_MAP_SIZE_MIB).contains(&embedded.map_size_mib) {
+            return Err(D::Error::custom(format!(
+                "`map_size_mib` must be between 1 and {MAX_MAP_SIZE_MIB} (128 TiB, the address \
+                 space of a 64-bit process), not {}",
+                embedded.map_size_mib
+            )));
+        }
         Ok(OnlineStoreConfig::Embedded {
             path: embedded.path,
             map_size_mib: embedded.map_size_mib,
@@ -151,6 +158,11 @@ fn default_online_path() -> String {
     "data/online".to_string()
 }
 
+/// The largest `map_size_mib`: LMDB maps the whole size into the process's
+/// address space, which is 128 TiB on x86-64 and AArch64 Linux; larger
+/// sizes could only fail (or, in bytes, overflow).
+const MAX_MAP_SIZE_MIB: usize = 128 << 20;
+
 fn default_map_size_mib() -> usize {
     4096
 }
@@ -171,6 +183,28 @@ mod tests {
             OnlineStoreConfig::Embedded {
                 path: "x".to_string(),
                 map_size_mib: 4096
+            }
+        );
+    }
+
+    #[test]
+    fn a_map_size_beyond_the_address_space_is_refused() {
+        for size in ["0", "134217729", "9223372036854775807"] {
+            let error = parse(&format!("map_size_mib = {size}")).unwrap_err();
+            assert!(
+                error
+                    .to_string()
+                    .contains("`map_size_mib` must be between 1 and 134217728"),
+                "{error}"
+            );
+        }
+        let error = parse("map_size_mib = -1").unwrap_err();
+        assert!(error.to_string().contains("map_size_mib"), "{error}");
+        assert_eq!(
+            parse("map_size_mib = 134217728").unwrap(),
+            OnlineStoreConfig::Embedded {
+                path: "data/online".to_string(),
+                map_size_mib: MAX_MAP_SIZE_MIB
             }
         );
     }

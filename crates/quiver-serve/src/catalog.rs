@@ -17,6 +17,10 @@ const PLAN_CACHE_CAPACITY: usize = 1024;
 pub(crate) struct Catalog {
     views: HashMap<String, Arc<ViewEntry>>,
     view_names: String,
+    /// The join keys of the views' entities: `entities` may hold no other.
+    join_keys: HashSet<String>,
+    /// Features of all views together: no request can name more, each once.
+    feature_count: usize,
     services: HashMap<String, Arc<Plan>>,
     service_names: String,
     plans: RwLock<HashMap<String, Arc<Plan>>>,
@@ -34,6 +38,8 @@ pub(crate) struct ViewEntry {
     pub ttl_micros: Option<i64>,
     /// The declared features, in declared order.
     pub features: Vec<String>,
+    /// The same, to look a requested feature up in constant time.
+    feature_set: HashSet<String>,
     /// Store read latency of this view.
     pub read_seconds: metrics::Histogram,
 }
@@ -123,6 +129,7 @@ impl Catalog {
                             .saturating_mul(1_000_000)
                     }),
                     features: view.features.iter().map(|f| f.name.clone()).collect(),
+                    feature_set: view.features.iter().map(|f| f.name.clone()).collect(),
                     read_seconds: metrics::histogram!(
                         "quiver_serve_store_read_seconds",
                         "view" => view.name.clone()
@@ -132,6 +139,8 @@ impl Catalog {
             })
             .collect();
         let mut catalog = Catalog {
+            join_keys: views.values().map(|v| v.join_key.clone()).collect(),
+            feature_count: views.values().map(|v| v.features.len()).sum(),
             view_names: repo
                 .feature_views
                 .keys()
@@ -174,6 +183,16 @@ impl Catalog {
             view: name.to_string(),
             known: self.view_names.clone(),
         })
+    }
+
+    /// The join keys of the repository's entities.
+    pub fn join_keys(&self) -> &HashSet<String> {
+        &self.join_keys
+    }
+
+    /// How many features the repository defines, all views together.
+    pub fn feature_count(&self) -> usize {
+        self.feature_count
     }
 
     /// The names of every view, for `/ready`.
@@ -234,14 +253,17 @@ impl Catalog {
             columns: Vec::new(),
             ambiguous: None,
         };
+        // Every lookup per reference is a hash lookup, so planning is linear
+        // in the number of references whatever the repository's size.
         let mut seen = HashSet::new();
+        let mut view_indexes: HashMap<String, usize> = HashMap::new();
         for text in references {
             let reference =
                 FeatureReference::parse(text).ok_or_else(|| ServeError::BadFeatureReference {
                     reference: text.to_string(),
                 })?;
             let view = self.view(&reference.view)?;
-            if !view.features.contains(&reference.feature) {
+            if !view.feature_set.contains(&reference.feature) {
                 return Err(ServeError::UnknownFeature {
                     view: view.name.clone(),
                     feature: reference.feature,
@@ -253,8 +275,8 @@ impl Catalog {
                     reference: text.to_string(),
                 });
             }
-            let view_index = match plan.views.iter().position(|p| p.view.name == view.name) {
-                Some(index) => index,
+            let view_index = match view_indexes.get(&view.name) {
+                Some(&index) => index,
                 None => {
                     let key_column = match plan
                         .key_columns
@@ -276,6 +298,7 @@ impl Catalog {
                         features: Vec::new(),
                         positions: RwLock::new(None),
                     });
+                    view_indexes.insert(view.name.clone(), plan.views.len() - 1);
                     plan.views.len() - 1
                 }
             };

@@ -116,6 +116,12 @@ const ENV_KEYS: [&str; 14] = [
     "log_format",
 ];
 
+/// The largest `max_concurrent_requests`. Each request in flight holds its
+/// body and answer, so a million is far beyond what one process can serve;
+/// above Tokio's semaphore limit (`usize::MAX >> 3`) the server would panic
+/// at start.
+const MAX_CONCURRENT_REQUESTS: usize = 1_000_000;
+
 impl ServeConfig {
     /// Defaults, then `file` (if any), then `QUIVER_*` variables, then `overrides`.
     pub fn load(
@@ -151,8 +157,11 @@ impl ServeConfig {
         if self.max_ids_per_request == 0 {
             return Err("max_ids_per_request must be at least 1".to_string());
         }
-        if self.max_concurrent_requests == 0 {
-            return Err("max_concurrent_requests must be at least 1".to_string());
+        if !(1..=MAX_CONCURRENT_REQUESTS).contains(&self.max_concurrent_requests) {
+            return Err(format!(
+                "max_concurrent_requests must be between 1 and {MAX_CONCURRENT_REQUESTS}, not {}",
+                self.max_concurrent_requests
+            ));
         }
         if self.http_threads > 1024 {
             return Err(format!(
@@ -294,6 +303,46 @@ mod tests {
             let config = ServeConfig::load(None, &Default::default()).unwrap();
             assert_eq!(config.api_keys, ["k1", "k2"]);
             assert!(config.auth_enabled());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn huge_numbers_are_config_errors() {
+        figment::Jail::expect_with(|jail| {
+            for (text, expected) in [
+                (
+                    "max_concurrent_requests = 9223372036854775807\n",
+                    "max_concurrent_requests must be between 1 and 1000000",
+                ),
+                (
+                    "max_concurrent_requests = 1000001\n",
+                    "max_concurrent_requests must be between 1 and 1000000",
+                ),
+                ("max_concurrent_requests = -1\n", "max_concurrent_requests"),
+                // Beyond TOML's integers: the parser refuses it.
+                (
+                    "max_concurrent_requests = 99999999999999999999\n",
+                    "serve.toml",
+                ),
+                ("max_ids_per_request = 1e300\n", "max_ids_per_request"),
+            ] {
+                jail.create_file("serve.toml", text)?;
+                let err = ServeConfig::load(Some(Path::new("serve.toml")), &Default::default())
+                    .unwrap_err()
+                    .to_string();
+                assert!(err.contains(expected), "{text}: {err}");
+            }
+            jail.create_file("serve.toml", "")?;
+            jail.set_env("QUIVER_MAX_CONCURRENT_REQUESTS", "18446744073709551615");
+            let err = ServeConfig::load(Some(Path::new("serve.toml")), &Default::default())
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("max_concurrent_requests"), "{err}");
+            jail.set_env("QUIVER_MAX_CONCURRENT_REQUESTS", "1000000");
+            let config =
+                ServeConfig::load(Some(Path::new("serve.toml")), &Default::default()).unwrap();
+            assert_eq!(config.max_concurrent_requests, MAX_CONCURRENT_REQUESTS);
             Ok(())
         });
     }

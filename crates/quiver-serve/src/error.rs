@@ -90,6 +90,17 @@ pub enum ServeError {
         /// The join keys the requested views use.
         expected: String,
     },
+    /// `entities` has a key that no entity of the repository has; refused
+    /// as the parse reaches it, before any later key is read.
+    #[error(
+        "`entities` has `{key}`, which is no join key of this repository's entities (they have: {known})"
+    )]
+    UnknownEntityKey {
+        /// The key sent.
+        key: String,
+        /// The repository's join keys, comma-separated.
+        known: String,
+    },
     /// An id of the wrong type (an object, a float, a string for an integer key …).
     #[error("ids of `{key}` must be {expected}; got {got}")]
     InvalidEntityId {
@@ -120,12 +131,22 @@ pub enum ServeError {
         /// `key: n` for each key.
         lengths: String,
     },
-    /// More ids than `max_ids_per_request`.
-    #[error("{count} ids requested; this server answers at most {max} per request")]
+    /// More ids than `max_ids_per_request` for one join key; refused as
+    /// the parse reaches the first id over.
+    #[error("`{key}` lists more than {max} ids; this server answers at most {max} per request")]
     TooManyIds {
-        /// Ids sent.
-        count: usize,
+        /// The join key.
+        key: String,
         /// The configured limit.
+        max: usize,
+    },
+    /// `features` lists more references than the repository has features,
+    /// so some must repeat or not exist; refused as the parse reaches it.
+    #[error(
+        "`features` lists more than {max} references, and the repository defines only {max} features; name each at most once"
+    )]
+    TooManyFeatures {
+        /// Features the repository defines.
         max: usize,
     },
     /// The body is over `max_body_bytes`.
@@ -248,12 +269,15 @@ impl ServeError {
             ServeError::NoFeatures => "no_features",
             ServeError::MalformedRequest { .. } => "malformed_request",
             ServeError::MissingEntityKey { .. } => "missing_entity_key",
-            ServeError::UnexpectedEntityKey { .. } => "unexpected_entity_key",
+            ServeError::UnexpectedEntityKey { .. } | ServeError::UnknownEntityKey { .. } => {
+                "unexpected_entity_key"
+            }
             ServeError::InvalidEntityId { .. } => "invalid_entity_id",
             ServeError::EmptyEntityIds { .. } => "empty_entity_ids",
             ServeError::DuplicateEntityId { .. } => "duplicate_entity_id",
             ServeError::MismatchedEntityLengths { .. } => "mismatched_entity_lengths",
             ServeError::TooManyIds { .. } => "too_many_ids",
+            ServeError::TooManyFeatures { .. } => "too_many_features",
             ServeError::BodyTooLarge { .. } => "body_too_large",
             ServeError::BodyTimeout { .. } => "body_timeout",
             ServeError::EntityNotFound { .. } => "entity_not_found",
@@ -285,10 +309,25 @@ impl ServeError {
         }
     }
 
+    /// The message a client is sent. A client error's message is its
+    /// `Display`, naming what the client sent. A server error (500,
+    /// `INTERNAL`) says only that the store failed: its `Display` names the
+    /// store's folder, address or driver report, which are the operator's
+    /// business and go to the server's log (where both transports write the
+    /// whole error), never to a client.
+    pub fn client_message(&self) -> std::borrow::Cow<'_, str> {
+        match self.class() {
+            ErrorClass::Internal => std::borrow::Cow::Borrowed(
+                "the online store failed to answer; the server's log has the details",
+            ),
+            _ => std::borrow::Cow::Owned(self.to_string()),
+        }
+    }
+
     /// The error as `{"error": {"code": …, "message": …}}`.
     pub fn to_json(&self) -> Vec<u8> {
         serde_json::to_vec(&serde_json::json!({
-            "error": { "code": self.code(), "message": self.to_string() }
+            "error": { "code": self.code(), "message": self.client_message() }
         }))
         .expect("JSON values serialise")
     }
@@ -296,7 +335,8 @@ impl ServeError {
     /// The error as a gRPC status with the same message; the code goes in
     /// the `quiver-error-code` metadata.
     pub fn to_status(&self) -> tonic::Status {
-        let mut status = tonic::Status::new(self.class().grpc_code(), self.to_string());
+        let mut status =
+            tonic::Status::new(self.class().grpc_code(), self.client_message().into_owned());
         status.metadata_mut().insert(
             "quiver-error-code",
             tonic::metadata::MetadataValue::from_static(self.code()),

@@ -4,7 +4,7 @@
 
 use crate::http::AppState;
 use crate::lookup::{Answer, Cell};
-use crate::request::{EntityId, FeatureRequest, FeatureSelection};
+use crate::request::{EntityId, FeatureRequest, FeatureSelection, RequestLimits};
 use crate::{ServeError, auth::Credentials};
 use quiver_online::FeatureValue;
 use quiver_proto::serving::get_online_features_request::Kind;
@@ -61,7 +61,7 @@ impl ServingService for GrpcService {
         let started = Instant::now();
         let result = async {
             let _permit = self.state.admit()?;
-            let request = feature_request(request.get_ref())?;
+            let request = feature_request(request.get_ref(), &self.state.core.limits())?;
             let answer = self.state.core.get_online_features(&request).await?;
             Ok::<_, ServeError>(response(&answer))
         }
@@ -91,15 +91,36 @@ impl ServingService for GrpcService {
     }
 }
 
-/// The protobuf request as the transport-independent one, borrowing its strings.
-fn feature_request(proto: &GetOnlineFeaturesRequest) -> Result<FeatureRequest<'_>, ServeError> {
+/// The protobuf request as the transport-independent one, borrowing its
+/// strings, within the same limits as a JSON body (checked before anything
+/// is copied).
+fn feature_request<'p>(
+    proto: &'p GetOnlineFeaturesRequest,
+    limits: &RequestLimits<'_>,
+) -> Result<FeatureRequest<'p>, ServeError> {
     let selection = match &proto.kind {
         Some(Kind::FeatureService(name)) => FeatureSelection::Service(Cow::Borrowed(name)),
         Some(Kind::Features(list)) => {
+            if list.val.len() > limits.max_features {
+                return Err(ServeError::TooManyFeatures {
+                    max: limits.max_features,
+                });
+            }
             FeatureSelection::Features(list.val.iter().map(|f| Cow::Borrowed(f.as_str())).collect())
         }
         None => return Err(ServeError::FeatureSelection),
     };
+    for (key, values) in &proto.entities {
+        if !limits.allows_join_key(key) {
+            return Err(limits.unknown_join_key(key));
+        }
+        if values.val.len() > limits.max_ids {
+            return Err(ServeError::TooManyIds {
+                key: key.clone(),
+                max: limits.max_ids,
+            });
+        }
+    }
     let mut entities = Vec::with_capacity(proto.entities.len());
     for (key, values) in &proto.entities {
         let ids = values

@@ -117,7 +117,7 @@ async fn get_online_features(State(state): State<Arc<AppState>>, body: Body) -> 
     let started = Instant::now();
     let result = async {
         let bytes = read_body(body, state.max_body_bytes, state.body_timeout).await?;
-        let request = FeatureRequest::from_json(&bytes)?;
+        let request = FeatureRequest::from_json(&bytes, &state.core.limits())?;
         let answer = state.core.get_online_features(&request).await?;
         let mut out = Vec::new();
         json::write_answer(&answer, &mut out);

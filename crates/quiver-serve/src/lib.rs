@@ -32,5 +32,5 @@ mod tls;
 pub use config::{ConfigOverrides, LogFormat, ServeConfig};
 pub use error::{ErrorClass, ServeError, StartupError};
 pub use http::OPENAPI;
-pub use request::{EntityId, FeatureRequest, FeatureSelection};
+pub use request::{EntityId, FeatureRequest, FeatureSelection, RequestLimits};
 pub use server::{RequestsInFlight, Server, shutdown_signal};

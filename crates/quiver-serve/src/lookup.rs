@@ -5,7 +5,7 @@
 
 use crate::ServeError;
 use crate::catalog::{Catalog, Plan};
-use crate::request::{EntityId, FeatureRequest, FeatureSelection};
+use crate::request::{EntityId, FeatureRequest, FeatureSelection, RequestLimits};
 use quiver_core::ValueType;
 use quiver_online::{FeatureRow, FeatureValue, OnlineError, OnlineStore, ViewLayout};
 use std::borrow::Cow;
@@ -114,6 +114,15 @@ pub(crate) struct EntityAnswer {
 }
 
 impl Core {
+    /// The limits a request is parsed within.
+    pub fn limits(&self) -> RequestLimits<'_> {
+        RequestLimits {
+            max_ids: self.max_ids_per_request,
+            max_features: self.catalog.feature_count(),
+            join_keys: self.catalog.join_keys(),
+        }
+    }
+
     /// Answers a request.
     pub async fn get_online_features<'r>(
         &self,
@@ -217,9 +226,10 @@ impl Core {
                     key: key.name.clone(),
                 });
             }
+            // The JSON parse refused longer lists already; gRPC's are checked here.
             if ids.len() > self.max_ids_per_request {
                 return Err(ServeError::TooManyIds {
-                    count: ids.len(),
+                    key: key.name.clone(),
                     max: self.max_ids_per_request,
                 });
             }

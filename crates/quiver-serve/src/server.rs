@@ -127,7 +127,7 @@ impl Server {
     /// same code path as the HTTP handler after the body is read (used by the
     /// fuzz target).
     pub async fn answer_json(&self, body: &[u8]) -> Result<Vec<u8>, ServeError> {
-        let request = FeatureRequest::from_json(body)?;
+        let request = FeatureRequest::from_json(body, &self.state.core.limits())?;
         let answer = self.state.core.get_online_features(&request).await?;
         let mut out = Vec::new();
         json::write_answer(&answer, &mut out);

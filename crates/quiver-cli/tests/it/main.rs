@@ -3,6 +3,7 @@
 #[cfg(feature = "integration")]
 mod backends;
 mod commands;
+mod huge_settings;
 mod interrupted_jobs;
 mod offline_job;
 #[cfg(feature = "integration")]

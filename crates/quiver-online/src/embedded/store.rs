@@ -37,6 +37,19 @@ static OPEN_STORES: LazyLock<Mutex<HashMap<PathBuf, Weak<Inner>>>> =
 impl EmbeddedStore {
     /// Opens the store in `config.path`, creating it if needed.
     pub fn open(config: &EmbeddedStoreConfig) -> Result<EmbeddedStore, OnlineError> {
+        // quiver-core refuses such sizes in quiver.toml; this guards callers
+        // that build the config themselves.
+        let map_size = config
+            .map_size_mib
+            .max(1)
+            .checked_mul(1024 * 1024)
+            .ok_or_else(|| OnlineError::Config {
+                key: "map_size_mib".to_string(),
+                problem: format!(
+                    "{} MiB is more bytes than this machine can address",
+                    config.map_size_mib
+                ),
+            })?;
         let io_err = |source| OnlineError::Io {
             path: config.path.display().to_string(),
             source,
@@ -56,7 +69,7 @@ impl EmbeddedStore {
         // path in this process, as LMDB requires.
         let env = unsafe {
             EnvOpenOptions::new()
-                .map_size(config.map_size_mib.max(1) * 1024 * 1024)
+                .map_size(map_size)
                 .max_dbs(2)
                 .open(&path)
         }
@@ -315,5 +328,28 @@ impl OnlineStore for EmbeddedStore {
             .get(&rtxn, &meta_key("offline_version", view))
             .map_err(|e| self.lmdb_err(e))?;
         Ok(version.map(|v| u64::from_le_bytes(v.try_into().unwrap_or_default())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_map_size_past_the_address_space_is_a_config_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = EmbeddedStoreConfig {
+            path: dir.path().join("online"),
+            map_size_mib: usize::MAX / 1024,
+        };
+        match EmbeddedStore::open(&config) {
+            Err(OnlineError::Config { key, problem }) => {
+                assert_eq!(key, "map_size_mib");
+                assert!(problem.contains("more bytes than"), "{problem}");
+            }
+            Err(other) => panic!("{other}"),
+            Ok(_) => panic!("opened"),
+        }
+        assert!(!config.path.exists(), "nothing is created for a bad config");
     }
 }

@@ -6,4 +6,7 @@ mod contract;
 mod grpc;
 mod hot_data;
 mod operations;
+mod parsing;
+mod server_errors;
 mod support;
+mod values;

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Feast's own client reads Quiver's server: Feast's Python SDK (feast==0.67.*
+# from PyPI, in a venv cached under ~/.cache/quiver) with
+# `online_store: type: remote` pointed at `quiver serve`, through
+# FeatureStore.get_online_features, must return what `quiver get` says for
+# the same ids. A missing Python, pip or PyPI fails the step; it never skips.
+# Usage: tests/interop/feast_reads_quiver.sh PATH/TO/quiver  (or QUIVER=PATH)
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+quiver="${1:-${QUIVER:?usage: $0 PATH/TO/quiver}}"
+
+venv="${QUIVER_FEAST_VENV:-$HOME/.cache/quiver/feast-venv}"
+if ! "$venv/bin/python" -c 'import feast, sys; sys.exit(not feast.__version__.startswith("0.67."))' 2>/dev/null; then
+  rm -rf "$venv"
+  python3 -m venv "$venv" || { echo "python3 -m venv failed (Debian: apt-get install python3-venv)" >&2; exit 1; }
+  "$venv/bin/pip" install --quiet 'feast==0.67.*' || { echo "pip could not install feast==0.67.*" >&2; exit 1; }
+fi
+
+work="$(mktemp -d)"
+server=""
+cleanup() {
+  if [ -n "$server" ]; then kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+repo="$work/repo"
+"$quiver" init "$repo" >/dev/null
+"$quiver" datagen energy --households 3 --out "$repo/data/energy.csv" >/dev/null
+"$quiver" apply --repo "$repo" >/dev/null
+"$quiver" run energy_features --repo "$repo" --quiet >/dev/null
+found=(MAC000002 MAC000003 MAC000004)
+missing=MAC999999
+args=()
+for id in "${found[@]}" "$missing"; do args+=(--id "$id"); done
+"$quiver" get energy_features --repo "$repo" "${args[@]}" --format json > "$work/quiver_get.json"
+
+QUIVER_GRPC_ADDR=127.0.0.1:0 "$quiver" serve --repo "$repo" --http-addr 127.0.0.1:0 2> "$work/serve.log" &
+server=$!
+http=""
+for _ in $(seq 1 300); do
+  http="$(sed -n 's/^quiver serve: HTTP on \([^,]*\),.*/\1/p' "$work/serve.log")"
+  [ -n "$http" ] && break
+  kill -0 "$server" 2>/dev/null || { echo "quiver serve exited:" >&2; cat "$work/serve.log" >&2; exit 1; }
+  sleep 0.1
+done
+[ -n "$http" ] || { echo "quiver serve did not start within 30 s:" >&2; cat "$work/serve.log" >&2; exit 1; }
+
+"$venv/bin/python" "$here/feast_reads_quiver.py" --url "http://$http" --repo-dir "$work/feast" \
+  --expected "$work/quiver_get.json" --ids "${found[@]}" --missing "$missing"
