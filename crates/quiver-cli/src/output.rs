@@ -1,7 +1,6 @@
 //! Shared helpers of the commands: loading the registry, and turning values
 //! and errors into text.
 
-use chrono::{DateTime, NaiveDate};
 use quiver_core::{FeatureRepo, Registry};
 use quiver_online::FeatureValue;
 use std::path::Path;
@@ -64,31 +63,15 @@ pub fn thousands(n: usize) -> String {
 
 /// An event time in microseconds, as RFC 3339 UTC.
 pub fn time_text(micros: i64) -> String {
-    DateTime::from_timestamp_micros(micros)
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
-        .unwrap_or_else(|| micros.to_string())
+    quiver_online::value_json::time_text(micros)
 }
 
-fn date_text(days: i32) -> String {
-    NaiveDate::from_epoch_days(days)
-        .map(|d| d.to_string())
-        .unwrap_or_else(|| days.to_string())
-}
-
-/// A feature value as JSON (dates and times as text, NaN as null).
+/// A feature value as JSON, by the rule the server follows (docs/SERVING.md,
+/// "Values"): dates and times as text, NaN and infinities as strings.
 pub fn value_json(value: &FeatureValue) -> serde_json::Value {
-    use serde_json::Value;
-    match value {
-        FeatureValue::Null => Value::Null,
-        FeatureValue::Bool(b) => Value::Bool(*b),
-        FeatureValue::Int64(i) => Value::from(*i),
-        FeatureValue::Float64(f) => {
-            serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number)
-        }
-        FeatureValue::String(s) => Value::String(s.clone()),
-        FeatureValue::Date(d) => Value::String(date_text(*d)),
-        FeatureValue::Timestamp(t) => Value::String(time_text(*t)),
-    }
+    let mut out = Vec::with_capacity(32);
+    quiver_online::value_json::write_value(&mut out, value);
+    serde_json::from_slice(&out).expect("the value writer writes valid JSON")
 }
 
 /// A feature value as text for a table.
@@ -99,7 +82,7 @@ pub fn value_text(value: &FeatureValue) -> String {
         FeatureValue::Int64(i) => i.to_string(),
         FeatureValue::Float64(f) => format!("{f:.4}"),
         FeatureValue::String(s) => s.clone(),
-        FeatureValue::Date(d) => date_text(*d),
+        FeatureValue::Date(d) => quiver_online::value_json::date_text(i64::from(*d)),
         FeatureValue::Timestamp(t) => time_text(*t),
     }
 }
@@ -122,7 +105,11 @@ mod tests {
         assert_eq!(time_text(86_400_000_000), "1970-01-02T00:00:00Z");
         assert_eq!(
             value_json(&FeatureValue::Float64(f64::NAN)),
-            serde_json::Value::Null
+            serde_json::json!("NaN")
+        );
+        assert_eq!(
+            value_json(&FeatureValue::Float64(0.1)),
+            serde_json::json!(0.1)
         );
         assert_eq!(value_json(&FeatureValue::Int64(48)), serde_json::json!(48));
     }

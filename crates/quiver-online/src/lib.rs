@@ -15,6 +15,7 @@ pub mod embedded;
 mod error;
 mod row;
 mod store;
+pub mod value_json;
 
 pub use embedded::{EmbeddedStore, EmbeddedStoreConfig};
 pub use error::{BoxError, OnlineError, error_chain};
