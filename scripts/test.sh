@@ -51,22 +51,37 @@ step "cargo test" cargo test --workspace --locked --no-fail-fast --features "$in
 # quiver-serve's whole suite once more on each server-backed store (the
 # suite's repositories take the store QUIVER_TEST_ONLINE_STORE names), with
 # the test binary the build above made.
-serve_tests_on() {
-    local bin
-    bin="$(cargo test --workspace --locked --no-run --features "$integration" \
+# The `it` test binary of crate $1, as the build above made it.
+test_binary() {
+    cargo test --workspace --locked --no-run --features "$integration" \
             --message-format=json 2>/dev/null | python3 -c '
 import json, sys
 for line in sys.stdin:
     m = json.loads(line)
     if (m.get("reason") == "compiler-artifact" and m.get("executable")
-            and m["target"]["name"] == "it" and "/quiver-serve#" in m["package_id"]):
-        print(m["executable"])')"
+            and m["target"]["name"] == "it" and "/" + sys.argv[1] + "#" in m["package_id"]):
+        print(m["executable"])' "$1"
+}
+serve_tests_on() {
+    local bin
+    bin="$(test_binary quiver-serve)"
     [ -n "$bin" ] || { echo "no quiver-serve test binary"; return 1; }
     (cd crates/quiver-serve && QUIVER_TEST_ONLINE_STORE="$1" "$bin")
 }
 for store in redis redis-secure cassandra keyspaces; do
     step "quiver-serve tests on $store" serve_tests_on "$store"
 done
+
+# The Cassandra store under a node stopped and started again, on a node of
+# the test's own (Redis's faults are tested in `cargo test` above, on
+# redis-server processes the tests start themselves).
+cassandra_node_fault() {
+    local bin
+    bin="$(test_binary quiver-online-cql)"
+    [ -n "$bin" ] || { echo "no quiver-online-cql test binary"; return 1; }
+    tests/faults/cassandra_node.sh "$bin"
+}
+step "cassandra node stopped and started" cassandra_node_fault
 
 # Spark is the independent reader of the offline store: it must read what the
 # `quiver` binary wrote (PySpark from PyPI, Delta Lake jars from Maven Central).

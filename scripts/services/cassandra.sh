@@ -6,7 +6,11 @@
 #              user cassandra / password cassandra, like Amazon Keyspaces
 #              (storage port 17001, JMX 17200); CA certificate for clients:
 #              $QUIVER_SERVICES_DIR/cassandra-keyspaces/tls/ca.pem
-# Usage:  scripts/services/cassandra.sh start|stop|status [plain|keyspaces]   (default: both)
+#   fault      CQL 127.0.0.1:19043, no auth, for the test that stops and starts
+#              its node under an open store (storage port 17002, JMX 17201);
+#              started only when named, stopped by a bare `stop` too
+# Usage:  scripts/services/cassandra.sh start|stop|status [plain|keyspaces|fault]
+#         (default: plain and keyspaces; `stop` also stops fault)
 # `start` installs Java 17 and Maven with apt-get if missing, fetches
 # org.apache.cassandra:cassandra-all and its runtime jars once into
 # ${QUIVER_CACHE:-~/.cache/quiver}/cassandra-5.0.9/lib, starts the nodes in
@@ -31,11 +35,27 @@ HEAP_MAX="${QUIVER_CASSANDRA_HEAP_MAX:-1g}"
 STOREPASS=cassandra # PKCS12 keystore password (the store only holds test material)
 
 # NODE -> directory, label and ports (CQL, storage, JMX)
-dir_of() { if [[ $1 == plain ]]; then echo "$QUIVER_SERVICES_DIR/cassandra"; else echo "$QUIVER_SERVICES_DIR/cassandra-keyspaces"; fi; }
-label_of() { if [[ $1 == plain ]]; then echo cassandra; else echo cassandra-keyspaces; fi; }
+dir_of() {
+  case $1 in
+    plain) echo "$QUIVER_SERVICES_DIR/cassandra" ;;
+    fault) echo "$QUIVER_SERVICES_DIR/cassandra-fault" ;;
+    *) echo "$QUIVER_SERVICES_DIR/cassandra-keyspaces" ;;
+  esac
+}
+label_of() {
+  case $1 in
+    plain) echo cassandra ;;
+    fault) echo cassandra-fault ;;
+    *) echo cassandra-keyspaces ;;
+  esac
+}
 ports_of() {
   local o=$QUIVER_PORT_OFFSET
-  if [[ $1 == plain ]]; then echo "$((19042 + o)) $((17000 + o)) $((17199 + o))"; else echo "$((19142 + o)) $((17001 + o)) $((17200 + o))"; fi
+  case $1 in
+    plain) echo "$((19042 + o)) $((17000 + o)) $((17199 + o))" ;;
+    fault) echo "$((19043 + o)) $((17002 + o)) $((17201 + o))" ;;
+    *) echo "$((19142 + o)) $((17001 + o)) $((17200 + o))" ;;
+  esac
 }
 # a running node is recognised by its config path on its command line
 marker_of() { echo "-Dcassandra.config=file://$(dir_of "$1")/conf/cassandra.yaml"; }
@@ -159,7 +179,7 @@ concurrent_reads: 8
 concurrent_writes: 8
 concurrent_counter_writes: 8
 EOF
-  if [[ $node == plain ]]; then
+  if [[ $node != keyspaces ]]; then
     printf '%s\n' "authenticator: AllowAllAuthenticator" "authorizer: AllowAllAuthorizer" >>"$dir/conf/cassandra.yaml"
   else
     cat >>"$dir/conf/cassandra.yaml" <<EOF
@@ -220,9 +240,9 @@ start_node() { # NODE
   require_port_free "$storage" "$label storage"
   require_port_free "$jmx" "$label JMX"
   mkdir -p "$dir/conf" "$dir/data" "$dir/logs"
-  [[ $node == plain ]] || make_keystore "$dir"
+  [[ $node != keyspaces ]] || make_keystore "$dir"
   write_config "$node" "$dir" "$cql" "$storage"
-  [[ $node == plain || -d "$dir/data/data/system_auth" ]] || fresh_auth=1
+  [[ $node != keyspaces || -d "$dir/data/data/system_auth" ]] || fresh_auth=1
   if [[ -f "$log" ]]; then mv -f "$log" "$log.old"; fi
   : >"$log"
   local opts=(
@@ -299,9 +319,9 @@ status_node() {
 
 cmd="${1:-}"
 case "${2:-all}" in
-  all) nodes=(plain keyspaces) ;;
-  plain | keyspaces) nodes=("$2") ;;
-  *) die "unknown node '$2' (plain or keyspaces)" ;;
+  all) if [[ ${1:-} == stop ]]; then nodes=(plain keyspaces fault); else nodes=(plain keyspaces); fi ;;
+  plain | keyspaces | fault) nodes=("$2") ;;
+  *) die "unknown node '$2' (plain, keyspaces or fault)" ;;
 esac
 case "$cmd" in
   start)
@@ -343,7 +363,7 @@ case "$cmd" in
     exit "$rc"
     ;;
   *)
-    echo "usage: $0 start|stop|status [plain|keyspaces]" >&2
+    echo "usage: $0 start|stop|status [plain|keyspaces|fault]" >&2
     exit 2
     ;;
 esac

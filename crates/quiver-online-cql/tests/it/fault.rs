@@ -5,7 +5,9 @@
 //! It stops a server, so it runs only when asked, against a node of its
 //! own: `QUIVER_TEST_FAULT_NODE` (host:port), with shell commands that stop
 //! and start that node in `QUIVER_TEST_FAULT_STOP` and
-//! `QUIVER_TEST_FAULT_START`. Run it by name with `--ignored`.
+//! `QUIVER_TEST_FAULT_START`. Run it by name with `--ignored`;
+//! `scripts/test.sh` does, through `tests/faults/cassandra_node.sh`, on the
+//! `fault` node of `scripts/services/cassandra.sh`.
 
 use crate::support::{fresh_store, plain_config};
 use quiver_online::{OnlineError, OnlineStore};
