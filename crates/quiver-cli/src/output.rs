@@ -50,15 +50,7 @@ pub fn bar(len: u64, message: &str) -> indicatif::ProgressBar {
 
 /// 3512345 → "3,512,345".
 pub fn thousands(n: usize) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
+    indicatif::HumanCount(n as u64).to_string()
 }
 
 /// An event time in microseconds, as RFC 3339 UTC.

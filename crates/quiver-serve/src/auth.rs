@@ -1,6 +1,8 @@
 //! [`Credentials`]: the API keys and bearer tokens a request may carry, checked
 //! the same way for HTTP headers and gRPC metadata.
 
+use subtle::ConstantTimeEq;
+
 /// The accepted credentials. Empty: auth is off and every request passes.
 #[derive(Clone, Default)]
 pub(crate) struct Credentials {
@@ -48,15 +50,12 @@ fn bearer(header: &[u8]) -> Option<&[u8]> {
     scheme.eq_ignore_ascii_case(b"bearer ").then_some(token)
 }
 
-/// Compares without stopping at the first differing byte, so response time
-/// does not tell an attacker how much of a key was right.
+/// Compares in time that does not depend on where the first differing byte
+/// is, so response time does not tell an attacker how much of a key was
+/// right: `subtle`'s constant-time equality, by contract rather than by
+/// hoping the optimiser keeps a hand-written loop.
 fn same(expected: &[u8], given: &[u8]) -> bool {
-    expected.len() == given.len()
-        && expected
-            .iter()
-            .zip(given)
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0
+    expected.ct_eq(given).into()
 }
 
 #[cfg(test)]
