@@ -56,5 +56,7 @@ export QUIVER_TEST_KEYSPACES_USER=cassandra
 export QUIVER_TEST_KEYSPACES_PASSWORD=cassandra
 export QUIVER_TEST_KEYSPACES_CA=$QUIVER_SERVICES_DIR/cassandra-keyspaces/tls/ca.pem
 export QUIVER_TEST_S3_ENDPOINT=http://127.0.0.1:$((15000 + o))
+# moto itself, for tests that start a server of their own (with authentication on)
+export QUIVER_TEST_MOTO_SERVER=${QUIVER_MOTO_VENV:-$QUIVER_CACHE/moto-venv}/bin/moto_server
 ENV
 echo "all services up in $(secs_since "$t0") s; test variables: $QUIVER_SERVICES_DIR/env.sh"

@@ -170,3 +170,82 @@ fn a_missing_bucket_is_named_and_nothing_is_written() {
         "the online store was not touched: {untouched}"
     );
 }
+
+/// A moto server of the test's own with authentication on: it knows no
+/// access key, so it refuses every request as S3 refuses wrong credentials
+/// (`InvalidAccessKeyId`, 403). Stopped when dropped.
+struct DenyingS3 {
+    child: std::process::Child,
+    endpoint: String,
+}
+
+impl DenyingS3 {
+    fn start() -> DenyingS3 {
+        let moto = std::env::var("QUIVER_TEST_MOTO_SERVER").expect(
+            "QUIVER_TEST_MOTO_SERVER is unset: start the test servers with scripts/services/up.sh \
+             and source the env.sh it writes",
+        );
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = std::process::Command::new(moto)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .env("INITIAL_NO_AUTH_ACTION_COUNT", "0")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("moto_server starts");
+        let endpoint = format!("http://127.0.0.1:{port}");
+        let started = std::time::Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(60),
+                "moto_server did not listen on {endpoint} within a minute"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        DenyingS3 { child, endpoint }
+    }
+}
+
+impl Drop for DenyingS3 {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn wrong_credentials_are_named_and_nothing_is_written() {
+    let denying = DenyingS3::start();
+    let dir = tempfile::tempdir().unwrap();
+    let repo = energy_repo(dir.path(), 2);
+    point_offline_store_at(&repo, "s3://quiver-denied/tables");
+    let out = command(&["run", "energy_features", "--repo", &repo, "--quiet"])
+        .envs(aws_env())
+        .env("AWS_ENDPOINT_URL", &denying.endpoint)
+        .output()
+        .expect("the quiver binary runs");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("access to bucket `quiver-denied` was denied"),
+        "{err}"
+    );
+    assert!(err.contains("AWS_ACCESS_KEY_ID"), "{err}");
+    let untouched = on_s3(&[
+        "get",
+        "energy_features",
+        "--repo",
+        &repo,
+        "--id",
+        "MAC000002",
+    ]);
+    let untouched = String::from_utf8_lossy(&untouched.stderr);
+    assert!(
+        untouched.contains("has no rows in the online store yet"),
+        "the online store was not touched: {untouched}"
+    );
+}
