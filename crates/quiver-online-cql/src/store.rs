@@ -344,6 +344,21 @@ impl Inner {
             .map_err(ExecutionError::PrepareError)
     }
 
+    /// The metadata statements of a store whose metadata table must exist
+    /// (a write is under way); its absence is an error of `operation`.
+    async fn existing_meta_statements(
+        &self,
+        operation: &(dyn Fn() -> String + Sync),
+    ) -> Result<&MetaStatements, CqlError> {
+        self.meta_statements()
+            .await?
+            .ok_or_else(|| CqlError::Backend {
+                store: self.store.clone(),
+                operation: operation(),
+                source: "the metadata table disappeared".into(),
+            })
+    }
+
     /// A lightweight transaction: not idempotent (a retry after a timeout
     /// could find its own earlier success and read it as a conflict), so the
     /// driver never retries it.
@@ -783,16 +798,9 @@ impl Inner {
         statement: impl Fn(&MetaStatements) -> &PreparedStatement,
         values: V,
         view: &str,
-        operation: impl Fn() -> String,
+        operation: impl Fn() -> String + Sync,
     ) -> Result<(), OnlineError> {
-        let statements = self
-            .meta_statements()
-            .await?
-            .ok_or_else(|| CqlError::Backend {
-                store: self.store.clone(),
-                operation: operation(),
-                source: "the metadata table disappeared".into(),
-            })?;
+        let statements = self.existing_meta_statements(&operation).await?;
         let result = self
             .session
             .execute_unpaged(statement(statements), &values)
@@ -818,16 +826,9 @@ impl Inner {
         &self,
         statement: impl Fn(&MetaStatements) -> &PreparedStatement,
         values: V,
-        operation: impl FnOnce() -> String,
+        operation: impl Fn() -> String + Sync,
     ) -> Result<(), OnlineError> {
-        let statements = self
-            .meta_statements()
-            .await?
-            .ok_or_else(|| CqlError::Backend {
-                store: self.store.clone(),
-                operation: operation(),
-                source: "the metadata table disappeared".into(),
-            })?;
+        let statements = self.existing_meta_statements(&operation).await?;
         let statement = statement(statements);
         self.retrying(|| self.session.execute_unpaged(statement, &values))
             .await

@@ -156,19 +156,7 @@ fn a_missing_bucket_is_named_and_nothing_is_written() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("quiver-no-such-bucket"), "{err}");
     assert!(err.contains("does not exist"), "{err}");
-    let untouched = on_s3(&[
-        "get",
-        "energy_features",
-        "--repo",
-        &repo,
-        "--id",
-        "MAC000002",
-    ]);
-    let untouched = String::from_utf8_lossy(&untouched.stderr);
-    assert!(
-        untouched.contains("has no rows in the online store yet"),
-        "the online store was not touched: {untouched}"
-    );
+    assert_online_store_untouched(&repo);
 }
 
 /// A moto server of the test's own with authentication on: it knows no
@@ -235,11 +223,16 @@ fn wrong_credentials_are_named_and_nothing_is_written() {
         "{err}"
     );
     assert!(err.contains("AWS_ACCESS_KEY_ID"), "{err}");
+    assert_online_store_untouched(&repo);
+}
+
+/// The repository's online store holds nothing: a failed job wrote no row.
+fn assert_online_store_untouched(repo: &str) {
     let untouched = on_s3(&[
         "get",
         "energy_features",
         "--repo",
-        &repo,
+        repo,
         "--id",
         "MAC000002",
     ]);
