@@ -259,7 +259,7 @@ async fn when_every_slot_has_made_a_request_new_connections_are_refused() {
     assert!(health_keep_alive(&mut second).await, "the served one stays");
 }
 
-/// What a server said on an HTTP/2 connection after a burst of malformed
+/// What a server said on an HTTP/2 connection to a burst of malformed
 /// requests.
 struct H2Reply {
     max_concurrent_streams: Option<u32>,
@@ -267,21 +267,22 @@ struct H2Reply {
     goaway: Option<u32>,
 }
 
-/// Opens an HTTP/2 connection, sends `malformed` requests (HEADERS without
-/// `:path`, which the server must reset: the MadeYouReset pattern), then a
-/// PING, and reads the server's frames until the PING's ACK or a GOAWAY.
+/// Opens an HTTP/2 connection, sends `malformed` requests (a `connection`
+/// header, forbidden in HTTP/2: the server must reset each, the MadeYouReset
+/// pattern), and reads the server's frames until it has reset them all, or
+/// sent a GOAWAY.
 async fn malformed_requests(addr: SocketAddr, malformed: u32) -> H2Reply {
     let mut tcp = TcpStream::connect(addr).await.unwrap();
     let mut out = PREFACE_AND_SETTINGS.to_vec();
     for n in 0..malformed {
         let stream = 1 + 2 * n;
-        // HEADERS, END_STREAM | END_HEADERS: `:method POST`, `:scheme http`.
-        out.extend_from_slice(&[0, 0, 2, 1, 5]);
+        // HEADERS, END_STREAM | END_HEADERS: `:method POST`, `:scheme
+        // http`, `:path /` (static table), then `connection: x` (a literal).
+        let block = b"\x83\x86\x84\x00\x0aconnection\x01x";
+        out.extend_from_slice(&[0, 0, block.len() as u8, 1, 5]);
         out.extend_from_slice(&stream.to_be_bytes());
-        out.extend_from_slice(&[0x83, 0x86]);
+        out.extend_from_slice(block);
     }
-    out.extend_from_slice(&[0, 0, 8, 6, 0, 0, 0, 0, 0]);
-    out.extend_from_slice(b"quiver!!");
     let (mut read, mut write) = tcp.split();
     let writing = async {
         // The server may close mid-burst.
@@ -292,15 +293,16 @@ async fn malformed_requests(addr: SocketAddr, malformed: u32) -> H2Reply {
             max_concurrent_streams: None,
             goaway: None,
         };
-        loop {
+        let mut resets = 0;
+        while resets < malformed {
             let mut head = [0u8; 9];
             if read.read_exact(&mut head).await.is_err() {
-                return reply;
+                break;
             }
             let len = u32::from_be_bytes([0, head[0], head[1], head[2]]) as usize;
             let mut payload = vec![0u8; len];
             if read.read_exact(&mut payload).await.is_err() {
-                return reply;
+                break;
             }
             match (head[3], head[4]) {
                 // SETTINGS (not an ACK): MAX_CONCURRENT_STREAMS is 0x3.
@@ -312,22 +314,23 @@ async fn malformed_requests(addr: SocketAddr, malformed: u32) -> H2Reply {
                         }
                     }
                 }
-                // PING ACK: every request was handled without a GOAWAY.
-                (6, 1) => return reply,
+                // RST_STREAM.
+                (3, _) => resets += 1,
                 // GOAWAY.
                 (7, _) => {
                     reply.goaway = Some(u32::from_be_bytes(payload[4..8].try_into().unwrap()));
-                    return reply;
+                    break;
                 }
                 _ => {}
             }
         }
+        reply
     };
     let ((), reply) = tokio::time::timeout(Duration::from_secs(30), async {
         futures::join!(writing, reading)
     })
     .await
-    .expect("no PING ACK or GOAWAY within 30 s");
+    .expect("neither every reset nor a GOAWAY within 30 s");
     reply
 }
 
