@@ -38,6 +38,12 @@ pub struct ServeConfig {
     /// Streams (requests) one HTTP/2 connection may have open at once, on
     /// both ports.
     pub max_concurrent_streams: u32,
+    /// Bytes of request bodies still arriving that the server holds at once,
+    /// all requests together. A request is admitted (counted against
+    /// `max_concurrent_requests`) only once its body is in; a body that did
+    /// not arrive with its headers reserves its length from this budget
+    /// first, and waits (within `body_timeout_secs`) while it is spent.
+    pub max_buffered_body_bytes: usize,
     /// HTTP threads, each running its own single-threaded runtime; a new
     /// connection goes to the thread with the fewest open ones and stays
     /// there. 0 serves HTTP on the shared Tokio runtime with gRPC. See
@@ -84,6 +90,7 @@ impl Default for ServeConfig {
             max_connections: 4096,
             // hyper's default on the HTTP port.
             max_concurrent_streams: 200,
+            max_buffered_body_bytes: 64 * 1024 * 1024,
             http_threads: 0,
             api_keys: Vec::new(),
             bearer_tokens: Vec::new(),
@@ -111,7 +118,7 @@ pub struct ConfigOverrides {
 
 /// The `QUIVER_*` variables read as settings. Other `QUIVER_*` variables
 /// (`QUIVER_REPO`, `QUIVER_LOG`) belong to the CLI and are not settings.
-const ENV_KEYS: [&str; 16] = [
+const ENV_KEYS: [&str; 17] = [
     "http_addr",
     "grpc_addr",
     "max_ids_per_request",
@@ -122,6 +129,7 @@ const ENV_KEYS: [&str; 16] = [
     "shutdown_grace_secs",
     "max_connections",
     "max_concurrent_streams",
+    "max_buffered_body_bytes",
     "http_threads",
     "api_keys",
     "bearer_tokens",
@@ -211,6 +219,17 @@ impl ServeConfig {
             return Err(format!(
                 "max_concurrent_streams must be between 1 and 100000 (per HTTP/2 connection), not {}",
                 self.max_concurrent_streams
+            ));
+        }
+        // Counted in KiB by a semaphore of u32 permits: at most 4 TiB.
+        let max_budget = 1usize << 40;
+        if self.max_buffered_body_bytes < self.max_body_bytes
+            || self.max_buffered_body_bytes > max_budget
+        {
+            return Err(format!(
+                "max_buffered_body_bytes must be at least max_body_bytes ({}), so that a largest \
+                 body can arrive, and at most 1 TiB; not {}",
+                self.max_body_bytes, self.max_buffered_body_bytes
             ));
         }
         Ok(())
@@ -311,6 +330,11 @@ mod tests {
                 ("max_connections = 0\n", "max_connections"),
                 ("max_connections = 10000000\n", "max_connections"),
                 ("max_concurrent_streams = 0\n", "max_concurrent_streams"),
+                (
+                    "max_buffered_body_bytes = 1000\n",
+                    "max_buffered_body_bytes",
+                ),
+                ("max_buffered_body_bytes = 0\n", "max_buffered_body_bytes"),
             ] {
                 jail.create_file("serve.toml", text)?;
                 let err = ServeConfig::load(Some(Path::new("serve.toml")), &Default::default())
@@ -321,9 +345,11 @@ mod tests {
             jail.create_file("serve.toml", "")?;
             jail.set_env("QUIVER_MAX_CONNECTIONS", "100");
             jail.set_env("QUIVER_MAX_CONCURRENT_STREAMS", "8");
+            jail.set_env("QUIVER_MAX_BUFFERED_BODY_BYTES", "2097152");
             let config = ServeConfig::load(None, &Default::default()).unwrap();
             assert_eq!(config.max_connections, 100);
             assert_eq!(config.max_concurrent_streams, 8);
+            assert_eq!(config.max_buffered_body_bytes, 2 * 1024 * 1024);
             Ok(())
         });
     }

@@ -6,7 +6,7 @@
 
 use crate::catalog::Catalog;
 use crate::handover::{self, Inbox, Peer};
-use crate::http::AppState;
+use crate::http::{AppState, BodyBudget};
 use crate::listener::{self, MarkHeadAcceptor};
 use crate::lookup::Core;
 use crate::metrics::EndpointMetrics;
@@ -30,14 +30,19 @@ use tokio::task::JoinHandle;
 /// Counts the requests in flight of one [`Server`]; see [`Server::requests_in_flight`].
 #[derive(Clone)]
 pub struct RequestsInFlight {
-    limiter: Arc<Semaphore>,
-    max: usize,
+    state: Arc<AppState>,
 }
 
 impl RequestsInFlight {
     /// Requests admitted and not yet answered, HTTP and gRPC together.
     pub fn count(&self) -> usize {
-        self.max - self.limiter.available_permits()
+        self.state.max_concurrent_requests - self.state.limiter.available_permits()
+    }
+
+    /// HTTP requests whose headers are in and whose body is still arriving
+    /// (not yet admitted: they hold no slot of `max_concurrent_requests`).
+    pub fn bodies_arriving(&self) -> usize {
+        self.state.body_budget.arriving()
     }
 }
 
@@ -90,6 +95,7 @@ impl Server {
             max_concurrent_requests: config.max_concurrent_requests,
             max_body_bytes: config.max_body_bytes,
             body_timeout: Duration::from_secs_f64(config.body_timeout_secs),
+            body_budget: BodyBudget::new(config.max_buffered_body_bytes),
             ready: AtomicBool::new(true),
             http_online: EndpointMetrics::new("http_get_online_features"),
             http_entity: EndpointMetrics::new("http_get_features"),
@@ -121,8 +127,7 @@ impl Server {
     /// request has been admitted before it acts.
     pub fn requests_in_flight(&self) -> RequestsInFlight {
         RequestsInFlight {
-            limiter: Arc::clone(&self.state.limiter),
-            max: self.state.max_concurrent_requests,
+            state: Arc::clone(&self.state),
         }
     }
 
