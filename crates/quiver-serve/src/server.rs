@@ -2,7 +2,9 @@
 //! shutdown future completes, draining in-flight requests for up to
 //! `shutdown_grace_secs`. HTTP connections are accepted in one place and
 //! served on the shared Tokio runtime, or with `http_threads` on that many
-//! single-threaded runtimes of its own (`handover`).
+//! single-threaded runtimes of its own (`handover`); gRPC connections are
+//! accepted by `grpc_listener`. On both ports `listener` holds each
+//! connection to a request-head deadline and each listener to a cap.
 
 use crate::catalog::Catalog;
 use crate::handover::{self, Inbox, Peer};
