@@ -197,6 +197,18 @@ impl Backoff {
     }
 }
 
+/// The process's soft limit on open files, where the OS tells it
+/// (`/proc/self/limits` on Linux); `None` elsewhere or when unlimited.
+pub(crate) fn open_files_limit() -> Option<u64> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line["Max open files".len()..]
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
 /// A connection's socket, held to its head deadline and counted as open
 /// until dropped. A read after the deadline (or after the connection was
 /// shed) fails, which ends the TLS handshake or hyper's connection.
@@ -462,6 +474,12 @@ mod tests {
         mark.clone().served();
         assert!(mark.clone().0.is_none());
         assert_eq!(Arc::strong_count(&head), 2);
+    }
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn the_open_files_limit_is_read() {
+        assert!(open_files_limit().is_some_and(|n| n > 0));
     }
 
     #[test]

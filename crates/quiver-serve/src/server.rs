@@ -250,6 +250,18 @@ impl Server {
             auth = self.state.credentials.enabled(),
             "Serving features."
         );
+        // Both listeners full, plus the store's and the runtime's files: past
+        // the limit, accepts fail (and back off) before the cap is reached.
+        let wanted = 2 * self.config.max_connections as u64 + 256;
+        if let Some(limit) = listener::open_files_limit().filter(|&limit| limit < wanted) {
+            tracing::warn!(
+                limit,
+                max_connections = self.config.max_connections,
+                "The open-files limit is below 2 × max_connections + 256: raise it \
+                 (ulimit -n, LimitNOFILE=) or lower max_connections, or accepts will \
+                 fail before the connection cap is reached."
+            );
+        }
         let exposed = [self.http_addr, self.grpc_addr]
             .into_iter()
             .filter(|addr| !addr.ip().is_loopback())
