@@ -187,6 +187,7 @@ impl Backoff {
     /// Logs an accept error and sleeps for the next backoff.
     pub(crate) async fn after(&mut self, listener: &'static str, error: io::Error) {
         let wait = self.failed();
+        metrics::counter!("quiver_serve_accept_errors_total", "listener" => listener).increment(1);
         tracing::warn!(
             listener,
             %error,

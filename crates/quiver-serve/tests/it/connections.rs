@@ -362,3 +362,119 @@ async fn http2_streams_and_resets_are_bounded_on_both_ports() {
             .is_ok()
     );
 }
+
+/// The child half of `accept_errors_back_off_when_out_of_file_descriptors`:
+/// a server whose process may open only a few more files, until killed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "run in a child process by accept_errors_back_off_when_out_of_file_descriptors"]
+async fn serve_with_few_file_descriptors() {
+    if std::env::var_os("QUIVER_TEST_FEW_FILES").is_none() {
+        return;
+    }
+    let (_repo, definitions) = computed_repo().await;
+    let config = ServeConfig {
+        max_connections: 10_000,
+        ..test_config()
+    };
+    let server = start(&definitions, config).await;
+    let open = std::fs::read_dir("/proc/self/fd").unwrap().count();
+    let limit = open + 16;
+    let lowered = std::process::Command::new("prlimit")
+        .arg(format!("--pid={}", std::process::id()))
+        .arg(format!("--nofile={limit}:{limit}"))
+        .status()
+        .unwrap();
+    assert!(lowered.success());
+    println!("LISTENING {} {}", server.http, server.grpc);
+    std::future::pending::<()>().await;
+}
+
+/// Kills the child process when dropped.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Issue 14, item 2: a server out of file descriptors backs off between
+/// failed accepts instead of retrying in a loop, and accepts again once
+/// descriptors are free. A child process (this binary, running
+/// `serve_with_few_file_descriptors`) lowers its own open-files limit; 100
+/// connections to each port exhaust it for two seconds, in which a backoff
+/// of 5 ms doubling to 1 s fails about ten accepts per listener (a loop
+/// would fail thousands).
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accept_errors_back_off_when_out_of_file_descriptors() {
+    use std::io::BufRead;
+    if std::process::Command::new("prlimit")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        panic!("prlimit (util-linux) is needed to lower a child's open-files limit");
+    }
+    let mut child = Child(
+        std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "connections::serve_with_few_file_descriptors",
+                "--ignored",
+                "--nocapture",
+            ])
+            .env("QUIVER_TEST_FEW_FILES", "1")
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let stdout = child.0.stdout.take().unwrap();
+    let addrs = tokio::task::spawn_blocking(move || {
+        std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .find_map(|line| line.strip_prefix("LISTENING ").map(str::to_string))
+    })
+    .await
+    .unwrap()
+    .expect("the child server did not start");
+    let addrs: Vec<SocketAddr> = addrs.split(' ').map(|a| a.parse().unwrap()).collect();
+    let mut held = Vec::new();
+    for addr in &addrs {
+        // Within the listen backlog (128), so that connects complete
+        // while the child cannot accept.
+        for _ in 0..100 {
+            held.push(TcpStream::connect(addr).await.unwrap());
+        }
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    drop(held);
+    // Accepts resume: /metrics is answered once descriptors are free.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let metrics = loop {
+        let response = tokio::time::timeout(
+            Duration::from_secs(2),
+            http(addrs[0], "GET", "/metrics", &[], None),
+        )
+        .await;
+        if let Ok(response) = response {
+            break String::from_utf8(response.body).unwrap();
+        }
+        assert!(Instant::now() < deadline, "the child never accepted again");
+    };
+    for listener in ["HTTP", "gRPC"] {
+        let prefix = format!("quiver_serve_accept_errors_total{{listener=\"{listener}\"}} ");
+        let failed: f64 = metrics
+            .lines()
+            .find_map(|line| line.strip_prefix(&prefix))
+            .unwrap_or_else(|| panic!("no accept errors counted for {listener}:\n{metrics}"))
+            .parse()
+            .unwrap();
+        assert!(
+            (1.0..=60.0).contains(&failed),
+            "{listener}: {failed} failed accepts in about two seconds"
+        );
+    }
+}
