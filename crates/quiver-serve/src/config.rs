@@ -23,12 +23,27 @@ pub struct ServeConfig {
     pub max_body_bytes: usize,
     /// Requests answered at once; more get a fast 503 with `Retry-After`.
     pub max_concurrent_requests: usize,
-    /// Seconds a client has to send its request headers.
+    /// Seconds a new connection has to send its first request head (TLS
+    /// handshake, protocol detection and headers together, on both ports);
+    /// on HTTP/1, also the time for each later request's headers.
     pub header_timeout_secs: f64,
     /// Seconds a client has to send its request body.
     pub body_timeout_secs: f64,
     /// Seconds in-flight requests get to finish on shutdown.
     pub shutdown_grace_secs: f64,
+    /// Open connections each listener (HTTP, gRPC) holds at most. At the
+    /// cap, a new connection closes the oldest one that has not sent a
+    /// request yet, or is closed itself if every connection has.
+    pub max_connections: usize,
+    /// Streams (requests) one HTTP/2 connection may have open at once, on
+    /// both ports.
+    pub max_concurrent_streams: u32,
+    /// Bytes of request bodies still arriving that the server holds at once,
+    /// all requests together. A request is admitted (counted against
+    /// `max_concurrent_requests`) only once its body is in; a body that did
+    /// not arrive with its headers reserves its length from this budget
+    /// first, and waits (within `body_timeout_secs`) while it is spent.
+    pub max_buffered_body_bytes: usize,
     /// HTTP threads, each running its own single-threaded runtime; a new
     /// connection goes to the thread with the fewest open ones and stays
     /// there. 0 serves HTTP on the shared Tokio runtime with gRPC. See
@@ -72,6 +87,10 @@ impl Default for ServeConfig {
             header_timeout_secs: 10.0,
             body_timeout_secs: 10.0,
             shutdown_grace_secs: 10.0,
+            max_connections: 4096,
+            // hyper's default on the HTTP port.
+            max_concurrent_streams: 200,
+            max_buffered_body_bytes: 64 * 1024 * 1024,
             http_threads: 0,
             api_keys: Vec::new(),
             bearer_tokens: Vec::new(),
@@ -99,7 +118,7 @@ pub struct ConfigOverrides {
 
 /// The `QUIVER_*` variables read as settings. Other `QUIVER_*` variables
 /// (`QUIVER_REPO`, `QUIVER_LOG`) belong to the CLI and are not settings.
-const ENV_KEYS: [&str; 14] = [
+const ENV_KEYS: [&str; 17] = [
     "http_addr",
     "grpc_addr",
     "max_ids_per_request",
@@ -108,6 +127,9 @@ const ENV_KEYS: [&str; 14] = [
     "header_timeout_secs",
     "body_timeout_secs",
     "shutdown_grace_secs",
+    "max_connections",
+    "max_concurrent_streams",
+    "max_buffered_body_bytes",
     "http_threads",
     "api_keys",
     "bearer_tokens",
@@ -178,6 +200,7 @@ impl ServeConfig {
                 return Err(format!("{name} must be between 0 and 86400 seconds"));
             }
         }
+        self.check_connection_limits()?;
         if self.tls_cert.is_some() != self.tls_key.is_some() {
             return Err("TLS needs both tls_cert and tls_key".to_string());
         }
@@ -188,6 +211,35 @@ impl ServeConfig {
             .any(String::is_empty)
         {
             return Err("api_keys and bearer_tokens must not contain empty strings".to_string());
+        }
+        Ok(())
+    }
+}
+
+impl ServeConfig {
+    fn check_connection_limits(&self) -> Result<(), String> {
+        if !(1..=1_000_000).contains(&self.max_connections) {
+            return Err(format!(
+                "max_connections must be between 1 and 1000000 (per listener), not {}",
+                self.max_connections
+            ));
+        }
+        if !(1..=100_000).contains(&self.max_concurrent_streams) {
+            return Err(format!(
+                "max_concurrent_streams must be between 1 and 100000 (per HTTP/2 connection), not {}",
+                self.max_concurrent_streams
+            ));
+        }
+        // Counted in KiB by a semaphore of u32 permits: at most 4 TiB.
+        let max_budget = 1usize << 40;
+        if self.max_buffered_body_bytes < self.max_body_bytes
+            || self.max_buffered_body_bytes > max_budget
+        {
+            return Err(format!(
+                "max_buffered_body_bytes must be at least max_body_bytes ({}), so that a largest \
+                 body can arrive, and at most 1 TiB; not {}",
+                self.max_body_bytes, self.max_buffered_body_bytes
+            ));
         }
         Ok(())
     }
@@ -276,6 +328,37 @@ mod tests {
                 .unwrap_err()
                 .to_string();
             assert!(err.contains("missing.toml"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn connection_limits_are_checked() {
+        figment::Jail::expect_with(|jail| {
+            for (text, key) in [
+                ("max_connections = 0\n", "max_connections"),
+                ("max_connections = 10000000\n", "max_connections"),
+                ("max_concurrent_streams = 0\n", "max_concurrent_streams"),
+                (
+                    "max_buffered_body_bytes = 1000\n",
+                    "max_buffered_body_bytes",
+                ),
+                ("max_buffered_body_bytes = 0\n", "max_buffered_body_bytes"),
+            ] {
+                jail.create_file("serve.toml", text)?;
+                let err = ServeConfig::load(Some(Path::new("serve.toml")), &Default::default())
+                    .unwrap_err()
+                    .to_string();
+                assert!(err.contains(key), "{text}: {err}");
+            }
+            jail.create_file("serve.toml", "")?;
+            jail.set_env("QUIVER_MAX_CONNECTIONS", "100");
+            jail.set_env("QUIVER_MAX_CONCURRENT_STREAMS", "8");
+            jail.set_env("QUIVER_MAX_BUFFERED_BODY_BYTES", "2097152");
+            let config = ServeConfig::load(None, &Default::default()).unwrap();
+            assert_eq!(config.max_connections, 100);
+            assert_eq!(config.max_concurrent_streams, 8);
+            assert_eq!(config.max_buffered_body_bytes, 2 * 1024 * 1024);
             Ok(())
         });
     }

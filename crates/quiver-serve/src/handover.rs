@@ -9,18 +9,17 @@
 //! one port (`SO_REUSEPORT` spreads connections by a hash of their
 //! addresses), no thread carries more than its share.
 
+use crate::listener::{Admission, Backoff, Cap, Guarded, Head, OpenConnection};
 use axum_server::{AddrListener, Address};
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 
 /// The client's address of a handed-over connection: the address type under
 /// which axum-server serves an [`Inbox`].
@@ -43,29 +42,17 @@ impl Address for Peer {
 struct Handover {
     tcp: std::net::TcpStream,
     peer: SocketAddr,
+    head: Arc<Head>,
+    deadline: Instant,
     open: OpenConnection,
-}
-
-/// Counts one open connection of a taker, until dropped.
-struct OpenConnection(Arc<AtomicUsize>);
-
-impl OpenConnection {
-    fn new(count: &Arc<AtomicUsize>) -> OpenConnection {
-        count.fetch_add(1, Ordering::Relaxed);
-        OpenConnection(count.clone())
-    }
-}
-
-impl Drop for OpenConnection {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
-    }
 }
 
 /// Owns the listening socket; [`Acceptor::run`] hands connections to the takers.
 pub(crate) struct Acceptor {
     listener: std::net::TcpListener,
     takers: Vec<Taker>,
+    cap: Cap,
+    header_timeout: Duration,
 }
 
 struct Taker {
@@ -79,10 +66,14 @@ pub(crate) struct Inbox {
     local: SocketAddr,
 }
 
-/// One acceptor for `listener` (non-blocking) and an inbox for each of `takers`.
+/// One acceptor for `listener` (non-blocking) and an inbox for each of
+/// `takers`. The acceptor holds at most `max_connections` open (see
+/// [`Cap`]), each given `header_timeout` from its accept to send a request.
 pub(crate) fn split(
     listener: std::net::TcpListener,
     takers: usize,
+    max_connections: usize,
+    header_timeout: Duration,
 ) -> io::Result<(Acceptor, Vec<Inbox>)> {
     let local = listener.local_addr()?;
     let (senders, inboxes) = (0..takers.max(1))
@@ -103,6 +94,8 @@ pub(crate) fn split(
         Acceptor {
             listener,
             takers: senders,
+            cap: Cap::new(max_connections),
+            header_timeout,
         },
         inboxes,
     ))
@@ -112,9 +105,10 @@ impl Acceptor {
     /// Accepts until `stop` completes, then closes the listening socket (new
     /// connections are refused; handed-over ones are served to the end).
     /// Must run on a Tokio runtime.
-    pub(crate) async fn run(self, stop: impl Future<Output = ()>) -> Result<(), String> {
+    pub(crate) async fn run(mut self, stop: impl Future<Output = ()>) -> Result<(), String> {
         let listener = tokio::net::TcpListener::from_std(self.listener)
             .map_err(|e| format!("cannot listen: {e}"))?;
+        let mut backoff = Backoff::new();
         tokio::pin!(stop);
         loop {
             let accepted = tokio::select! {
@@ -125,11 +119,20 @@ impl Acceptor {
             let (tcp, peer) = match accepted {
                 Ok(accepted) => accepted,
                 Err(error) => {
-                    // Out of file descriptors and the like: wait, as hyper does.
-                    tracing::warn!(%error, "Cannot accept a connection.");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    backoff.after("HTTP", error).await;
                     continue;
                 }
+            };
+            backoff.succeeded();
+            let deadline = Instant::now() + self.header_timeout;
+            let open = self
+                .takers
+                .iter()
+                .map(|taker| taker.open.load(Ordering::Relaxed))
+                .sum();
+            let Admission::Admit(head) = self.cap.admit(open) else {
+                tracing::debug!(%peer, "Connection refused: every slot serves a request.");
+                continue;
             };
             // Answers are written whole; don't let Nagle hold their last segment.
             let _ = tcp.set_nodelay(true);
@@ -138,7 +141,13 @@ impl Acceptor {
             let open = OpenConnection::new(&taker.open);
             // A taker whose thread has stopped drops the connection; the
             // server reports that thread's failure.
-            let _ = taker.handovers.send(Handover { tcp, peer, open });
+            let _ = taker.handovers.send(Handover {
+                tcp,
+                peer,
+                head,
+                deadline,
+                open,
+            });
         }
     }
 }
@@ -161,14 +170,21 @@ impl AddrListener<Connection, Peer> for Inbox {
 
     async fn accept_stream(&self) -> io::Result<(Connection, Peer)> {
         let handover = self.handovers.lock().await.recv().await;
-        let Some(Handover { tcp, peer, open }) = handover else {
+        let Some(Handover {
+            tcp,
+            peer,
+            head,
+            deadline,
+            open,
+        }) = handover
+        else {
             // The acceptor has stopped: so has the server, which ends this
             // inbox's serving through its handle.
             return std::future::pending().await;
         };
         // Registers the socket with the runtime polling this inbox.
         let tcp = TcpStream::from_std(tcp)?;
-        Ok((Connection { tcp, _open: open }, Peer(peer)))
+        Ok((Guarded::new(tcp, head, deadline, open), Peer(peer)))
     }
 
     fn get_local_addr(&self) -> io::Result<Peer> {
@@ -177,50 +193,7 @@ impl AddrListener<Connection, Peer> for Inbox {
 }
 
 /// A handed-over TCP connection; counts as open for its taker until dropped.
-pub(crate) struct Connection {
-    tcp: TcpStream,
-    _open: OpenConnection,
-}
-
-impl AsyncRead for Connection {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().tcp).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for Connection {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().tcp).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().tcp).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.tcp.is_write_vectored()
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().tcp).poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().tcp).poll_shutdown(cx)
-    }
-}
+pub(crate) type Connection = Guarded<TcpStream>;
 
 #[cfg(test)]
 mod tests {
@@ -263,7 +236,7 @@ mod tests {
         for _ in 0..4 {
             let at = open
                 .iter()
-                .position(|o| Arc::ptr_eq(&o.0, &all[0].open))
+                .position(|o| Arc::ptr_eq(o.counter(), &all[0].open))
                 .unwrap();
             open.remove(at);
         }

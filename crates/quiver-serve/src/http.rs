@@ -18,7 +18,7 @@ use axum::routing::{get, post};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use quiver_online::error_chain;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 
@@ -35,6 +35,8 @@ pub(crate) struct AppState {
     pub max_concurrent_requests: usize,
     pub max_body_bytes: usize,
     pub body_timeout: Duration,
+    /// Bodies still arriving, in KiB: see [`read_body`].
+    pub body_budget: BodyBudget,
     /// Cleared when shutdown begins, so `/ready` turns away new traffic.
     pub ready: AtomicBool,
     pub http_online: EndpointMetrics,
@@ -54,15 +56,43 @@ impl AppState {
     }
 }
 
+/// What slow request bodies may hold: `max_buffered_body_bytes`, in KiB.
+pub(crate) struct BodyBudget {
+    kib: Semaphore,
+    /// Requests whose body is still arriving.
+    arriving: AtomicUsize,
+}
+
+impl BodyBudget {
+    pub fn new(max_bytes: usize) -> BodyBudget {
+        BodyBudget {
+            kib: Semaphore::new(kib(max_bytes) as usize),
+            arriving: AtomicUsize::new(0),
+        }
+    }
+
+    /// Requests whose body is still arriving.
+    pub fn arriving(&self) -> usize {
+        self.arriving.load(Ordering::Relaxed)
+    }
+}
+
+/// `bytes` in KiB, rounded up; the config caps the budget at 4 TiB.
+fn kib(bytes: usize) -> u32 {
+    u32::try_from(bytes.div_ceil(1024)).unwrap_or(u32::MAX)
+}
+
 /// The routes. `/health` needs no credentials; everything else does when auth is on.
 pub(crate) fn router(state: Arc<AppState>) -> Router {
     let data = Router::new()
-        .route("/get-online-features", post(get_online_features))
         .route("/features/{view}/{id}", get(get_entity))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             limit_concurrency,
-        ));
+        ))
+        // Admitted once its body is in, by the handler: a body that
+        // trickles in must not hold one of `max_concurrent_requests`.
+        .route("/get-online-features", post(get_online_features));
     let protected = data
         .route("/ready", get(ready))
         .route("/metrics", get(prometheus))
@@ -116,7 +146,8 @@ fn json_body(bytes: Vec<u8>) -> impl IntoResponse {
 async fn get_online_features(State(state): State<Arc<AppState>>, body: Body) -> Response {
     let started = Instant::now();
     let result = async {
-        let bytes = read_body(body, state.max_body_bytes, state.body_timeout).await?;
+        let bytes = read_body(body, &state).await?;
+        let _permit = state.admit()?;
         let request = FeatureRequest::from_json(&bytes, &state.core.limits())?;
         let answer = state.core.get_online_features(&request).await?;
         let mut out = Vec::new();
@@ -159,14 +190,32 @@ async fn get_entity(
     }
 }
 
-/// The body, at most `max` bytes, within `timeout`.
-async fn read_body(body: Body, max: usize, timeout: Duration) -> Result<Bytes, ServeError> {
+/// The body, at most `max_body_bytes`, within the body timeout. A body that
+/// is not in when the headers are (a large or slow one) first reserves its
+/// length from the [`BodyBudget`], waiting while the budget is spent, so
+/// slow clients together never make the server hold more than
+/// `max_buffered_body_bytes`; a body that arrived with its headers, the
+/// usual case, takes neither a timer nor the budget.
+async fn read_body(body: Body, state: &AppState) -> Result<Bytes, ServeError> {
+    let (max, timeout) = (state.max_body_bytes, state.body_timeout);
+    let expected = axum::body::HttpBody::size_hint(&body)
+        .upper()
+        .map_or(max, |n| usize::try_from(n).unwrap_or(max).min(max));
     let mut collect = std::pin::pin!(Limited::new(body, max).collect());
-    // A small body usually arrived with the headers: take it without
-    // arming a timer (one timer-wheel insert and removal per request).
     let collected = match futures::poll!(collect.as_mut()) {
         std::task::Poll::Ready(collected) => Ok(collected),
-        std::task::Poll::Pending => tokio::time::timeout(timeout, collect).await,
+        std::task::Poll::Pending => {
+            let _arriving = Arriving::new(&state.body_budget);
+            tokio::time::timeout(timeout, async {
+                let _reserved = state
+                    .body_budget
+                    .kib
+                    .acquire_many(kib(expected).max(1))
+                    .await;
+                collect.await
+            })
+            .await
+        }
     };
     match collected {
         Err(_) => Err(ServeError::BodyTimeout {
@@ -177,6 +226,22 @@ async fn read_body(body: Body, max: usize, timeout: Duration) -> Result<Bytes, S
         Ok(Err(error)) => Err(ServeError::MalformedRequest {
             reason: format!("the body could not be read: {error}"),
         }),
+    }
+}
+
+/// Counts a request whose body is arriving, until dropped.
+struct Arriving<'a>(&'a AtomicUsize);
+
+impl Arriving<'_> {
+    fn new(budget: &BodyBudget) -> Arriving<'_> {
+        budget.arriving.fetch_add(1, Ordering::Relaxed);
+        Arriving(&budget.arriving)
+    }
+}
+
+impl Drop for Arriving<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

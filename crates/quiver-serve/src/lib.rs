@@ -20,14 +20,15 @@ mod catalog;
 mod config;
 mod error;
 mod grpc;
+mod grpc_listener;
 mod handover;
 mod http;
 mod json;
+mod listener;
 mod lookup;
 mod metrics;
 mod request;
 mod server;
-mod tls;
 
 pub use config::{ConfigOverrides, LogFormat, ServeConfig};
 pub use error::{ErrorClass, ServeError, StartupError};

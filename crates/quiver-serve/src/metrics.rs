@@ -69,6 +69,18 @@ fn describe() {
         "quiver_serve_overloaded_total",
         "Requests refused because max_concurrent_requests were in flight."
     );
+    metrics::describe_counter!(
+        "quiver_serve_connections_shed_total",
+        "Connections closed before sending a request, to make room at max_connections."
+    );
+    metrics::describe_counter!(
+        "quiver_serve_accept_errors_total",
+        "Failed accepts (out of file descriptors, most often), by listener; each is followed by a backoff."
+    );
+    metrics::describe_counter!(
+        "quiver_serve_connections_refused_total",
+        "New connections closed at once: max_connections were open, each had sent a request."
+    );
 }
 
 /// The metrics of one endpoint.

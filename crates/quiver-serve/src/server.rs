@@ -2,15 +2,20 @@
 //! shutdown future completes, draining in-flight requests for up to
 //! `shutdown_grace_secs`. HTTP connections are accepted in one place and
 //! served on the shared Tokio runtime, or with `http_threads` on that many
-//! single-threaded runtimes of its own (`handover`).
+//! single-threaded runtimes of its own (`handover`); gRPC connections are
+//! accepted by `grpc_listener`. On both ports `listener` holds each
+//! connection to a request-head deadline and each listener to a cap.
 
 use crate::catalog::Catalog;
 use crate::handover::{self, Inbox, Peer};
-use crate::http::AppState;
+use crate::http::{AppState, BodyBudget};
+use crate::listener::{self, MarkHeadAcceptor};
 use crate::lookup::Core;
 use crate::metrics::EndpointMetrics;
 use crate::request::FeatureRequest;
-use crate::{ServeConfig, ServeError, StartupError, auth::Credentials, grpc, http, json, tls};
+use crate::{
+    ServeConfig, ServeError, StartupError, auth::Credentials, grpc, grpc_listener, http, json,
+};
 use quiver_core::FeatureRepo;
 use quiver_online::OnlineStore;
 use rustls::pki_types::pem::PemObject;
@@ -27,14 +32,19 @@ use tokio::task::JoinHandle;
 /// Counts the requests in flight of one [`Server`]; see [`Server::requests_in_flight`].
 #[derive(Clone)]
 pub struct RequestsInFlight {
-    limiter: Arc<Semaphore>,
-    max: usize,
+    state: Arc<AppState>,
 }
 
 impl RequestsInFlight {
     /// Requests admitted and not yet answered, HTTP and gRPC together.
     pub fn count(&self) -> usize {
-        self.max - self.limiter.available_permits()
+        self.state.max_concurrent_requests - self.state.limiter.available_permits()
+    }
+
+    /// HTTP requests whose headers are in and whose body is still arriving
+    /// (not yet admitted: they hold no slot of `max_concurrent_requests`).
+    pub fn bodies_arriving(&self) -> usize {
+        self.state.body_budget.arriving()
     }
 }
 
@@ -87,6 +97,7 @@ impl Server {
             max_concurrent_requests: config.max_concurrent_requests,
             max_body_bytes: config.max_body_bytes,
             body_timeout: Duration::from_secs_f64(config.body_timeout_secs),
+            body_budget: BodyBudget::new(config.max_buffered_body_bytes),
             ready: AtomicBool::new(true),
             http_online: EndpointMetrics::new("http_get_online_features"),
             http_entity: EndpointMetrics::new("http_get_features"),
@@ -118,8 +129,7 @@ impl Server {
     /// request has been admitted before it acts.
     pub fn requests_in_flight(&self) -> RequestsInFlight {
         RequestsInFlight {
-            limiter: Arc::clone(&self.state.limiter),
-            max: self.state.max_concurrent_requests,
+            state: Arc::clone(&self.state),
         }
     }
 
@@ -144,8 +154,16 @@ impl Server {
         let app = http::router(self.state.clone()).into_make_service();
         let header_timeout = Duration::from_secs_f64(self.config.header_timeout_secs);
         let http_tls = self.tls.as_ref().map(|tls| tls.http.clone());
-        let (acceptor, inboxes) = handover::split(self.http, self.config.http_threads)
-            .map_err(|e| serve_err("HTTP", e))?;
+        let h2 = Http2Limits {
+            max_concurrent_streams: self.config.max_concurrent_streams,
+        };
+        let (acceptor, inboxes) = handover::split(
+            self.http,
+            self.config.http_threads,
+            self.config.max_connections,
+            header_timeout,
+        )
+        .map_err(|e| serve_err("HTTP", e))?;
         let mut http_stop = stop_rx.clone();
         let accepting = acceptor.run(async move {
             let _ = http_stop.changed().await;
@@ -153,7 +171,7 @@ impl Server {
         let http_task: JoinHandle<Result<(), String>> = if self.config.http_threads == 0 {
             // On this runtime's worker threads, with gRPC.
             let inbox = inboxes.into_iter().next().expect("split makes one inbox");
-            let serving = serve_http(inbox, app, handle.clone(), http_tls, header_timeout);
+            let serving = serve_http(inbox, app, handle.clone(), http_tls, header_timeout, h2);
             tokio::spawn(async move { futures::try_join!(accepting, serving).map(|_| ()) })
         } else {
             // One single-threaded runtime per thread: a connection stays on
@@ -176,6 +194,7 @@ impl Server {
                                     handle,
                                     tls,
                                     header_timeout,
+                                    h2,
                                 ))
                             });
                         let _ = done.send(result);
@@ -193,12 +212,18 @@ impl Server {
         // As over HTTP, a client that stalls mid-request is cut off: a call
         // must arrive and be answered within the body timeout (or the
         // client's own `grpc-timeout`, if shorter), else it ends CANCELLED.
-        // Streams per connection stay unlimited, as in grpc-go and
-        // grpc-java: calls beyond `max_concurrent_requests` get a fast
-        // UNAVAILABLE instead of waiting in the client's queue.
+        // Streams per connection are bounded as on the HTTP port (tonic,
+        // unlike hyper, sets no bound of its own), and so are the streams a
+        // client may have reset under the server (rapid reset) or make the
+        // server reset (MadeYouReset): beyond those the connection is closed.
+        // Calls beyond `max_concurrent_requests` get a fast UNAVAILABLE.
         let grpc_router = tonic::transport::Server::builder()
             .timeout(Duration::from_secs_f64(self.config.body_timeout_secs))
             .http2_keepalive_interval(Some(Duration::from_secs(30)))
+            .max_concurrent_streams(Some(h2.max_concurrent_streams))
+            .http2_max_pending_accept_reset_streams(Some(MAX_PENDING_ACCEPT_RESET_STREAMS))
+            .http2_max_local_error_reset_streams(Some(MAX_LOCAL_ERROR_RESET_STREAMS))
+            .layer(listener::mark_head_layer())
             .add_service(grpc::service(
                 self.state.clone(),
                 self.config.max_body_bytes,
@@ -206,35 +231,18 @@ impl Server {
         let grpc_stop = async move {
             let _ = stop_rx.changed().await;
         };
-        let grpc_task: JoinHandle<Result<(), String>> = match &self.tls {
-            None => {
-                // Replies are small: without NODELAY, Nagle holds a response's
-                // last segment until the client's delayed ACK (~40 ms per call).
-                let incoming = futures::StreamExt::map(
-                    tokio_stream::wrappers::TcpListenerStream::new(self.grpc),
-                    |accepted| {
-                        accepted.inspect(|tcp| {
-                            let _ = tcp.set_nodelay(true);
-                        })
-                    },
-                );
-                tokio::spawn(async move {
-                    grpc_router
-                        .serve_with_incoming_shutdown(incoming, grpc_stop)
-                        .await
-                        .map_err(|e| e.to_string())
-                })
-            }
-            Some(tls) => {
-                let incoming = tls::incoming(self.grpc, tls.grpc.clone(), header_timeout);
-                tokio::spawn(async move {
-                    grpc_router
-                        .serve_with_incoming_shutdown(incoming, grpc_stop)
-                        .await
-                        .map_err(|e| e.to_string())
-                })
-            }
-        };
+        let incoming = grpc_listener::incoming(
+            self.grpc,
+            self.tls.as_ref().map(|tls| tls.grpc.clone()),
+            self.config.max_connections,
+            header_timeout,
+        );
+        let grpc_task: JoinHandle<Result<(), String>> = tokio::spawn(async move {
+            grpc_router
+                .serve_with_incoming_shutdown(incoming, grpc_stop)
+                .await
+                .map_err(|e| e.to_string())
+        });
         tracing::info!(
             http = %self.http_addr,
             grpc = %self.grpc_addr,
@@ -242,6 +250,18 @@ impl Server {
             auth = self.state.credentials.enabled(),
             "Serving features."
         );
+        // Both listeners full, plus the store's and the runtime's files: past
+        // the limit, accepts fail (and back off) before the cap is reached.
+        let wanted = 2 * self.config.max_connections as u64 + 256;
+        if let Some(limit) = listener::open_files_limit().filter(|&limit| limit < wanted) {
+            tracing::warn!(
+                limit,
+                max_connections = self.config.max_connections,
+                "The open-files limit is below 2 × max_connections + 256: raise it \
+                 (ulimit -n, LimitNOFILE=) or lower max_connections, or accepts will \
+                 fail before the connection cap is reached."
+            );
+        }
         let exposed = [self.http_addr, self.grpc_addr]
             .into_iter()
             .filter(|addr| !addr.ip().is_loopback())
@@ -335,6 +355,21 @@ pub fn shutdown_signal() -> impl Future<Output = ()> + Send {
     }
 }
 
+/// Streams a client may reset before the server has accepted them, per
+/// connection (h2's default, which hyper keeps on the HTTP port): the
+/// rapid-reset attack.
+const MAX_PENDING_ACCEPT_RESET_STREAMS: usize = 20;
+
+/// Streams the server may reset because of a client's protocol errors, per
+/// connection (hyper's default on the HTTP port): the MadeYouReset attack.
+const MAX_LOCAL_ERROR_RESET_STREAMS: usize = 1024;
+
+/// HTTP/2 settings both ports share.
+#[derive(Clone, Copy)]
+struct Http2Limits {
+    max_concurrent_streams: u32,
+}
+
 /// Serves HTTP (or HTTPS, given a TLS configuration) on the connections
 /// handed to `inbox` until the handle's shutdown; runs on whichever runtime
 /// awaits it.
@@ -344,35 +379,44 @@ async fn serve_http(
     handle: axum_server::Handle<Peer>,
     tls: Option<Arc<rustls::ServerConfig>>,
     header_timeout: Duration,
+    h2: Http2Limits,
 ) -> Result<(), String> {
     let mut server = axum_server::Server::<Peer>::from_listener(inbox).handle(handle);
-    limit_header_time(server.http_builder(), header_timeout);
+    limit_connections(server.http_builder(), header_timeout, h2);
+    // The connection's head deadline (`listener`) ends at its first request,
+    // which `MarkHeadAcceptor`'s service reports; under TLS, it also bounds
+    // the handshake.
     match tls {
-        None => server.serve(app).await,
+        None => server.acceptor(MarkHeadAcceptor).serve(app).await,
         Some(tls) => {
             let config = axum_server::tls_rustls::RustlsConfig::from_config(tls);
-            server
-                .acceptor(axum_server::tls_rustls::RustlsAcceptor::new(config))
-                .serve(app)
-                .await
+            let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(config)
+                .handshake_timeout(header_timeout)
+                .acceptor(MarkHeadAcceptor);
+            server.acceptor(acceptor).serve(app).await
         }
     }
     .map_err(|e| e.to_string())
 }
 
-/// A client that does not finish its request headers in time is disconnected.
-fn limit_header_time(
+/// HTTP/1: a client that does not finish a request's headers in time is
+/// disconnected. HTTP/2: streams and resets per connection are bounded.
+fn limit_connections(
     builder: &mut hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>,
-    timeout: Duration,
+    header_timeout: Duration,
+    h2: Http2Limits,
 ) {
     builder
         .http1()
         .timer(hyper_util::rt::TokioTimer::new())
-        .header_read_timeout(timeout);
+        .header_read_timeout(header_timeout);
     builder
         .http2()
         .timer(hyper_util::rt::TokioTimer::new())
-        .keep_alive_interval(Some(Duration::from_secs(30)));
+        .keep_alive_interval(Some(Duration::from_secs(30)))
+        .max_concurrent_streams(h2.max_concurrent_streams)
+        .max_pending_accept_reset_streams(MAX_PENDING_ACCEPT_RESET_STREAMS)
+        .max_local_error_reset_streams(MAX_LOCAL_ERROR_RESET_STREAMS);
 }
 
 fn flatten(result: Result<Result<(), String>, tokio::task::JoinError>) -> Result<(), String> {

@@ -34,7 +34,40 @@ async fn read_response(mut stream: TcpStream) -> HttpResponse {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn overload_is_a_fast_503_and_slow_bodies_time_out() {
+async fn overload_is_a_fast_503() {
+    let (_repo, definitions) = computed_repo().await;
+    let config = quiver_serve::ServeConfig {
+        max_concurrent_requests: 1,
+        ..test_config()
+    };
+    let (server, gate) = start_gated(&definitions, config).await;
+    let body = body();
+    // A request held in the store holds the one slot.
+    gate.send_replace(false);
+    let held = read_response(start_slow_post(server.http, &body, body.len()).await);
+    let held = tokio::spawn(held);
+    server.wait_for_in_flight(1).await;
+    let refused = post_features(server.http, &serde_json::from_slice(&body).unwrap()).await;
+    let message = refused.expect_error(503, "overloaded");
+    assert!(message.contains("1 concurrent"), "{message}");
+    assert_eq!(refused.header("retry-after"), Some("1"));
+    // Refused at once, not queued until the slot came free: the held
+    // request still held it when the 503 arrived.
+    assert_eq!(server.in_flight.count(), 1, "the slot was freed first");
+    // /health is never refused: it is outside the limit.
+    assert_eq!(
+        http(server.http, "GET", "/health", &[], None).await.status,
+        200
+    );
+    gate.send_replace(true);
+    assert_eq!(held.await.unwrap().status, 200);
+}
+
+/// Issue 14, item 5: a body that trickles in holds no slot of
+/// `max_concurrent_requests`, so slow clients cannot turn every data request
+/// into a 503; each still gets its 408 when its body timeout passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_bodies_hold_no_slot_and_time_out() {
     let (_repo, definitions) = computed_repo().await;
     let config = quiver_serve::ServeConfig {
         max_concurrent_requests: 1,
@@ -43,26 +76,50 @@ async fn overload_is_a_fast_503_and_slow_bodies_time_out() {
     };
     let server = start(&definitions, config).await;
     let body = body();
-    // A client that sends half its body and stalls holds the one slot.
-    let slow = start_slow_post(server.http, &body, 10).await;
-    server.wait_for_in_flight(1).await;
-    let refused = post_features(server.http, &serde_json::from_slice(&body).unwrap()).await;
-    let message = refused.expect_error(503, "overloaded");
-    assert!(message.contains("1 concurrent"), "{message}");
-    assert_eq!(refused.header("retry-after"), Some("1"));
-    // Refused at once, not queued until the slot came free: the slow client
-    // still held it when the 503 arrived.
-    assert_eq!(server.in_flight.count(), 1, "the slot was freed first");
-    // The stalled client gets a 408 when its body timeout passes, freeing the slot.
-    let timed_out = read_response(slow).await;
-    timed_out.expect_error(408, "body_timeout");
+    let mut slow = Vec::new();
+    for _ in 0..50 {
+        slow.push(start_slow_post(server.http, &body, 10).await);
+    }
+    server.wait_for_bodies_arriving(50).await;
+    assert_eq!(server.in_flight.count(), 0, "a slow body holds a slot");
     let ok = post_features(server.http, &serde_json::from_slice(&body).unwrap()).await;
-    assert_eq!(ok.status, 200);
-    // /health is never refused: it is outside the limit.
-    assert_eq!(
-        http(server.http, "GET", "/health", &[], None).await.status,
-        200
-    );
+    assert_eq!(ok.status, 200, "{}", String::from_utf8_lossy(&ok.body));
+    assert_eq!(ok.json()["results"][1]["values"], json!([2.0]));
+    for stalled in slow {
+        read_response(stalled)
+            .await
+            .expect_error(408, "body_timeout");
+    }
+    assert_eq!(server.in_flight.bodies_arriving(), 0);
+}
+
+/// Slow bodies together hold at most `max_buffered_body_bytes`: beyond it, a
+/// slow body waits (its bytes stay in the kernel) until another finishes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_bodies_share_a_byte_budget() {
+    let (_repo, definitions) = computed_repo().await;
+    let config = quiver_serve::ServeConfig {
+        // One slow body's reservation (its length, in whole KiB) spends it.
+        max_body_bytes: 1024,
+        max_buffered_body_bytes: 1024,
+        body_timeout_secs: 30.0,
+        ..test_config()
+    };
+    let server = start(&definitions, config).await;
+    let body = body();
+    let mut first = start_slow_post(server.http, &body, 10).await;
+    server.wait_for_bodies_arriving(1).await;
+    // The second's whole body is sent, but the first holds the budget.
+    let mut second = start_slow_post(server.http, &body, 10).await;
+    server.wait_for_bodies_arriving(2).await;
+    second.write_all(&body[10..]).await.unwrap();
+    let mut byte = [0u8; 1];
+    let early = tokio::time::timeout(Duration::from_millis(300), second.read(&mut byte)).await;
+    assert!(early.is_err(), "the second body was read beyond the budget");
+    first.write_all(&body[10..]).await.unwrap();
+    assert_eq!(read_response(first).await.status, 200);
+    let rest = read_response(second).await;
+    assert_eq!(rest.status, 200, "{}", String::from_utf8_lossy(&rest.body));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -134,7 +191,7 @@ async fn shutdown_drains(config: ServeConfig) {
     let mut server = start(&definitions, config).await;
     let body = body();
     let in_flight = start_slow_post(server.http, &body, 10).await;
-    server.wait_for_in_flight(1).await;
+    server.wait_for_bodies_arriving(1).await;
     let stopped = server.begin_stop();
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(

@@ -4,6 +4,7 @@
 
 use quiver_core::{FeatureRepo, Registry};
 use quiver_offline::OfflineStore;
+use quiver_online::{EntityRow, FeatureRow, OnlineError, OnlineStore, ViewLayout, WriteOutcome};
 use quiver_proto::serving::serving_service_client::ServingServiceClient;
 use quiver_serve::{ServeConfig, Server, StartupError};
 use quiver_test::TestRepo;
@@ -151,6 +152,19 @@ impl Running {
         }
     }
 
+    /// Waits until `n` HTTP requests are waiting for the rest of their body.
+    pub async fn wait_for_bodies_arriving(&self, n: usize) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while self.in_flight.bodies_arriving() < n {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{} of {n} requests were waiting for their body after 30 s",
+                self.in_flight.bodies_arriving()
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
     /// Begins a graceful shutdown and waits for the server to return.
     pub async fn stop(mut self) -> Result<(), StartupError> {
         let _ = self.stop.take().unwrap().send(());
@@ -184,6 +198,72 @@ pub async fn start(definitions: &FeatureRepo, config: ServeConfig) -> Running {
     let store = quiver_backends::open_online_store(definitions)
         .await
         .unwrap();
+    start_with_store(definitions, store, config).await
+}
+
+/// Starts a server over `definitions` whose reads wait while the returned
+/// gate holds `false` (to keep requests in flight for as long as a test needs).
+pub async fn start_gated(
+    definitions: &FeatureRepo,
+    config: ServeConfig,
+) -> (Running, tokio::sync::watch::Sender<bool>) {
+    let inner = quiver_backends::open_online_store(definitions)
+        .await
+        .unwrap();
+    let (gate, open) = tokio::sync::watch::channel(true);
+    let store = Arc::new(GatedStore { inner, open });
+    (start_with_store(definitions, store, config).await, gate)
+}
+
+/// An online store whose reads wait for its gate to open.
+struct GatedStore {
+    inner: Arc<dyn OnlineStore>,
+    open: tokio::sync::watch::Receiver<bool>,
+}
+
+#[tonic::async_trait]
+impl OnlineStore for GatedStore {
+    async fn write(
+        &self,
+        layout: &ViewLayout,
+        rows: &[EntityRow],
+        offline_version: Option<u64>,
+    ) -> Result<WriteOutcome, OnlineError> {
+        self.inner.write(layout, rows, offline_version).await
+    }
+
+    async fn read(
+        &self,
+        view: &str,
+        keys: &[&str],
+    ) -> Result<Vec<Option<FeatureRow>>, OnlineError> {
+        let _ = self.open.clone().wait_for(|open| *open).await;
+        self.inner.read(view, keys).await
+    }
+
+    async fn read_with_layout(
+        &self,
+        view: &str,
+        keys: &[&str],
+    ) -> Result<(Arc<ViewLayout>, Vec<Option<FeatureRow>>), OnlineError> {
+        let _ = self.open.clone().wait_for(|open| *open).await;
+        self.inner.read_with_layout(view, keys).await
+    }
+
+    async fn layout(&self, view: &str) -> Result<Option<Arc<ViewLayout>>, OnlineError> {
+        self.inner.layout(view).await
+    }
+
+    async fn offline_version(&self, view: &str) -> Result<Option<u64>, OnlineError> {
+        self.inner.offline_version(view).await
+    }
+}
+
+async fn start_with_store(
+    definitions: &FeatureRepo,
+    store: Arc<dyn OnlineStore>,
+    config: ServeConfig,
+) -> Running {
     let server = Server::bind(definitions, store, config).await.unwrap();
     let (http, grpc) = (server.http_addr(), server.grpc_addr());
     let in_flight = server.requests_in_flight();
