@@ -18,6 +18,7 @@ pub async fn run(args: &ServeArgs) -> anyhow::Result<()> {
         "info,buoyant_kernel=off",
         config.log_format == LogFormat::Json,
     );
+    raise_open_files_limit();
     let repo = load_registry(&args.repo.repo)?;
     let store = quiver_backends::open_online_store(&repo).await?;
     let server = Server::bind(&repo, store, config).await?;
@@ -32,3 +33,29 @@ pub async fn run(args: &ServeArgs) -> anyhow::Result<()> {
     server.run(shutdown).await?;
     Ok(())
 }
+
+/// Raises the soft open-files limit to the hard one, as Go's runtime and
+/// nginx's `worker_rlimit_nofile` do: the server holds up to
+/// `max_connections` (4,096 by default) on each port, more than the usual
+/// soft limit of 1,024. The hard limit stays the operator's (`ulimit -Hn`,
+/// systemd's `LimitNOFILE=`); below what the settings need, the server warns.
+#[cfg(unix)]
+fn raise_open_files_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit only read and write `limit`.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
+        {
+            limit.rlim_cur = limit.rlim_max;
+            // On failure (macOS caps it below an infinite hard limit) the
+            // old limit stays, and the server's start-up warning says so.
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn raise_open_files_limit() {}

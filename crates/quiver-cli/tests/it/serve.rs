@@ -1,7 +1,7 @@
 //! `quiver serve` as a process: settings from flags and `QUIVER_*`, the
 //! bound addresses on stderr, and a clean exit on SIGTERM.
 
-use crate::support::{energy_repo, ok, serve};
+use crate::support::{energy_repo, ok, serve, serve_with};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
@@ -77,5 +77,53 @@ fn serve_answers_then_stops_on_sigterm() {
             .iter()
             .any(|l| l["fields"]["message"] == "Shutting down: draining requests."),
         "{logs}"
+    );
+}
+
+/// The soft and hard open-files limits of a running process.
+fn open_files_limits(pid: u32) -> (String, String) {
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .expect("/proc limits list open files");
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    (fields[3].to_string(), fields[4].to_string())
+}
+
+#[test]
+fn serve_raises_its_open_files_limit_to_the_hard_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = energy_repo(dir.path(), 1);
+    ok(&["run", "energy_features", "--repo", &repo, "--quiet"]);
+    let served = serve_with(
+        &["--repo", &repo, "--http-addr", "127.0.0.1:0"],
+        &[],
+        |command| {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: only async-signal-safe calls between fork and exec.
+            unsafe {
+                command.pre_exec(|| {
+                    let mut limit = libc::rlimit {
+                        rlim_cur: 0,
+                        rlim_max: 0,
+                    };
+                    if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    // The common default soft limit, under a higher hard one.
+                    limit.rlim_cur = 1024.min(limit.rlim_max);
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        },
+    );
+    let (soft, hard) = open_files_limits(served.child.id());
+    assert_eq!(
+        soft, hard,
+        "quiver serve keeps a soft open-files limit below its hard one"
     );
 }

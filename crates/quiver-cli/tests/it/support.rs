@@ -80,14 +80,24 @@ pub struct Served {
 /// Starts `quiver serve ARGS…` with `env`, gRPC on a free port, and waits
 /// for the line naming the bound addresses.
 pub fn serve(args: &[&str], env: &[(&str, &str)]) -> Served {
+    serve_with(args, env, |_| {})
+}
+
+/// [`serve`], with `adjust` applied to the command before it starts.
+pub fn serve_with(
+    args: &[&str],
+    env: &[(&str, &str)],
+    adjust: impl FnOnce(&mut Command),
+) -> Served {
     let mut all = vec!["serve"];
     all.extend_from_slice(args);
-    let mut child = command(&all)
+    let mut command = command(&all);
+    command
         .env("QUIVER_GRPC_ADDR", "127.0.0.1:0")
         .envs(env.iter().copied())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        .stderr(Stdio::piped());
+    adjust(&mut command);
+    let mut child = command.spawn().unwrap();
     let stderr = BufReader::new(child.stderr.take().unwrap());
     // Owned from here on: a failed assertion below still kills and reaps it.
     let mut served = Served {
