@@ -175,7 +175,9 @@ impl ServeConfig {
         !self.api_keys.is_empty() || !self.bearer_tokens.is_empty()
     }
 
-    fn check(&self) -> Result<(), String> {
+    /// Every setting within its bounds (a config built in code, not loaded,
+    /// is checked by `Server::bind` with this too).
+    pub(crate) fn check(&self) -> Result<(), String> {
         if self.max_ids_per_request == 0 {
             return Err("max_ids_per_request must be at least 1".to_string());
         }

@@ -72,6 +72,10 @@ impl Server {
         store: Arc<dyn OnlineStore>,
         config: ServeConfig,
     ) -> Result<Server, StartupError> {
+        // Loaded settings were checked already; these may be built in code.
+        config
+            .check()
+            .map_err(|e| StartupError::Config(Box::new(figment::Error::from(e))))?;
         crate::metrics::recorder();
         let tls = match (&config.tls_cert, &config.tls_key) {
             (Some(cert), Some(key)) => Some(load_tls(cert, key)?),

@@ -120,3 +120,19 @@ async fn a_500_does_not_name_the_stores_folder() {
     let _ = stop.send(());
     task.await.unwrap().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_built_in_code_are_checked_at_bind_not_panicked_on() {
+    let (_repo, definitions) = computed_repo().await;
+    let mut config = test_config();
+    config.max_concurrent_requests = usize::MAX;
+    let Err(error) = Server::bind(&definitions, Arc::new(BrokenStore), config).await else {
+        panic!("a server bound with max_concurrent_requests = usize::MAX");
+    };
+    assert!(
+        error
+            .to_string()
+            .contains("max_concurrent_requests must be between 1"),
+        "{error}"
+    );
+}
