@@ -24,9 +24,7 @@ pub fn write_value(out: &mut Vec<u8>, value: &FeatureValue) {
         FeatureValue::Float64(f) if f.is_finite() => {
             out.extend_from_slice(zmij::Buffer::new().format_finite(*f).as_bytes())
         }
-        FeatureValue::Float64(f) if f.is_nan() => out.extend_from_slice(b"\"NaN\""),
-        FeatureValue::Float64(f) if *f > 0.0 => out.extend_from_slice(b"\"Infinity\""),
-        FeatureValue::Float64(_) => out.extend_from_slice(b"\"-Infinity\""),
+        FeatureValue::Float64(f) => write_str(out, non_finite_name(*f).unwrap_or("NaN")),
         FeatureValue::String(s) => write_str(out, s),
         FeatureValue::Date(days) => {
             out.push(b'"');
@@ -93,6 +91,21 @@ pub fn write_date(out: &mut Vec<u8>, days: i64) {
         let _ = write!(out, "{year:04}-{month:02}-{day:02}");
     } else {
         let _ = write!(out, "{year:+05}-{month:02}-{day:02}");
+    }
+}
+
+/// How JSON writes a double it has no literal for, as protobuf's JSON
+/// mapping does: `NaN`, `Infinity`, `-Infinity` (as strings); `None` for a
+/// finite one.
+pub fn non_finite_name(f: f64) -> Option<&'static str> {
+    if f.is_nan() {
+        Some("NaN")
+    } else if f == f64::INFINITY {
+        Some("Infinity")
+    } else if f == f64::NEG_INFINITY {
+        Some("-Infinity")
+    } else {
+        None
     }
 }
 
