@@ -174,6 +174,41 @@ async fn csv_columns_in_another_order_than_declared_are_refused() {
     assert_unchanged(&repo, &before, &error);
 }
 
+/// A folder of CSV files: every file's header is checked, not only a
+/// single file's, so a second file with two same-typed columns swapped is
+/// refused by name rather than read with its values in the wrong columns.
+#[tokio::test]
+async fn a_file_of_a_csv_folder_with_columns_in_another_order_is_refused() {
+    let (repo, before) = ran_once().await;
+    let folder = repo.path().join("data/energy");
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(folder.join("a.csv"), format!("{ENERGY_HEADER}\n{GOOD}")).unwrap();
+    let swapped = ENERGY_HEADER.replace("energy_mean,energy_max", "energy_max,energy_mean");
+    std::fs::write(
+        folder.join("b.csv"),
+        format!("{swapped}\nMAC000003,2012-01-01,0.1,0.5,0.1,48,0.05,1,0.01\n"),
+    )
+    .unwrap();
+    repo.edit_config(|toml| {
+        toml.replace(
+            "location = \"data/energy.csv\"",
+            "location = \"data/energy\"",
+        )
+    });
+    let error = run(&repo).await.unwrap_err().to_string();
+    assert!(error.contains("sources.energy_daily.schema"), "{error}");
+    assert!(error.contains("b.csv"), "{error}");
+    assert!(error.contains("column 4"), "{error}");
+    assert_unchanged(&repo, &before, &error);
+    // In the declared order, the same folder runs.
+    std::fs::write(
+        folder.join("b.csv"),
+        format!("{ENERGY_HEADER}\nMAC000003,2012-01-01,0.1,0.1,0.5,48,0.05,1,0.01\n"),
+    )
+    .unwrap();
+    run(&repo).await.unwrap();
+}
+
 #[tokio::test]
 async fn a_second_job_on_the_same_view_waits_its_turn() {
     let (repo, before) = ran_once().await;
