@@ -139,6 +139,14 @@ impl OnlineStore for Reconnecting {
             .await
     }
 
+    async fn check_write(
+        &self,
+        layout: &ViewLayout,
+        rows: &[EntityRow],
+    ) -> Result<(), OnlineError> {
+        self.store().await?.check_write(layout, rows).await
+    }
+
     async fn read(
         &self,
         view: &str,

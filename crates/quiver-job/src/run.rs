@@ -275,6 +275,22 @@ pub async fn run_view(
         ))
     })?;
 
+    // Keys the online store cannot hold, or rows that would not fit it,
+    // must fail the job here, with its other input checks: after the commit
+    // they could only be undone by restoring the table.
+    if let Err(refusal) = online.check_write(&layout, &latest).await {
+        staged.discard().await;
+        return Err(match refusal {
+            quiver_online::OnlineError::Unavailable { .. } => refusal.into(),
+            refusal => JobError::OnlineRefuses {
+                view: view.name.clone(),
+                source_name: source.name.clone(),
+                location,
+                source: refusal,
+            },
+        });
+    }
+
     if version_before.is_none() && rows_written == 0 {
         staged.discard().await;
         return Err(JobError::NoRows {
@@ -373,9 +389,29 @@ async fn repair_online(
     };
     let (_, rows) =
         crate::materialize::online_rows_from_table(offline, view, entity, &selection).await?;
-    online.write(layout, &rows, Some(version)).await?;
+    // In parts, each its own write, the version recorded by the last: a
+    // store has to find room for one part at a time, not for a second copy
+    // of every row (LMDB keeps a page's old copy until its write commits,
+    // so one write of every row would not fit a store more than half
+    // full). Parts are safe here: every row is the table's latest for its
+    // entity, and until the last part lands the recorded version still
+    // says the store lags, so a repair that dies is repeated whole.
+    let part = (rows.len() / REPAIR_PARTS).max(MIN_REPAIR_PART);
+    let mut parts = rows.chunks(part).peekable();
+    while let Some(rows) = parts.next() {
+        let last = parts.peek().is_none();
+        online.write(layout, rows, last.then_some(version)).await?;
+    }
+    if rows.is_empty() {
+        online.write(layout, &[], Some(version)).await?;
+    }
     Ok(Some(rows.len()))
 }
+
+/// How many writes a repair of the online store is split into, at most.
+const REPAIR_PARTS: usize = 64;
+/// The fewest rows in one write of a repair.
+const MIN_REPAIR_PART: usize = 100;
 
 /// One job per view at a time: a second would anti-join against the same
 /// table version and commit the same new rows again. The lock is released

@@ -30,6 +30,22 @@ pub trait OnlineStore: Send + Sync {
         offline_version: Option<u64>,
     ) -> Result<WriteOutcome, OnlineError>;
 
+    /// Refuses, before anything is written anywhere, rows that
+    /// [`write`](Self::write) would refuse: a row that does not fit the
+    /// layout, a key the store cannot hold (empty, or longer than its keys
+    /// may be), and — where the store can tell — a write that would not fit
+    /// its space. The job calls it before its offline commit, so that input
+    /// the online store would refuse fails the job with both stores as they
+    /// were. Changes nothing. The default checks the layout and that no key
+    /// is empty; a store with a key limit or a bounded size overrides it.
+    async fn check_write(
+        &self,
+        layout: &ViewLayout,
+        rows: &[EntityRow],
+    ) -> Result<(), OnlineError> {
+        rows.iter().try_for_each(|row| layout.check_row(row, None))
+    }
+
     /// The latest row of each key, in the order asked; `None` where absent.
     async fn read(&self, view: &str, keys: &[&str])
     -> Result<Vec<Option<FeatureRow>>, OnlineError>;

@@ -5,6 +5,7 @@ mod backends;
 mod commands;
 mod interrupted_jobs;
 mod offline_job;
+mod online_map;
 #[cfg(feature = "integration")]
 mod s3;
 mod serve;
