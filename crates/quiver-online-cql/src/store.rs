@@ -908,6 +908,16 @@ const MISS_REREADS: usize = 8;
 
 #[async_trait::async_trait]
 impl OnlineStore for CqlStore {
+    /// A partition key holds at most 64 KiB.
+    async fn check_write(
+        &self,
+        layout: &ViewLayout,
+        rows: &[EntityRow],
+    ) -> Result<(), OnlineError> {
+        rows.iter()
+            .try_for_each(|row| layout.check_row(row, Some(MAX_KEY_BYTES)))
+    }
+
     async fn write(
         &self,
         layout: &ViewLayout,
