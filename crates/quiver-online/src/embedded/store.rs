@@ -416,6 +416,26 @@ impl OnlineStore for EmbeddedStore {
         Ok(())
     }
 
+    /// One transaction for all the keys.
+    async fn delete(&self, view: &str, keys: &[&str]) -> Result<(), OnlineError> {
+        let prefix = row_prefix(view);
+        let mut wtxn = self.write_txn()?;
+        let mut key = prefix.clone();
+        for entity in keys {
+            if prefix.len() + entity.len() > MAX_KEY_BYTES {
+                continue; // no such key can have been written
+            }
+            key.truncate(prefix.len());
+            key.extend_from_slice(entity.as_bytes());
+            self.inner
+                .rows
+                .delete(&mut wtxn, &key)
+                .map_err(|e| self.lmdb_err(e))?;
+        }
+        let Txn { txn, _open } = wtxn;
+        txn.commit().map_err(|e| self.lmdb_err(e))
+    }
+
     async fn read(
         &self,
         view: &str,
