@@ -108,7 +108,12 @@ fn backend_settings<T: serde::de::DeserializeOwned>(
 }
 
 fn open_embedded(repo: &FeatureRepo) -> Result<Arc<dyn OnlineStore>, OnlineError> {
-    let OnlineStoreConfig::Embedded { path, map_size_mib } = &repo.online_store else {
+    let OnlineStoreConfig::Embedded {
+        path,
+        map_size_mib,
+        max_readers,
+    } = &repo.online_store
+    else {
         unreachable!("called for the embedded store only");
     };
     let path = match repo.resolve(path) {
@@ -123,6 +128,7 @@ fn open_embedded(repo: &FeatureRepo) -> Result<Arc<dyn OnlineStore>, OnlineError
     let config = EmbeddedStoreConfig {
         path,
         map_size_mib: *map_size_mib,
+        max_readers: *max_readers,
     };
     Ok(Arc::new(EmbeddedStore::open(&config)?))
 }

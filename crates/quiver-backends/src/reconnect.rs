@@ -139,6 +139,18 @@ impl OnlineStore for Reconnecting {
             .await
     }
 
+    async fn delete(&self, view: &str, keys: &[&str]) -> Result<(), OnlineError> {
+        self.store().await?.delete(view, keys).await
+    }
+
+    async fn check_write(
+        &self,
+        layout: &ViewLayout,
+        rows: &[EntityRow],
+    ) -> Result<(), OnlineError> {
+        self.store().await?.check_write(layout, rows).await
+    }
+
     async fn read(
         &self,
         view: &str,

@@ -62,6 +62,11 @@ pub enum OnlineStoreConfig {
         path: String,
         /// Largest size the store may grow to, in MiB (address space, not disk).
         map_size_mib: usize,
+        /// Slots of LMDB's reader table: how many read transactions every
+        /// process using the store may have open at once (each thread
+        /// holds one only while it reads). The default covers a server at
+        /// its most HTTP threads plus the jobs and `quiver get`s beside it.
+        max_readers: u32,
     },
     /// A backend in a crate of its own (`redis`, `cassandra`).
     Backend {
@@ -89,6 +94,8 @@ struct EmbeddedSettings {
     path: String,
     #[serde(default = "default_map_size_mib")]
     map_size_mib: usize,
+    #[serde(default = "default_max_readers")]
+    max_readers: u32,
 }
 
 impl<'de> Deserialize<'de> for OnlineStoreConfig {
@@ -116,9 +123,15 @@ impl<'de> Deserialize<'de> for OnlineStoreConfig {
                 embedded.map_size_mib
             )));
         }
+        if embedded.max_readers == 0 {
+            return Err(D::Error::custom(
+                "`max_readers` must be at least 1 (the default is 4096)",
+            ));
+        }
         Ok(OnlineStoreConfig::Embedded {
             path: embedded.path,
             map_size_mib: embedded.map_size_mib,
+            max_readers: embedded.max_readers,
         })
     }
 }
@@ -126,12 +139,20 @@ impl<'de> Deserialize<'de> for OnlineStoreConfig {
 impl Serialize for OnlineStoreConfig {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut table = match self {
-            OnlineStoreConfig::Embedded { path, map_size_mib } => {
+            OnlineStoreConfig::Embedded {
+                path,
+                map_size_mib,
+                max_readers,
+            } => {
                 let mut table = toml::Table::new();
                 table.insert("path".to_string(), toml::Value::String(path.clone()));
                 table.insert(
                     "map_size_mib".to_string(),
                     toml::Value::Integer(i64::try_from(*map_size_mib).unwrap_or(i64::MAX)),
+                );
+                table.insert(
+                    "max_readers".to_string(),
+                    toml::Value::Integer(i64::from(*max_readers)),
                 );
                 table
             }
@@ -150,6 +171,7 @@ impl Default for OnlineStoreConfig {
         OnlineStoreConfig::Embedded {
             path: default_online_path(),
             map_size_mib: default_map_size_mib(),
+            max_readers: default_max_readers(),
         }
     }
 }
@@ -164,6 +186,12 @@ fn default_online_path() -> String {
 const MAX_MAP_SIZE_MIB: usize = 128 << 20;
 
 fn default_map_size_mib() -> usize {
+    4096
+}
+
+/// A server's most HTTP threads (1,024) plus its runtime's, with room for
+/// the jobs and `quiver get`s beside it: 64 bytes a slot, 256 KiB in all.
+fn default_max_readers() -> u32 {
     4096
 }
 
@@ -182,7 +210,8 @@ mod tests {
             parse("type = \"embedded\"\npath = \"x\"").unwrap(),
             OnlineStoreConfig::Embedded {
                 path: "x".to_string(),
-                map_size_mib: 4096
+                map_size_mib: 4096,
+                max_readers: 4096
             }
         );
     }
@@ -204,7 +233,8 @@ mod tests {
             parse("map_size_mib = 134217728").unwrap(),
             OnlineStoreConfig::Embedded {
                 path: "data/online".to_string(),
-                map_size_mib: MAX_MAP_SIZE_MIB
+                map_size_mib: MAX_MAP_SIZE_MIB,
+                max_readers: default_max_readers(),
             }
         );
     }

@@ -109,6 +109,22 @@ pub enum JobError {
         /// The source.
         source_name: String,
     },
+    /// The online store would refuse the view's rows (a key it cannot hold,
+    /// a write too large for it); found before the offline commit.
+    #[error(
+        "feature view `{view}` (source `{source_name}`, {location}): the online store would refuse its rows, so nothing was written: {source}"
+    )]
+    OnlineRefuses {
+        /// The view.
+        view: String,
+        /// The source.
+        source_name: String,
+        /// Where the source is.
+        location: String,
+        /// The online store's report.
+        #[source]
+        source: quiver_online::OnlineError,
+    },
     /// The online store failed; the offline commit of this job was undone.
     #[error(
         "feature view `{view}`: the online store write failed, so the offline commit (version {undone_version}) was undone by restoring the previous contents: {source}"

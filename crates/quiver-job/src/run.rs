@@ -115,16 +115,17 @@ pub async fn run_view(
     let planned = plan_view(repo, view, Some(options.memory_limit)).await?;
     let ctx = planned.ctx.clone();
     let mut frame = planned.frame;
+    let mut range = None;
     let mode = match &options.replace_range {
         None => WriteMode::Append,
         Some((start, end)) => {
             let (time_type, start, end) = check_range(planned.event_time_type, start, end)?;
-            frame = frame
-                .filter(col(view.event_time.as_str()).between(
-                    cast(lit(start.clone()), time_type.clone()),
-                    cast(lit(end.clone()), time_type),
-                ))
-                .map_err(compute_err)?;
+            let in_range = col(view.event_time.as_str()).between(
+                cast(lit(start.clone()), time_type.clone()),
+                cast(lit(end.clone()), time_type),
+            );
+            frame = frame.filter(in_range.clone()).map_err(compute_err)?;
+            range = Some(in_range);
             WriteMode::ReplaceRange { start, end }
         }
     };
@@ -275,6 +276,44 @@ pub async fn run_view(
         ))
     })?;
 
+    // A replaced range may no longer hold an entity's latest row: its
+    // online row must then go back to the latest row left, or go.
+    let rollback = match (range, version_before) {
+        (Some(in_range), Some(version)) => {
+            rows_to_roll_back(
+                view,
+                entity,
+                online,
+                offline,
+                &ctx,
+                version,
+                in_range,
+                &latest,
+                &compute_err,
+            )
+            .await?
+        }
+        _ => Rollback::default(),
+    };
+    let mut latest = latest;
+    latest.extend(rollback.older_rows);
+
+    // Keys the online store cannot hold, or rows that would not fit it,
+    // must fail the job here, with its other input checks: after the commit
+    // they could only be undone by restoring the table.
+    if let Err(refusal) = online.check_write(&layout, &latest).await {
+        staged.discard().await;
+        return Err(match refusal {
+            quiver_online::OnlineError::Unavailable { .. } => refusal.into(),
+            refusal => JobError::OnlineRefuses {
+                view: view.name.clone(),
+                source_name: source.name.clone(),
+                location,
+                source: refusal,
+            },
+        });
+    }
+
     if version_before.is_none() && rows_written == 0 {
         staged.discard().await;
         return Err(JobError::NoRows {
@@ -304,7 +343,17 @@ pub async fn run_view(
 
     progress.phase(format!("Writing online store of {}", view.name));
     let outcome = if committed {
-        match online.write(&layout, &latest, Some(commit.version)).await {
+        let written = async {
+            // Deleted first: if the job dies between the two, the rows are
+            // missing and the recorded version lags, so the next run's
+            // repair writes them back from the table.
+            if !rollback.deleted.is_empty() {
+                let keys: Vec<&str> = rollback.deleted.iter().map(String::as_str).collect();
+                online.delete(&view.name, &keys).await?;
+            }
+            online.write(&layout, &latest, Some(commit.version)).await
+        };
+        match written.await {
             Ok(outcome) => outcome,
             Err(source) => {
                 if let Err(undo) = undo_offline(offline, &view.name, version_before).await {
@@ -373,8 +422,153 @@ async fn repair_online(
     };
     let (_, rows) =
         crate::materialize::online_rows_from_table(offline, view, entity, &selection).await?;
-    online.write(layout, &rows, Some(version)).await?;
+    // In parts, each its own write, the version recorded by the last: a
+    // store has to find room for one part at a time, not for a second copy
+    // of every row (LMDB keeps a page's old copy until its write commits,
+    // so one write of every row would not fit a store more than half
+    // full). Parts are safe here: every row is the table's latest for its
+    // entity, and until the last part lands the recorded version still
+    // says the store lags, so a repair that dies is repeated whole.
+    let part = (rows.len() / REPAIR_PARTS).max(MIN_REPAIR_PART);
+    let mut parts = rows.chunks(part).peekable();
+    while let Some(rows) = parts.next() {
+        let last = parts.peek().is_none();
+        online.write(layout, rows, last.then_some(version)).await?;
+    }
+    if rows.is_empty() {
+        online.write(layout, &[], Some(version)).await?;
+    }
     Ok(Some(rows.len()))
+}
+
+/// How many writes a repair of the online store is split into, at most.
+const REPAIR_PARTS: usize = 64;
+/// The fewest rows in one write of a repair.
+const MIN_REPAIR_PART: usize = 100;
+
+/// What a range replace must undo online, beyond writing its new rows.
+#[derive(Default)]
+struct Rollback {
+    /// Entities whose online row the replaced range no longer holds, to be
+    /// deleted before the job's rows are written.
+    deleted: Vec<String>,
+    /// Their latest rows left outside the range, older than the deleted
+    /// ones (entities with a new row in the range have it among the job's).
+    older_rows: Vec<quiver_online::EntityRow>,
+}
+
+/// The entities whose online row a replace of the range `in_range` removes
+/// from the table (it had a row there at `version`, and the online row is
+/// later than both the job's new row for it and its latest row outside the
+/// range), with the row each must go back to, if any. Reads the table's
+/// rows in the range and the rows of those entities outside it.
+#[allow(clippy::too_many_arguments)]
+async fn rows_to_roll_back(
+    view: &FeatureView,
+    entity: &Entity,
+    online: &dyn OnlineStore,
+    offline: &OfflineStore,
+    ctx: &deltalake::datafusion::prelude::SessionContext,
+    version: u64,
+    in_range: deltalake::datafusion::logical_expr::Expr,
+    new_rows: &[quiver_online::EntityRow],
+    compute_err: &dyn Fn(DataFusionError) -> JobError,
+) -> Result<Rollback, JobError> {
+    use deltalake::datafusion::logical_expr::not;
+    const PREVIOUS: &str = "__quiver_previous";
+    const RANGE_KEYS: &str = "__quiver_range_keys";
+    const OUTSIDE: &str = "__quiver_outside";
+    offline
+        .register(ctx, &view.name, PREVIOUS, Some(version))
+        .await?;
+    let previous = ctx.table(PREVIOUS).await.map_err(compute_err)?;
+    let key = entity.join_key.as_str();
+    // The latest row per entity of a query's stream, in the collector's
+    // normalised layout (key, event time, features).
+    let latest_of = |frame: deltalake::datafusion::dataframe::DataFrame| async move {
+        let mut stream = frame.execute_stream().await.map_err(compute_err)?;
+        let mut collector = LatestRowCollector::default();
+        while let Some(batch) = stream.next().await {
+            let batch = batch.map_err(compute_err)?;
+            let columns: Vec<usize> = std::iter::once(key)
+                .chain(std::iter::once(view.event_time.as_str()))
+                .chain(view.features.iter().map(|f| f.name.as_str()))
+                .map(|name| batch.schema().index_of(name))
+                .collect::<Result<_, _>>()
+                .map_err(|e| compute_err(e.into()))?;
+            let batch = batch.project(&columns).map_err(|e| compute_err(e.into()))?;
+            collector
+                .add(&batch)
+                .map_err(|reason| compute_err(DataFusionError::Execution(reason)))?;
+        }
+        collector
+            .finish()
+            .map_err(|reason| compute_err(DataFusionError::Execution(reason)))
+    };
+    let in_range_before = previous
+        .clone()
+        .filter(in_range.clone())
+        .map_err(compute_err)?;
+    let touched = latest_of(in_range_before.clone()).await?;
+    if touched.is_empty() {
+        return Ok(Rollback::default());
+    }
+    ctx.register_table(
+        RANGE_KEYS,
+        in_range_before
+            .select(vec![col(key)])
+            .map_err(compute_err)?
+            .into_view(),
+    )
+    .map_err(compute_err)?;
+    ctx.register_table(
+        OUTSIDE,
+        previous
+            .filter(not(in_range))
+            .map_err(compute_err)?
+            .into_view(),
+    )
+    .map_err(compute_err)?;
+    let outside = ctx
+        .sql(&format!(
+            "SELECT o.* FROM {OUTSIDE} o WHERE o.\"{key}\" IN (SELECT r.\"{key}\" FROM {RANGE_KEYS} r)"
+        ))
+        .await
+        .map_err(compute_err)?;
+    let outside: std::collections::HashMap<String, quiver_online::EntityRow> = latest_of(outside)
+        .await?
+        .into_iter()
+        .map(|row| (row.key.clone(), row))
+        .collect();
+    let new_times: std::collections::HashMap<&str, i64> = new_rows
+        .iter()
+        .map(|row| (row.key.as_str(), row.row.event_time_micros))
+        .collect();
+    let mut rollback = Rollback::default();
+    for part in touched.chunks(1_000) {
+        let keys: Vec<&str> = part.iter().map(|row| row.key.as_str()).collect();
+        let stored = match online.read(&view.name, &keys).await {
+            Ok(rows) => rows,
+            Err(quiver_online::OnlineError::UnknownView { .. }) => return Ok(rollback),
+            Err(e) => return Err(e.into()),
+        };
+        for (key, stored) in keys.into_iter().zip(stored) {
+            let Some(stored) = stored else { continue };
+            let new = new_times.get(key).copied();
+            let left = outside.get(key);
+            let latest_left = new.max(left.map(|row| row.row.event_time_micros));
+            if latest_left.is_some_and(|time| time >= stored.event_time_micros) {
+                continue; // the job's write keeps or replaces it as usual
+            }
+            rollback.deleted.push(key.to_string());
+            if let Some(row) = left
+                && new.is_none_or(|time| time < row.row.event_time_micros)
+            {
+                rollback.older_rows.push(row.clone());
+            }
+        }
+    }
+    Ok(rollback)
 }
 
 /// One job per view at a time: a second would anti-join against the same

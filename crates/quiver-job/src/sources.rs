@@ -121,14 +121,23 @@ pub(crate) async fn bounded_session_with_source(
     match source.format {
         SourceFormat::Csv => {
             let schema = declared_schema.expect("CSV sources always declare a schema");
-            if !is_folder {
-                let header = first_line(&ctx, &url).await.map_err(|e| match e {
+            let extension = extension_of(&url, is_folder, ".csv");
+            // DataFusion reads every file of a folder with the one declared
+            // schema, by position: each file's header must match it.
+            let files = if is_folder {
+                csv_files(&ctx, &url, &extension)
+                    .await
+                    .map_err(compute_err)?
+            } else {
+                vec![url.clone()]
+            };
+            for file in &files {
+                let header = first_line(&ctx, file).await.map_err(|e| match e {
                     FirstLineError::Missing => missing(),
                     FirstLineError::Io(e) => compute_err(e),
                 })?;
-                check_csv_header(repo, source, &header)?;
+                check_csv_header(repo, source, file, &header)?;
             }
-            let extension = extension_of(&url, is_folder, ".csv");
             let options = CsvReadOptions::new()
                 .has_header(true)
                 .schema(&schema)
@@ -263,11 +272,45 @@ async fn first_line(ctx: &SessionContext, url: &url::Url) -> Result<String, Firs
     Ok(text.lines().next().unwrap_or_default().to_string())
 }
 
+/// The files of the folder at `url` that DataFusion reads as the source:
+/// those ending in `extension`, in subfolders too, except hidden ones (a
+/// name starting with `.` or `_`, which DataFusion skips as well).
+async fn csv_files(
+    ctx: &SessionContext,
+    url: &url::Url,
+    extension: &str,
+) -> Result<Vec<url::Url>, DataFusionError> {
+    let store_url = ObjectStoreUrl::parse(&url[..url::Position::BeforePath])?;
+    let store = ctx.runtime_env().object_store(&store_url)?;
+    let prefix = deltalake::Path::from_url_path(url.path())
+        .map_err(|e| DataFusionError::External(Box::new(e)))?;
+    let prefix_parts = prefix.parts().count();
+    let mut listed = store.list(Some(&prefix));
+    let mut files = Vec::new();
+    while let Some(meta) = futures::StreamExt::next(&mut listed).await {
+        let meta = meta.map_err(|e| DataFusionError::ObjectStore(Box::new(e)))?;
+        let hidden = meta
+            .location
+            .parts()
+            .skip(prefix_parts)
+            .any(|part| part.as_ref().starts_with(['.', '_']));
+        if hidden || !meta.location.as_ref().ends_with(extension) {
+            continue;
+        }
+        let mut file = url.clone();
+        file.set_path(&format!("/{}", meta.location));
+        files.push(file);
+    }
+    files.sort();
+    Ok(files)
+}
+
 /// DataFusion matches a declared CSV schema to columns by position; a header
 /// in another order would silently swap same-typed columns, so check it.
 fn check_csv_header(
     repo: &FeatureRepo,
     source: &BatchSource,
+    file: &url::Url,
     header: &str,
 ) -> Result<(), JobError> {
     if header.trim().is_empty() {
@@ -296,7 +339,10 @@ fn check_csv_header(
         key: format!("sources.{}.schema", source.name),
         reason: format!(
             "the header of {} does not match the declared columns at column {}: the file has `{}`, the declaration `{}` (declare the columns in the file's order: {})",
-            source.location,
+            match file.to_file_path() {
+                Ok(path) if file.scheme() == "file" => path.display().to_string(),
+                _ => file.to_string(),
+            },
             position + 1,
             found.get(position).unwrap_or(&"(nothing)"),
             declared.get(position).unwrap_or(&"(nothing)"),

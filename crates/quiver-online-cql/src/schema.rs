@@ -218,6 +218,10 @@ pub(crate) fn delete_older_times(keyspace: &str, view: &str) -> String {
 }
 
 /// Deletes the entity's rows of generations older than one.
+pub(crate) fn delete_key(keyspace: &str, view: &str) -> String {
+    format!("DELETE FROM {} WHERE {KEY} = ?", table(keyspace, view))
+}
+
 pub(crate) fn delete_older_generations(keyspace: &str, view: &str) -> String {
     format!(
         "DELETE FROM {} WHERE {KEY} = ? AND {GENERATION} < ?",

@@ -789,6 +789,22 @@ impl Inner {
         Ok((written, skipped))
     }
 
+    /// Deletes one key's partition (every generation's rows).
+    async fn delete_key(
+        &self,
+        statement: &PreparedStatement,
+        view: &str,
+        key: &str,
+    ) -> Result<(), OnlineError> {
+        self.retrying(|| self.session.execute_unpaged(statement, (key,)))
+            .await
+            .map(|_| ())
+            .map_err(|e| {
+                self.driver_error(format!("deleting view `{view}`, key `{key}`"), e)
+                    .into()
+            })
+    }
+
     /// Runs a conditional update of `quiver_views` once: `Superseded` if its
     /// condition did not hold (another writer moved the view's generation).
     /// Not retried: after a timeout its outcome is unknown, and the write
@@ -909,6 +925,49 @@ const MISS_REREADS: usize = 8;
 
 #[async_trait::async_trait]
 impl OnlineStore for CqlStore {
+    /// A partition key holds at most 64 KiB.
+    async fn check_write(
+        &self,
+        layout: &ViewLayout,
+        rows: &[EntityRow],
+    ) -> Result<(), OnlineError> {
+        rows.iter()
+            .try_for_each(|row| layout.check_row(row, Some(MAX_KEY_BYTES)))
+    }
+
+    /// One partition delete per key (every generation's rows), up to
+    /// `write_concurrency` at once, retried like writes.
+    async fn delete(&self, view: &str, keys: &[&str]) -> Result<(), OnlineError> {
+        let inner = &*self.inner;
+        if inner.read_meta(view, true).await?.is_none() {
+            return Ok(()); // never written
+        }
+        let operation = || format!("deleting rows of view `{view}`");
+        let statement = match inner
+            .prepare_raw(
+                schema::delete_key(&inner.keyspace, view),
+                &inner.profiles.write,
+            )
+            .await
+        {
+            Ok(statement) => statement,
+            Err(error) if is_missing_table(&error) => return Ok(()),
+            Err(error) => return Err(inner.driver_error(operation(), error).into()),
+        };
+        // Made eagerly, as in `write`: a lazily mapped stream trips the
+        // compiler's `Send` check inside `async_trait`.
+        let deletes: Vec<_> = keys
+            .iter()
+            .filter(|k| !k.is_empty() && k.len() <= MAX_KEY_BYTES)
+            .map(|key| inner.delete_key(&statement, view, key))
+            .collect();
+        stream::iter(deletes)
+            .buffer_unordered(inner.write_concurrency)
+            .try_collect::<Vec<()>>()
+            .await?;
+        Ok(())
+    }
+
     async fn write(
         &self,
         layout: &ViewLayout,

@@ -608,6 +608,27 @@ impl OnlineStore for RedisStore {
         Ok(self.write_rows(layout, rows, offline_version).await?)
     }
 
+    /// `DEL` of the keys' rows under the view's current generation, 1,000
+    /// keys a round trip (older generations' rows are never read again).
+    async fn delete(&self, view: &str, keys: &[&str]) -> Result<(), OnlineError> {
+        let Some(current) = self.fetch_meta(view).await? else {
+            return Ok(());
+        };
+        let mut row_keys = self.inner.keys.rows(view, current.generation);
+        for chunk in keys.chunks(1_000) {
+            let names: Vec<String> = chunk.iter().map(|k| row_keys.key(k).to_string()).collect();
+            self.send(
+                || format!("deleting {} rows of view {view}", names.len()),
+                |mut c| {
+                    let names = &names;
+                    async move { redis::cmd("DEL").arg(names).query_async::<()>(&mut c).await }
+                },
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
     async fn read(
         &self,
         view: &str,

@@ -54,6 +54,20 @@ pub enum OnlineError {
         /// LMDB's report.
         source: heed::Error,
     },
+    /// The embedded store's map is full: the write needs more pages than
+    /// `map_size_mib` leaves. Nothing of the write was stored.
+    #[error(
+        "embedded online store at {path} is full: its map of {map_size_mib} MiB cannot hold this write; \
+         raise `map_size_mib` in the [online_store] table of quiver.toml (a write needs room for every \
+         page it changes beside the previous version, which stays readable until it commits, so \
+         rewriting all of a view's rows needs about twice the space they take)"
+    )]
+    Full {
+        /// The store's folder.
+        path: String,
+        /// The size of the map this process has open, in MiB.
+        map_size_mib: usize,
+    },
     /// Folder creation and similar.
     #[error("embedded online store at {path}: {source}")]
     Io {

@@ -18,6 +18,10 @@ use std::sync::Arc;
 /// 4. **Batch order is preserved:** `read` answers in the order of the keys asked.
 /// 5. **A new layout replaces the view:** writing with a layout other than the
 ///    stored one drops the rows written under the old one in the same write.
+/// 6. **Deleting is unconditional:** [`delete`](Self::delete) removes an
+///    entity's row whatever its event time, and a later write of any row for
+///    it is stored, however old. It is how a correction that removed rows
+///    offline rolls the online store back; nothing else bypasses rule 1.
 #[async_trait::async_trait]
 pub trait OnlineStore: Send + Sync {
     /// Writes rows of a view laid out as `layout`, keeping for each entity the
@@ -29,6 +33,30 @@ pub trait OnlineStore: Send + Sync {
         rows: &[EntityRow],
         offline_version: Option<u64>,
     ) -> Result<WriteOutcome, OnlineError>;
+
+    /// Refuses, before anything is written anywhere, rows that
+    /// [`write`](Self::write) would refuse: a row that does not fit the
+    /// layout, a key the store cannot hold (empty, or longer than its keys
+    /// may be), and — where the store can tell — a write that would not fit
+    /// its space. The job calls it before its offline commit, so that input
+    /// the online store would refuse fails the job with both stores as they
+    /// were. Changes nothing. The default checks the layout and that no key
+    /// is empty; a store with a key limit or a bounded size overrides it.
+    async fn check_write(
+        &self,
+        layout: &ViewLayout,
+        rows: &[EntityRow],
+    ) -> Result<(), OnlineError> {
+        rows.iter().try_for_each(|row| layout.check_row(row, None))
+    }
+
+    /// Removes the rows of `keys` from `view`, whatever their event time.
+    /// The job calls it when a replaced `--start/--end` range no longer holds
+    /// an entity's latest row: the entity then has an older row offline (the
+    /// job writes it next, which rule 1 would otherwise refuse) or none. A key
+    /// without a row, or a view never written, is not an error. Atomic per
+    /// key, not per call, on the server-backed stores.
+    async fn delete(&self, view: &str, keys: &[&str]) -> Result<(), OnlineError>;
 
     /// The latest row of each key, in the order asked; `None` where absent.
     async fn read(&self, view: &str, keys: &[&str])

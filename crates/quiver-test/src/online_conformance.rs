@@ -224,6 +224,59 @@ pub async fn mismatched_row_is_refused_whole(store: &dyn OnlineStore) {
     assert_eq!(got[1], None);
 }
 
+/// `delete` removes a row whatever its event time, after which an older
+/// row of that entity is stored (a correction rolling it back); other keys,
+/// other views, missing keys and unknown views are left alone.
+pub async fn delete_removes_rows_whatever_their_time(store: &dyn OnlineStore) {
+    let l = layout("v");
+    store
+        .write(&l, &[row("a", 5, 5.0), row("b", 5, 5.0)], Some(1))
+        .await
+        .unwrap();
+    store
+        .write(&layout("w"), &[row("a", 5, 5.0)], None)
+        .await
+        .unwrap();
+    store.delete("v", &["a", "missing"]).await.unwrap();
+    store.delete("never_written", &["a"]).await.unwrap();
+    let got = store.read("v", &["a", "b"]).await.unwrap();
+    assert_eq!(got[0], None, "the deleted row is still there");
+    assert_eq!(total_of(&got[1]), Some(5.0));
+    assert_eq!(
+        total_of(&store.read("w", &["a"]).await.unwrap()[0]),
+        Some(5.0)
+    );
+    // Older than the deleted row: stored, since nothing is left to win.
+    store.write(&l, &[row("a", 2, 2.0)], Some(2)).await.unwrap();
+    assert_eq!(
+        total_of(&store.read("v", &["a"]).await.unwrap()[0]),
+        Some(2.0)
+    );
+    assert_eq!(store.offline_version("v").await.unwrap(), Some(2));
+}
+
+/// `check_write` refuses what `write` would (an empty key) and stores
+/// nothing, neither for a refused call nor for an accepted one.
+pub async fn check_write_refuses_and_stores_nothing(store: &dyn OnlineStore) {
+    let l = layout("v");
+    store.write(&l, &[row("a", 1, 1.0)], Some(1)).await.unwrap();
+    let refused = store
+        .check_write(&l, &[row("b", 2, 2.0), row("", 2, 2.0)])
+        .await;
+    assert!(
+        matches!(refused, Err(OnlineError::RowMismatch { ref key, .. }) if key.is_empty()),
+        "{refused:?}"
+    );
+    store
+        .check_write(&l, &[row("a", 3, 3.0), row("c", 3, 3.0)])
+        .await
+        .unwrap();
+    let got = store.read("v", &["a", "b", "c"]).await.unwrap();
+    assert_eq!(total_of(&got[0]), Some(1.0), "check_write changed a row");
+    assert_eq!((got[1].is_some(), got[2].is_some()), (false, false));
+    assert_eq!(store.offline_version("v").await.unwrap(), Some(1));
+}
+
 /// Every value type, nulls included, comes back as written.
 pub async fn every_value_type_round_trips(store: &dyn OnlineStore) {
     let l = ViewLayout {
@@ -287,6 +340,8 @@ macro_rules! online_store_conformance {
             new_layout_replaces_the_view,
             read_with_layout_pairs_rows_and_layout,
             mismatched_row_is_refused_whole,
+            delete_removes_rows_whatever_their_time,
+            check_write_refuses_and_stores_nothing,
             every_value_type_round_trips
         );
     };

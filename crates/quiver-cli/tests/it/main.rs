@@ -6,6 +6,7 @@ mod commands;
 mod huge_settings;
 mod interrupted_jobs;
 mod offline_job;
+mod online_map;
 #[cfg(feature = "integration")]
 mod s3;
 mod serve;

@@ -174,6 +174,65 @@ async fn csv_columns_in_another_order_than_declared_are_refused() {
     assert_unchanged(&repo, &before, &error);
 }
 
+/// A folder of CSV files: every file's header is checked, not only a
+/// single file's, so a second file with two same-typed columns swapped is
+/// refused by name rather than read with its values in the wrong columns.
+#[tokio::test]
+async fn a_file_of_a_csv_folder_with_columns_in_another_order_is_refused() {
+    let (repo, before) = ran_once().await;
+    let folder = repo.path().join("data/energy");
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(folder.join("a.csv"), format!("{ENERGY_HEADER}\n{GOOD}")).unwrap();
+    let swapped = ENERGY_HEADER.replace("energy_mean,energy_max", "energy_max,energy_mean");
+    std::fs::write(
+        folder.join("b.csv"),
+        format!("{swapped}\nMAC000003,2012-01-01,0.1,0.5,0.1,48,0.05,1,0.01\n"),
+    )
+    .unwrap();
+    repo.edit_config(|toml| {
+        toml.replace(
+            "location = \"data/energy.csv\"",
+            "location = \"data/energy\"",
+        )
+    });
+    let error = run(&repo).await.unwrap_err().to_string();
+    assert!(error.contains("sources.energy_daily.schema"), "{error}");
+    assert!(error.contains("b.csv"), "{error}");
+    assert!(error.contains("column 4"), "{error}");
+    assert_unchanged(&repo, &before, &error);
+    // In the declared order, the same folder runs.
+    std::fs::write(
+        folder.join("b.csv"),
+        format!("{ENERGY_HEADER}\nMAC000003,2012-01-01,0.1,0.1,0.5,48,0.05,1,0.01\n"),
+    )
+    .unwrap();
+    run(&repo).await.unwrap();
+}
+
+/// A key the online store cannot hold (here longer than the embedded
+/// store's keys may be) fails the job with its other input checks, before
+/// the offline commit: both stores stay exactly as they were, instead of a
+/// commit that the failed online write then undoes with a new version.
+#[tokio::test]
+async fn a_key_too_long_for_the_online_store_fails_before_the_offline_commit() {
+    let repo = TestRepo::energy(&format!("{ENERGY_HEADER}\n{GOOD}"));
+    repo.set_online_store("type = \"embedded\"");
+    run(&repo).await.unwrap();
+    let before = repo.data_snapshot();
+    let long = "M".repeat(600);
+    repo.write_source(&format!(
+        "{ENERGY_HEADER}\n{GOOD}{long},2012-01-03,0.1,0.1,0.5,48,0.05,1,0.01\n"
+    ));
+    let error = run(&repo).await.unwrap_err();
+    assert!(matches!(error, JobError::OnlineRefuses { .. }), "{error}");
+    let error = error.to_string();
+    assert!(
+        error.contains("nothing was written") && error.contains("1 to 495 bytes"),
+        "{error}"
+    );
+    assert_unchanged(&repo, &before, &error);
+}
+
 #[tokio::test]
 async fn a_second_job_on_the_same_view_waits_its_turn() {
     let (repo, before) = ran_once().await;

@@ -4,6 +4,7 @@
 mod bad_input;
 mod definitions;
 mod end_to_end;
+mod replace_range;
 mod source_formats;
 mod support;
 mod windows;

@@ -3,16 +3,43 @@
 //! Layout of the environment: database `rows` maps `view \0 entity-key` to a
 //! row in the [`codec`] format; database `meta` holds per view its layout
 //! (JSON), a layout generation counter, and the offline version last written.
+//!
+//! Three things about sharing one LMDB file between processes:
+//!
+//! - **Reader slots.** Every read transaction takes a slot of the reader
+//!   table in `lock.mdb`, which all processes share. The environment is
+//!   opened without thread-local slots (`MDB_NOTLS`), so a thread holds a
+//!   slot only while it reads, not for as long as it lives: a server with
+//!   1,024 HTTP threads needs at most that many, and only if they all read
+//!   at the same instant. The table has `max_readers` slots (4,096 by
+//!   default, [`EmbeddedStoreConfig::max_readers`]), and every open clears
+//!   the slots of processes that died while reading, which LMDB otherwise
+//!   keeps until the last process closes the file.
+//! - **A map that grows.** Another process (a job opened with a larger
+//!   `map_size_mib`) may grow the file past the map this process opened.
+//!   LMDB then refuses new transactions with `MDB_MAP_RESIZED` until the
+//!   process adopts the new size, which it may only do with no transaction
+//!   of its own open; so every transaction holds a shared lock
+//!   (`Inner::open_txns`) and the first one refused takes it exclusively,
+//!   adopts the size and lets all of them retry.
+//! - **A map that is full.** LMDB copies every page a write changes and
+//!   keeps the old one until the write commits, so a write needs free space
+//!   for its new pages beside the old ones. A row whose stored bytes are
+//!   already the same is left alone (an idempotent rewrite, such as the
+//!   job's repair of a store one version behind, then costs no space), and
+//!   [`OnlineStore::check_write`] tries the whole write and throws it away,
+//!   so that a job learns that its rows do not fit before it commits
+//!   anything offline. A full map is [`OnlineError::Full`].
 
 use crate::codec;
 use crate::{
     EmbeddedStoreConfig, EntityRow, FeatureRow, OnlineError, OnlineStore, ViewLayout, WriteOutcome,
 };
 use heed::types::{Bytes, Str};
-use heed::{Database, Env, EnvOpenOptions};
+use heed::{Database, Env, EnvOpenOptions, RoTxn, RwTxn, WithoutTls};
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, LazyLock, Mutex, RwLock, Weak};
+use std::sync::{Arc, LazyLock, Mutex, RwLock, RwLockReadGuard, Weak};
 
 /// The embedded online store. Cheap to clone; all clones share one LMDB environment.
 #[derive(Clone)]
@@ -22,11 +49,37 @@ pub struct EmbeddedStore {
 
 struct Inner {
     path: PathBuf,
-    env: Env,
+    env: Env<WithoutTls>,
     rows: Database<Bytes, Bytes>,
     meta: Database<Str, Bytes>,
     /// Parsed layouts by view, with the generation they were parsed at.
     layouts: RwLock<HashMap<String, (u64, Arc<ViewLayout>)>>,
+    /// Held shared by every open transaction of this process, and
+    /// exclusively to adopt a map another process grew (LMDB allows that
+    /// only with no transaction open).
+    open_txns: RwLock<()>,
+    /// Slots of dead processes' readers cleared when the store was opened.
+    stale_readers_cleared: usize,
+}
+
+/// A transaction together with the shared lock that keeps the map from
+/// being resized under it. Fields drop in order: the transaction first.
+struct Txn<'s, T> {
+    txn: T,
+    _open: RwLockReadGuard<'s, ()>,
+}
+
+impl<T> std::ops::Deref for Txn<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.txn
+    }
+}
+
+impl<T> std::ops::DerefMut for Txn<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.txn
+    }
 }
 
 /// LMDB allows one environment per file per process, so opening the same
@@ -35,7 +88,8 @@ static OPEN_STORES: LazyLock<Mutex<HashMap<PathBuf, Weak<Inner>>>> =
     LazyLock::new(Default::default);
 
 impl EmbeddedStore {
-    /// Opens the store in `config.path`, creating it if needed.
+    /// Opens the store in `config.path`, creating it if needed, and clears
+    /// the reader slots of processes that died while reading it.
     pub fn open(config: &EmbeddedStoreConfig) -> Result<EmbeddedStore, OnlineError> {
         // quiver-core refuses such sizes in quiver.toml; this guards callers
         // that build the config themselves.
@@ -69,13 +123,20 @@ impl EmbeddedStore {
         // path in this process, as LMDB requires.
         let env = unsafe {
             EnvOpenOptions::new()
+                .read_txn_without_tls()
                 .map_size(map_size)
+                .max_readers(config.max_readers.max(1))
                 .max_dbs(2)
                 .open(&path)
         }
         .map_err(lmdb_err)?;
+        // A process killed while reading keeps its slot until every process
+        // has closed the file; a server that runs for months would see them
+        // pile up. LMDB checks each slot's process id.
+        let stale_readers_cleared = env.clear_stale_readers().map_err(lmdb_err)?;
         // Open without writing when the databases exist, so that merely
         // opening the store (a reader, a job that then fails) changes no byte.
+        // No other thread has this environment yet, so no resize can race.
         let rtxn = env.read_txn().map_err(lmdb_err)?;
         let existing = (
             env.open_database(&rtxn, Some("rows")).map_err(lmdb_err)?,
@@ -102,6 +163,8 @@ impl EmbeddedStore {
             rows,
             meta,
             layouts: RwLock::new(HashMap::new()),
+            open_txns: RwLock::new(()),
+            stale_readers_cleared,
         });
         open.insert(path, Arc::downgrade(&inner));
         Ok(EmbeddedStore { inner })
@@ -112,17 +175,74 @@ impl EmbeddedStore {
         &self.inner.path
     }
 
+    /// Slots of LMDB's reader table. The first process to open the store
+    /// sized it, so it can be fewer than this process's `max_readers` while
+    /// an older process keeps the store open.
+    pub fn max_readers(&self) -> u32 {
+        self.inner.env.max_readers()
+    }
+
+    /// Reader slots of dead processes that opening the store cleared.
+    pub fn stale_readers_cleared(&self) -> usize {
+        self.inner.stale_readers_cleared
+    }
+
     fn lmdb_err(&self, source: heed::Error) -> OnlineError {
-        OnlineError::Embedded {
-            path: self.inner.path.display().to_string(),
-            source,
+        let path = self.inner.path.display().to_string();
+        match source {
+            heed::Error::Mdb(heed::MdbError::MapFull) => OnlineError::Full {
+                path,
+                map_size_mib: self.inner.env.info().map_size / (1024 * 1024),
+            },
+            source => OnlineError::Embedded { path, source },
         }
+    }
+
+    /// Begins a transaction with `begin`; if another process grew the map
+    /// beyond this process's, adopts its size and begins again.
+    fn begin<'s, T>(
+        &'s self,
+        begin: impl Fn(&'s Env<WithoutTls>) -> heed::Result<T>,
+    ) -> Result<Txn<'s, T>, OnlineError> {
+        loop {
+            let open = self
+                .inner
+                .open_txns
+                .read()
+                .unwrap_or_else(|e| e.into_inner());
+            match begin(&self.inner.env) {
+                Ok(txn) => return Ok(Txn { txn, _open: open }),
+                Err(heed::Error::Mdb(heed::MdbError::MapResized)) => {
+                    drop(open);
+                    let _alone = self
+                        .inner
+                        .open_txns
+                        .write()
+                        .unwrap_or_else(|e| e.into_inner());
+                    // SAFETY: with `open_txns` held exclusively no transaction
+                    // of this process is open; size 0 adopts the size the
+                    // file's meta page records (LMDB's documented remedy).
+                    // Another thread may have adopted it already; doing it
+                    // again is harmless.
+                    unsafe { self.inner.env.resize(0) }.map_err(|e| self.lmdb_err(e))?;
+                }
+                Err(e) => return Err(self.lmdb_err(e)),
+            }
+        }
+    }
+
+    fn read_txn(&self) -> Result<Txn<'_, RoTxn<'_, WithoutTls>>, OnlineError> {
+        self.begin(|env| env.read_txn())
+    }
+
+    fn write_txn(&self) -> Result<Txn<'_, RwTxn<'_>>, OnlineError> {
+        self.begin(|env| env.write_txn())
     }
 
     /// The layout of `view` as committed, parsing it only when its generation changed.
     fn current_layout(
         &self,
-        rtxn: &heed::RoTxn,
+        rtxn: &RoTxn<'_, WithoutTls>,
         view: &str,
     ) -> Result<Option<Arc<ViewLayout>>, OnlineError> {
         let inner = &self.inner;
@@ -176,54 +296,56 @@ fn row_prefix(view: &str) -> Vec<u8> {
     key
 }
 
-#[async_trait::async_trait]
-impl OnlineStore for EmbeddedStore {
-    async fn write(
+impl EmbeddedStore {
+    /// Every row must fit the layout, and its key LMDB's: keys are
+    /// `view \0 entity`, at most [`MAX_KEY_BYTES`] long.
+    fn check_rows(layout: &ViewLayout, rows: &[EntityRow]) -> Result<(), OnlineError> {
+        let max_key = MAX_KEY_BYTES.saturating_sub(layout.view.len() + 1);
+        rows.iter()
+            .try_for_each(|row| layout.check_row(row, Some(max_key)))
+    }
+
+    /// The write of [`OnlineStore::write`] inside `wtxn`, for the caller to
+    /// commit or (to see whether it fits) abort.
+    fn write_in(
         &self,
+        wtxn: &mut RwTxn<'_>,
         layout: &ViewLayout,
         rows: &[EntityRow],
         offline_version: Option<u64>,
     ) -> Result<WriteOutcome, OnlineError> {
-        for row in rows {
-            // LMDB keys are `view \0 entity`, at most MAX_KEY_BYTES long.
-            layout.check_row(
-                row,
-                Some(MAX_KEY_BYTES.saturating_sub(layout.view.len() + 1)),
-            )?;
-        }
         let inner = &self.inner;
         let err = |e| self.lmdb_err(e);
-        let mut wtxn = inner.env.write_txn().map_err(err)?;
         let view = layout.view.as_str();
         let prefix = row_prefix(view);
-        let stored = self.current_layout(&wtxn, view)?;
+        let stored = self.current_layout(wtxn, view)?;
         if stored.as_deref() != Some(layout) {
             // Rows written under another layout would be read with the wrong names.
             // Collected first: LMDB cursors cannot delete while a read borrows them.
             let stale: Vec<Vec<u8>> = inner
                 .rows
-                .prefix_iter(&wtxn, &prefix)
+                .prefix_iter(wtxn, &prefix)
                 .map_err(err)?
                 .map(|entry| entry.map(|(key, _)| key.to_vec()))
                 .collect::<Result<_, _>>()
                 .map_err(err)?;
             for key in &stale {
-                inner.rows.delete(&mut wtxn, key).map_err(err)?;
+                inner.rows.delete(wtxn, key).map_err(err)?;
             }
             let generation = inner
                 .meta
-                .get(&wtxn, &meta_key("generation", view))
+                .get(wtxn, &meta_key("generation", view))
                 .map_err(err)?
                 .map_or(0, |g| u64::from_le_bytes(g.try_into().unwrap_or_default()));
             let json = serde_json::to_vec(layout).expect("layouts always serialise");
             inner
                 .meta
-                .put(&mut wtxn, &meta_key("layout", view), &json)
+                .put(wtxn, &meta_key("layout", view), &json)
                 .map_err(err)?;
             inner
                 .meta
                 .put(
-                    &mut wtxn,
+                    wtxn,
                     &meta_key("generation", view),
                     &(generation + 1).to_le_bytes(),
                 )
@@ -235,37 +357,96 @@ impl OnlineStore for EmbeddedStore {
         for row in rows {
             key.truncate(prefix.len());
             key.extend_from_slice(row.key.as_bytes());
-            let newer_stored = match inner.rows.get(&wtxn, &key).map_err(err)? {
-                Some(bytes) => {
-                    codec::event_time(bytes).map_err(|reason| OnlineError::Corrupt {
-                        view: view.to_string(),
-                        key: row.key.clone(),
-                        reason,
-                    })? > row.row.event_time_micros
-                }
-                None => false,
-            };
-            if newer_stored {
-                outcome.skipped_older += 1;
-                continue;
-            }
             value.clear();
             codec::encode_into(&row.row, &mut value);
-            inner.rows.put(&mut wtxn, &key, &value).map_err(err)?;
+            match inner.rows.get(wtxn, &key).map_err(err)? {
+                Some(bytes) => {
+                    let stored_time =
+                        codec::event_time(bytes).map_err(|reason| OnlineError::Corrupt {
+                            view: view.to_string(),
+                            key: row.key.clone(),
+                            reason,
+                        })?;
+                    if stored_time > row.row.event_time_micros {
+                        outcome.skipped_older += 1;
+                        continue;
+                    }
+                    if bytes == value.as_slice() {
+                        // Already stored: putting it again would copy its
+                        // page, and a rewrite of every row (the job's repair)
+                        // would need twice the view's size.
+                        outcome.written += 1;
+                        continue;
+                    }
+                }
+                None => {}
+            }
+            inner.rows.put(wtxn, &key, &value).map_err(err)?;
             outcome.written += 1;
         }
         if let Some(version) = offline_version {
             inner
                 .meta
                 .put(
-                    &mut wtxn,
+                    wtxn,
                     &meta_key("offline_version", view),
                     &version.to_le_bytes(),
                 )
                 .map_err(err)?;
         }
-        wtxn.commit().map_err(err)?;
         Ok(outcome)
+    }
+}
+
+#[async_trait::async_trait]
+impl OnlineStore for EmbeddedStore {
+    async fn write(
+        &self,
+        layout: &ViewLayout,
+        rows: &[EntityRow],
+        offline_version: Option<u64>,
+    ) -> Result<WriteOutcome, OnlineError> {
+        Self::check_rows(layout, rows)?;
+        let mut wtxn = self.write_txn()?;
+        let outcome = self.write_in(&mut wtxn, layout, rows, offline_version)?;
+        let Txn { txn, _open } = wtxn;
+        txn.commit().map_err(|e| self.lmdb_err(e))?;
+        Ok(outcome)
+    }
+
+    /// Checks the rows, then makes the whole write in a transaction and
+    /// aborts it: exactly what [`write`](OnlineStore::write) would need, so a
+    /// map too small is [`OnlineError::Full`] before the job commits.
+    async fn check_write(
+        &self,
+        layout: &ViewLayout,
+        rows: &[EntityRow],
+    ) -> Result<(), OnlineError> {
+        Self::check_rows(layout, rows)?;
+        let mut wtxn = self.write_txn()?;
+        self.write_in(&mut wtxn, layout, rows, Some(0))?;
+        // Dropping the transaction aborts it: nothing is stored.
+        Ok(())
+    }
+
+    /// One transaction for all the keys.
+    async fn delete(&self, view: &str, keys: &[&str]) -> Result<(), OnlineError> {
+        let prefix = row_prefix(view);
+        let mut wtxn = self.write_txn()?;
+        let mut key = prefix.clone();
+        for entity in keys {
+            if prefix.len() + entity.len() > MAX_KEY_BYTES {
+                continue; // no such key can have been written
+            }
+            key.truncate(prefix.len());
+            key.extend_from_slice(entity.as_bytes());
+            self.inner
+                .rows
+                .delete(&mut wtxn, &key)
+                .map_err(|e| self.lmdb_err(e))?;
+        }
+        let Txn { txn, _open } = wtxn;
+        txn.commit().map_err(|e| self.lmdb_err(e))
     }
 
     async fn read(
@@ -283,7 +464,7 @@ impl OnlineStore for EmbeddedStore {
     ) -> Result<(Arc<ViewLayout>, Vec<Option<FeatureRow>>), OnlineError> {
         let inner = &self.inner;
         // One read transaction: the layout and the rows come from the same commit.
-        let rtxn = inner.env.read_txn().map_err(|e| self.lmdb_err(e))?;
+        let rtxn = self.read_txn()?;
         let Some(layout) = self.current_layout(&rtxn, view)? else {
             return Err(OnlineError::UnknownView {
                 view: view.to_string(),
@@ -316,12 +497,12 @@ impl OnlineStore for EmbeddedStore {
     }
 
     async fn layout(&self, view: &str) -> Result<Option<Arc<ViewLayout>>, OnlineError> {
-        let rtxn = self.inner.env.read_txn().map_err(|e| self.lmdb_err(e))?;
+        let rtxn = self.read_txn()?;
         self.current_layout(&rtxn, view)
     }
 
     async fn offline_version(&self, view: &str) -> Result<Option<u64>, OnlineError> {
-        let rtxn = self.inner.env.read_txn().map_err(|e| self.lmdb_err(e))?;
+        let rtxn = self.read_txn()?;
         let version = self
             .inner
             .meta
@@ -341,6 +522,7 @@ mod tests {
         let config = EmbeddedStoreConfig {
             path: dir.path().join("online"),
             map_size_mib: usize::MAX / 1024,
+            max_readers: crate::embedded::config::DEFAULT_MAX_READERS,
         };
         match EmbeddedStore::open(&config) {
             Err(OnlineError::Config { key, problem }) => {

@@ -109,3 +109,118 @@ async fn reader_sees_whole_states_while_another_process_writes_and_survives_its_
     let seen = generations(&store.read("v", &asked).await.unwrap());
     assert!(seen.iter().all(|g| *g == next as f64));
 }
+
+/// Not a test of its own: the body of a reader process that dies reading.
+/// It opens the store with LMDB directly (any program may), begins a read
+/// transaction, says so and waits to be killed, leaving its reader slot
+/// behind.
+#[test]
+fn dying_reader_process() {
+    let Ok(path) = std::env::var("QUIVER_TEST_DYING_READER") else {
+        return;
+    };
+    // SAFETY: the store's files are only used through LMDB.
+    let env = unsafe {
+        heed::EnvOpenOptions::new()
+            .read_txn_without_tls()
+            .max_dbs(2)
+            .open(&path)
+    }
+    .unwrap();
+    let _reading = env.read_txn().unwrap();
+    println!("reading");
+    std::thread::sleep(Duration::from_secs(600));
+}
+
+/// Not a test of its own: the body of a process that opens the store the
+/// way quiver does and reads, printing how many dead readers the open
+/// cleared.
+#[tokio::test]
+async fn opening_reader_process() {
+    let Ok(path) = std::env::var("QUIVER_TEST_OPENING_READER") else {
+        return;
+    };
+    let config = EmbeddedStoreConfig {
+        max_readers: 150,
+        ..EmbeddedStoreConfig::at(path)
+    };
+    let store = EmbeddedStore::open(&config).unwrap();
+    store.read("v", &["MAC000000"]).await.unwrap();
+    println!("cleared {}", store.stale_readers_cleared());
+}
+
+fn run_child(test: &str, var: &str, path: &std::path::Path) -> std::process::Child {
+    Command::new(std::env::current_exe().unwrap())
+        .args([test, "--exact", "--nocapture", "--test-threads", "1"])
+        .env(var, path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits for `child` to print `prefix` (after the test harness's own
+/// words on that line), and returns the line from there.
+fn wait_for_line(child: &mut std::process::Child, prefix: &str) -> String {
+    use std::io::BufRead;
+    let stdout = child.stdout.as_mut().unwrap();
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    loop {
+        match lines.next() {
+            Some(Ok(line)) if line.contains(prefix) => {
+                return line[line.find(prefix).unwrap_or_default()..].to_string();
+            }
+            Some(_) => {}
+            None => panic!("the child process ended without printing `{prefix}`"),
+        }
+    }
+}
+
+/// A reader process that dies keeps its slot of LMDB's reader table until
+/// every process has closed the store; a server that runs for months would
+/// see them pile up until no one can read. Every open clears them: with a
+/// table of 150 slots, 200 readers killed while reading (while this
+/// process keeps the store open) never stop a process that opens the
+/// store afterwards from reading.
+#[tokio::test]
+async fn readers_killed_while_reading_never_fill_the_reader_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("online");
+    let config = EmbeddedStoreConfig {
+        max_readers: 150,
+        ..EmbeddedStoreConfig::at(&path)
+    };
+    let store = EmbeddedStore::open(&config).unwrap();
+    store
+        .write(&layout("v"), &[row("MAC000000", 1, 1.0)], Some(0))
+        .await
+        .unwrap();
+    for batch in 0..4 {
+        let mut dying: Vec<_> = (0..50)
+            .map(|_| {
+                run_child(
+                    "processes::dying_reader_process",
+                    "QUIVER_TEST_DYING_READER",
+                    &path,
+                )
+            })
+            .collect();
+        for child in &mut dying {
+            wait_for_line(child, "reading");
+        }
+        for child in &mut dying {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+        let mut opening = run_child(
+            "processes::opening_reader_process",
+            "QUIVER_TEST_OPENING_READER",
+            &path,
+        );
+        let line = wait_for_line(&mut opening, "cleared ");
+        assert!(opening.wait().unwrap().success());
+        assert_eq!(line, "cleared 50", "batch {batch}");
+        // This process, open all along, reads too.
+        assert!(store.read("v", &["MAC000000"]).await.unwrap()[0].is_some());
+    }
+}

@@ -186,6 +186,53 @@ async fn http_threads_answer_every_connection() {
     server.stop().await.expect("a clean shutdown");
 }
 
+/// Every HTTP thread reads the store: with 300 of them, more than LMDB's
+/// default reader table of 126 slots, none may answer 500 for want of a
+/// slot (`MDB_READERS_FULL`). Each connection goes to the thread with the
+/// fewest open, and all stay open until every one has been admitted, so
+/// the reads are spread over the threads, many at the same moment.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hundreds_of_http_threads_never_run_out_of_store_reader_slots() {
+    const THREADS: usize = 300;
+    let (_repo, definitions) = computed_repo().await;
+    let server = start(
+        &definitions,
+        ServeConfig {
+            http_threads: THREADS,
+            max_concurrent_requests: 2 * THREADS,
+            // Opening 300 connections on a loaded machine can take a while.
+            header_timeout_secs: 300.0,
+            body_timeout_secs: 300.0,
+            ..test_config()
+        },
+    )
+    .await;
+    let body = body();
+    let mut stalled = Vec::with_capacity(THREADS);
+    for _ in 0..THREADS {
+        stalled.push(start_slow_post(server.http, &body, 10).await);
+    }
+    server.wait_for_in_flight(THREADS).await;
+    let answers = stalled.into_iter().map(|mut stream| {
+        let rest = body[10..].to_vec();
+        tokio::spawn(async move {
+            stream.write_all(&rest).await.unwrap();
+            read_response(stream).await
+        })
+    });
+    for answer in futures::future::join_all(answers).await {
+        let answer = answer.unwrap();
+        assert_eq!(
+            answer.status,
+            200,
+            "{}",
+            String::from_utf8_lossy(&answer.body)
+        );
+        assert_eq!(answer.json()["results"][1]["values"], json!([2.0]));
+    }
+    server.stop().await.expect("a clean shutdown");
+}
+
 async fn shutdown_drains(config: ServeConfig) {
     let (_repo, definitions) = computed_repo().await;
     let mut server = start(&definitions, config).await;

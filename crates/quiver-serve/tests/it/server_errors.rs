@@ -47,6 +47,10 @@ impl OnlineStore for BrokenStore {
     async fn offline_version(&self, _view: &str) -> Result<Option<u64>, OnlineError> {
         Err(failure())
     }
+
+    async fn delete(&self, _view: &str, _keys: &[&str]) -> Result<(), OnlineError> {
+        Err(failure())
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

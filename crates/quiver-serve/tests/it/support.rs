@@ -257,6 +257,10 @@ impl OnlineStore for GatedStore {
     async fn offline_version(&self, view: &str) -> Result<Option<u64>, OnlineError> {
         self.inner.offline_version(view).await
     }
+
+    async fn delete(&self, view: &str, keys: &[&str]) -> Result<(), OnlineError> {
+        self.inner.delete(view, keys).await
+    }
 }
 
 async fn start_with_store(
