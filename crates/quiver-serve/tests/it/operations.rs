@@ -189,7 +189,7 @@ async fn http_threads_answer_every_connection() {
 /// Every HTTP thread reads the store: with 300 of them, more than LMDB's
 /// default reader table of 126 slots, none may answer 500 for want of a
 /// slot (`MDB_READERS_FULL`). Each connection goes to the thread with the
-/// fewest open, and all stay open until every one has been admitted, so
+/// fewest open, and all stay open until every one has sent its headers, so
 /// the reads are spread over the threads, many at the same moment.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hundreds_of_http_threads_never_run_out_of_store_reader_slots() {
@@ -212,7 +212,9 @@ async fn hundreds_of_http_threads_never_run_out_of_store_reader_slots() {
     for _ in 0..THREADS {
         stalled.push(start_slow_post(server.http, &body, 10).await);
     }
-    server.wait_for_in_flight(THREADS).await;
+    // Every connection has sent its headers and waits on its body (a
+    // request is admitted once its body is in), so all stay open meanwhile.
+    server.wait_for_bodies_arriving(THREADS).await;
     let answers = stalled.into_iter().map(|mut stream| {
         let rest = body[10..].to_vec();
         tokio::spawn(async move {
