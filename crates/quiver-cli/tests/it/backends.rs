@@ -4,24 +4,10 @@
 //! against the embedded store's answers for the same data. Needs the
 //! `integration` feature and the servers; a missing server fails the test.
 
-use crate::support::{energy_repo, get_json, ok, serve};
+use crate::support::{energy_repo, get_json, http_get, ok, serve};
 use quiver_test::servers::online_store_table;
-use std::io::{Read, Write};
-use std::net::TcpStream;
 
 const IDS: [&str; 3] = ["MAC000002", "MAC000003", "MAC000404"];
-
-fn http_get(addr: &str, path: &str) -> String {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    response
-}
 
 /// The journey on the store `online_store` configures, against the embedded
 /// store's answers for the same data.

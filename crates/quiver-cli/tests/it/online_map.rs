@@ -3,11 +3,9 @@
 //! whose rows would not fit fails before its offline commit, and the
 //! repair of a store more than half full fits.
 
-use crate::support::{command, get_json, ok, serve};
+use crate::support::{command, get_json, http_get, ok, serve};
 use quiver_test::TestRepo;
 use quiver_test::repo::{ENERGY_HEADER, energy_line};
-use std::io::{Read, Write};
-use std::net::TcpStream;
 
 /// A repository on the embedded store with a map of `map_size_mib`, whose
 /// source has one reading on `day` for each of `households`.
@@ -52,18 +50,6 @@ fn run(repo: &TestRepo) -> std::process::Output {
     command(&["run", "energy_features", "--repo", path(repo), "--quiet"])
         .output()
         .unwrap()
-}
-
-fn http_get(addr: &str, path: &str) -> String {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    response
 }
 
 fn data_mdb_bytes(repo: &TestRepo) -> u64 {

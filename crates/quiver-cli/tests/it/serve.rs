@@ -1,22 +1,9 @@
 //! `quiver serve` as a process: settings from flags and `QUIVER_*`, the
 //! bound addresses on stderr, and a clean exit on SIGTERM.
 
-use crate::support::{energy_repo, ok, serve, serve_with};
-use std::io::{Read, Write};
-use std::net::TcpStream;
+use crate::support::{energy_repo, http_get as get, ok, serve, serve_with};
+use std::io::Read;
 use std::time::{Duration, Instant};
-
-fn get(addr: &str, path: &str) -> String {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    response
-}
 
 #[test]
 fn serve_answers_then_stops_on_sigterm() {

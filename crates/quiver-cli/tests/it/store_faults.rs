@@ -4,8 +4,6 @@
 //! serving, full part-way through a job's write.
 
 use crate::support::{energy_repo, get_json, ok, serve};
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -112,15 +110,8 @@ fn use_redis(repo: &str, url: &str, more: &str) {
 }
 
 /// Status line and body of `GET path`.
-fn http_get(addr: &str, path: &str) -> (u16, String) {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
+fn http_status_and_body(addr: &str, path: &str) -> (u16, String) {
+    let response = crate::support::http_get(addr, path);
     let status = response[9..12].parse().unwrap();
     let body = response.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
     (status, body)
@@ -130,7 +121,7 @@ fn http_get(addr: &str, path: &str) -> (u16, String) {
 fn wait_for(addr: &str, path: &str, status: u16) -> String {
     let started = Instant::now();
     loop {
-        let (got, body) = http_get(addr, path);
+        let (got, body) = http_status_and_body(addr, path);
         if got == status {
             return body;
         }
@@ -155,13 +146,13 @@ fn the_server_follows_its_store_down_and_up_without_a_restart() {
     // Started while its store is down: up, but not ready, and saying why.
     let served = serve(&["--repo", &repo, "--http-addr", "127.0.0.1:0"], &[]);
     let address = format!("127.0.0.1:{}", redis.port);
-    let (status, body) = http_get(&served.http, "/ready");
+    let (status, body) = http_status_and_body(&served.http, "/ready");
     assert_eq!(status, 503, "{body}");
     assert!(
         body.contains("store_unavailable") && body.contains(&address),
         "{body}"
     );
-    let (status, body) = http_get(&served.http, "/features/energy_features/MAC000002");
+    let (status, body) = http_status_and_body(&served.http, "/features/energy_features/MAC000002");
     assert_eq!(status, 503, "{body}");
     assert!(body.contains("store_unavailable"), "{body}");
 
@@ -175,7 +166,7 @@ fn the_server_follows_its_store_down_and_up_without_a_restart() {
     // naming it, none hangs past the configured timeouts.
     redis.stop();
     let started = Instant::now();
-    let (status, body) = http_get(&served.http, "/features/energy_features/MAC000002");
+    let (status, body) = http_status_and_body(&served.http, "/features/energy_features/MAC000002");
     assert_eq!(status, 503, "{body}");
     assert!(body.contains(&address), "{body}");
     assert!(
@@ -183,7 +174,7 @@ fn the_server_follows_its_store_down_and_up_without_a_restart() {
         "a request waited {:?} for a dead store (timeouts: 500 ms)",
         started.elapsed()
     );
-    assert_eq!(http_get(&served.http, "/ready").0, 503);
+    assert_eq!(http_status_and_body(&served.http, "/ready").0, 503);
 
     // And recovers by itself when it is back.
     redis.start();
