@@ -42,6 +42,8 @@ pub(crate) struct AppState {
     pub http_online: EndpointMetrics,
     pub http_entity: EndpointMetrics,
     pub grpc_online: EndpointMetrics,
+    /// gRPC `GetOnlineFeaturesColumnar`.
+    pub grpc_columnar: EndpointMetrics,
 }
 
 impl AppState {

@@ -106,6 +106,7 @@ impl Server {
             http_online: EndpointMetrics::new("http_get_online_features"),
             http_entity: EndpointMetrics::new("http_get_features"),
             grpc_online: EndpointMetrics::new("grpc_get_online_features"),
+            grpc_columnar: EndpointMetrics::new("grpc_get_online_features_columnar"),
         });
         Ok(Server {
             state,
