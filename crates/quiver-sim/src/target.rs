@@ -7,7 +7,7 @@
 //! per id before the run.
 
 use crate::record::RequestError;
-use crate::{FeatureSelection, KeySpace, SimError, SimSettings, TargetSpec};
+use crate::{FeatureSelection, GrpcRpc, KeySpace, SimError, SimSettings, TargetSpec};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
@@ -58,6 +58,8 @@ pub struct HttpTarget {
 
 /// A gRPC target's endpoint and prepared requests.
 pub struct GrpcTarget {
+    /// The RPC called.
+    rpc: GrpcRpc,
     endpoint: Endpoint,
     /// `host:port`, for TLS connections made here.
     address: String,
@@ -283,8 +285,8 @@ impl Target {
             TargetSpec::Http { url } => {
                 Target::Http(Arc::new(HttpTarget::new(url, settings, keys)?))
             }
-            TargetSpec::Grpc { url } => {
-                Target::Grpc(Arc::new(GrpcTarget::new(url, settings, keys)?))
+            TargetSpec::Grpc { url, rpc } => {
+                Target::Grpc(Arc::new(GrpcTarget::new(url, *rpc, settings, keys)?))
             }
         };
         // Fail before the run, with a clear message, if the target is not there.
@@ -374,7 +376,12 @@ impl HttpTarget {
 }
 
 impl GrpcTarget {
-    fn new(url: &str, settings: &SimSettings, keys: &KeySpace) -> Result<GrpcTarget, SimError> {
+    fn new(
+        url: &str,
+        rpc: GrpcRpc,
+        settings: &SimSettings,
+        keys: &KeySpace,
+    ) -> Result<GrpcTarget, SimError> {
         let endpoint = Endpoint::from_shared(url.to_string())
             .map_err(|e| SimError::Setting {
                 setting: "--url",
@@ -413,6 +420,7 @@ impl GrpcTarget {
             Vec::new()
         };
         Ok(GrpcTarget {
+            rpc,
             endpoint,
             address,
             tls,
@@ -489,11 +497,19 @@ impl Connection {
                 }
                 result
             }
-            Connection::Grpc { target, client } => client
-                .get_online_features(target.call(ids))
-                .await
-                .map(|_| ())
-                .map_err(|status| RequestError::Grpc(status.code(), status.message().to_string())),
+            Connection::Grpc { target, client } => {
+                let call = target.call(ids);
+                // The whole answer is decoded either way, as a client would.
+                let answered = match target.rpc {
+                    GrpcRpc::Feast => client.get_online_features(call).await.map(|_| ()),
+                    GrpcRpc::Columnar => {
+                        client.get_online_features_columnar(call).await.map(|_| ())
+                    }
+                };
+                answered.map_err(|status| {
+                    RequestError::Grpc(status.code(), status.message().to_string())
+                })
+            }
         }
     }
 
@@ -781,7 +797,13 @@ mod tests {
             body(&bodies, &[0, 1])["entities"]["id"],
             serde_json::json!([12, -7])
         );
-        let grpc = GrpcTarget::new("http://127.0.0.1:1", &settings(features, 1), &keys).unwrap();
+        let grpc = GrpcTarget::new(
+            "http://127.0.0.1:1",
+            GrpcRpc::Feast,
+            &settings(features, 1),
+            &keys,
+        )
+        .unwrap();
         let request = grpc.request(&[1]);
         assert_eq!(
             request.entities["id"].val[0].val,
@@ -795,14 +817,15 @@ mod tests {
         let features = FeatureSelection::Features(vec!["v:f".into()]);
         let mut settings = settings(features, 1);
         settings.access.headers = vec!["x-api-key: k1".parse().unwrap()];
-        let grpc = GrpcTarget::new("http://127.0.0.1:1", &settings, &keys).unwrap();
+        let grpc = GrpcTarget::new("http://127.0.0.1:1", GrpcRpc::Feast, &settings, &keys).unwrap();
         let call = grpc.call(&[0]);
         assert_eq!(call.metadata().get("x-api-key").unwrap(), "k1");
         let http = HttpTarget::new("http://127.0.0.1:1", &settings, &keys).unwrap();
         assert_eq!(http.headers[0].1, "k1");
         // A `-bin` key names binary gRPC metadata, which a text value cannot be.
         settings.access.headers = vec!["token-bin: abc".parse().unwrap()];
-        let Err(error) = GrpcTarget::new("http://127.0.0.1:1", &settings, &keys) else {
+        let Err(error) = GrpcTarget::new("http://127.0.0.1:1", GrpcRpc::Feast, &settings, &keys)
+        else {
             panic!("a -bin key was accepted");
         };
         assert!(
