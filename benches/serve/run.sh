@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # `quiver serve` under load, on the demo data (5,560 households, 22 features
-# plus key and event time), with two load generators in the same run:
-# `quiver simulate` and wrk (an independent HTTP tool, `apt-get install wrk`).
-# Server and generators share this machine, as issue 3 asks.
+# plus key and event time), with independent load generators in the same
+# run: `quiver simulate` over HTTP and gRPC (both answer shapes), wrk for
+# HTTP (`apt-get install wrk`) and ghz for gRPC (`go install
+# github.com/bojand/ghz/cmd/ghz@v0.120.0`), 1-id and 100-id requests. Each
+# line also gives the server's CPU time per request, which does not depend
+# on how hungry the generator is. Server and generators share this machine.
 #
-# Usage: [SERVER_THREADS=N] [HTTP_THREADS=N] [REPO=DIR] benches/serve/run.sh [SECONDS]
+# Usage: [SERVER_THREADS=N] [HTTP_THREADS=N] [QUIVER=release/quiver] [REPO=DIR] benches/serve/run.sh [SECONDS]
 #        (default 20 s per measurement; REPO: a repository where the demo job
 #        has run, else one is made)
 # Writes every simulate report under $OUT (default ./serve-bench) and prints
@@ -24,47 +27,87 @@ machine_line
 echo "ids: $(wc -l < "$ids"), every request asks for all 22 features of energy_features; server threads: ${SERVER_THREADS:-$(nproc)}, HTTP threads: ${HTTP_THREADS:-0}"
 
 # Server CPU time (user + system, clock ticks) and requests answered: their
-# ratio per measurement is steadier than throughput on a shared machine.
+# ratio per measurement is steadier than throughput on a shared machine, and
+# independent of how much CPU the load generator itself needs.
 server_cpu() { awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' "/proc/$server/stat"; }
 server_requests() {
   curl -fs http://127.0.0.1:6566/metrics | awk '/^quiver_serve_requests_total\{/ { n += $2 } END { print n + 0 }'
 }
-
-simulate() { # name, then simulate flags
-  local name="$1"; shift
-  local cpu0 requests0
-  cpu0="$(server_cpu)"; requests0="$(server_requests)"
-  "$quiver" simulate --repo "$repo" --ids-from "$ids" --warmup 3s \
-    --duration "${seconds}s" --quiet --out "$out/$name" "$@" >"$out/$name.txt" 2>&1 \
-    || { cat "$out/$name.txt" >&2; exit 1; }
+cpu0=0; requests0=0
+server_mark() { cpu0="$(server_cpu)"; requests0="$(server_requests)"; }
+server_cost() { # ", server CPU N us/request" since server_mark
   local cpu requests
   cpu="$(awk -v a="$cpu0" -v b="$(server_cpu)" 'BEGIN { print b - a }')"
   requests=$(( $(server_requests) - requests0 ))
-  python3 - "$name" "$out/$name/result.json" "$cpu" "$requests" <<'PY'
+  [ "$requests" -gt 0 ] && awk -v c="$cpu" -v n="$requests" 'BEGIN { printf ", server CPU %.1f us/request", c * 1e6 / n }'
+}
+
+simulate() { # name, then simulate flags
+  local name="$1"; shift
+  server_mark
+  "$quiver" simulate --repo "$repo" --ids-from "$ids" --warmup 3s \
+    --duration "${seconds}s" --quiet --out "$out/$name" "$@" >"$out/$name.txt" 2>&1 \
+    || { cat "$out/$name.txt" >&2; exit 1; }
+  local cost; cost="$(server_cost)"
+  python3 - "$name" "$out/$name/result.json" "$cost" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[2]))
 t, s = r["totals"], r["response_time"]["summary"]
-cpu, requests = float(sys.argv[3]), int(sys.argv[4])
-per_request = f", server CPU {cpu * 1e6 / requests:.1f} us/request" if requests else ""
-print(f"{sys.argv[1]:<28} simulate: {t['throughput_rps']:,.0f} req/s ({t['ids_per_second']:,.0f} rows/s), "
+print(f"{sys.argv[1]:<30} simulate: {t['throughput_rps']:,.0f} req/s ({t['ids_per_second']:,.0f} rows/s), "
       f"p50 {s['p50_us']:.0f} us, p99 {s['p99_us']:.0f} us, p99.9 {s['p999_us']:.0f} us, "
-      f"errors {t['errors']}{per_request}")
+      f"errors {t['errors']}{sys.argv[3]}")
 PY
 }
 
 wrk_run() { # name, batch, connections
-  printf '%-28s ' "$1"
-  BATCH="$2" IDS_FILE="$ids" wrk -t1 -c"$3" -d"${seconds}s" \
-    -s "$root/benches/serve/request.lua" http://127.0.0.1:6566 | grep '^wrk:'
+  server_mark
+  local line; line="$(BATCH="$2" IDS_FILE="$ids" wrk -t1 -c"$3" -d"${seconds}s" \
+    -s "$root/benches/serve/request.lua" http://127.0.0.1:6566 | grep '^wrk:')"
+  printf '%-30s %s%s\n' "$1" "$line" "$(server_cost)"
+}
+
+# ghz, an independent gRPC load generator (Go), on the first BATCH ids of
+# the file for every call: NAME, RPC, BATCH, CONCURRENCY.
+ghz_bin="${GHZ:-$(command -v ghz || echo "$HOME/go/bin/ghz")}"
+ghz_run() {
+  [ -x "$ghz_bin" ] || { printf '%-30s ghz not installed (go install github.com/bojand/ghz/cmd/ghz@v0.120.0)\n' "$1"; return; }
+  python3 - "$ids" "$3" > "$work/ghz-$1.json" <<'PY'
+import json, sys
+ids = [l.strip() for l in open(sys.argv[1])][: int(sys.argv[2])]
+names = """energy_median energy_mean energy_max energy_count energy_std energy_sum energy_min
+energy_sum_3months energy_sum_6months energy_sum_1yr energy_count_3months energy_count_6months
+energy_count_1yr energy_max_3months energy_max_6months energy_max_1yr energy_mean_3months
+energy_mean_6months energy_mean_1yr energy_stddev_3months energy_stddev_6months energy_stddev_1yr""".split()
+print(json.dumps({"features": {"val": ["energy_features:" + n for n in names]},
+                  "entities": {"id": {"val": [{"string_val": i} for i in ids]}}}))
+PY
+  server_mark
+  "$ghz_bin" --insecure --proto "$root/proto/quiver/serving/v1/serving.proto" --import-paths "$root/proto" \
+    --call "quiver.serving.v1.ServingService/$2" -D "$work/ghz-$1.json" -c "$4" --connections "$4" \
+    -z "${seconds}s" --format json 127.0.0.1:6570 > "$work/ghz-$1.out" 2>&1 || { cat "$work/ghz-$1.out" >&2; exit 1; }
+  python3 - "$1" "$work/ghz-$1.out" "$3" "$(server_cost)" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[2]))
+p = {d["percentage"]: d["latency"] / 1000 for d in r["latencyDistribution"] or []}
+errors = sum((r.get("statusCodeDistribution") or {}).get(k, 0) for k in (r.get("statusCodeDistribution") or {}) if k != "OK")
+print(f"{sys.argv[1]:<30} ghz: {r['rps']:,.0f} req/s ({r['rps'] * int(sys.argv[3]):,.0f} rows/s), "
+      f"p50 {p.get(50, 0):.0f} us, p99 {p.get(99, 0):.0f} us, errors {errors}{sys.argv[4]}")
+PY
 }
 
 simulate http-1id-closed --target http --workers 32
 wrk_run http-1id-closed 1 32
+simulate grpc-columnar-1id-closed --target grpc --workers 32
+simulate grpc-feast-1id-closed --target grpc --grpc-rpc feast --workers 32
+ghz_run ghz-columnar-1id-closed GetOnlineFeaturesColumnar 1 32
+ghz_run ghz-feast-1id-closed GetOnlineFeatures 1 32
+simulate http-100ids-closed --target http --workers 8 --batch-size 100
+wrk_run http-100ids-closed 100 8
+simulate grpc-columnar-100ids-closed --target grpc --workers 8 --batch-size 100
+simulate grpc-feast-100ids-closed --target grpc --grpc-rpc feast --workers 8 --batch-size 100
+ghz_run ghz-columnar-100ids-closed GetOnlineFeaturesColumnar 100 8
+ghz_run ghz-feast-100ids-closed GetOnlineFeatures 100 8
 simulate http-1id-open-20k --target http --rate 20000
 # The generator's own floor at that rate, with nothing behind it.
 simulate noop-open-20k --target noop --rate 20000
-simulate http-100ids-closed --target http --workers 8 --batch-size 100
-wrk_run http-100ids-closed 100 8
-simulate grpc-1id-closed --target grpc --workers 32
-simulate grpc-100ids-closed --target grpc --workers 8 --batch-size 100
 simulate store-1id-closed --target store --workers 2
