@@ -1,6 +1,6 @@
 //! [`Server`]: binds the HTTP and gRPC listeners, then serves both until a
 //! shutdown future completes, draining in-flight requests for up to
-//! `shutdown_grace_secs`. HTTP connections are accepted in one place and
+//! `shutdown_grace`. HTTP connections are accepted in one place and
 //! served on the shared Tokio runtime, or with `http_threads` on that many
 //! single-threaded runtimes of its own (`handover`); gRPC connections are
 //! accepted by `grpc_listener`. On both ports `listener` holds each
@@ -100,7 +100,7 @@ impl Server {
             limiter: Arc::new(Semaphore::new(config.max_concurrent_requests)),
             max_concurrent_requests: config.max_concurrent_requests,
             max_body_bytes: config.max_body_bytes,
-            body_timeout: Duration::from_secs_f64(config.body_timeout_secs),
+            body_timeout: config.body_timeout,
             body_budget: BodyBudget::new(config.max_buffered_body_bytes),
             ready: AtomicBool::new(true),
             http_online: EndpointMetrics::new("http_get_online_features"),
@@ -152,11 +152,11 @@ impl Server {
     /// accepting, lets in-flight requests finish within the grace period,
     /// and returns.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), StartupError> {
-        let grace = Duration::from_secs_f64(self.config.shutdown_grace_secs);
+        let grace = self.config.shutdown_grace;
         let handle = axum_server::Handle::new();
         let (stop_tx, mut stop_rx) = watch::channel(false);
         let app = http::router(self.state.clone()).into_make_service();
-        let header_timeout = Duration::from_secs_f64(self.config.header_timeout_secs);
+        let header_timeout = self.config.header_timeout;
         let http_tls = self.tls.as_ref().map(|tls| tls.http.clone());
         let h2 = Http2Limits {
             max_concurrent_streams: self.config.max_concurrent_streams,
@@ -222,7 +222,7 @@ impl Server {
         // server reset (MadeYouReset): beyond those the connection is closed.
         // Calls beyond `max_concurrent_requests` get a fast UNAVAILABLE.
         let grpc_router = tonic::transport::Server::builder()
-            .timeout(Duration::from_secs_f64(self.config.body_timeout_secs))
+            .timeout(self.config.body_timeout)
             .http2_keepalive_interval(Some(Duration::from_secs(30)))
             .max_concurrent_streams(Some(h2.max_concurrent_streams))
             .http2_max_pending_accept_reset_streams(Some(MAX_PENDING_ACCEPT_RESET_STREAMS))

@@ -64,7 +64,7 @@ async fn silent_connections_are_closed(tls: bool) {
     let (_repo, definitions) = computed_repo().await;
     let cert = TestCert::generate();
     let config = ServeConfig {
-        header_timeout_secs: 0.3,
+        header_timeout: Duration::from_millis(300),
         tls_cert: tls.then(|| cert.cert_path()),
         tls_key: tls.then(|| cert.key_path()),
         ..test_config()
@@ -126,7 +126,7 @@ async fn connections_that_never_send_a_request_head_are_closed_under_tls() {
 async fn a_connection_that_made_a_request_outlives_the_head_deadline() {
     let (_repo, definitions) = computed_repo().await;
     let config = ServeConfig {
-        header_timeout_secs: 0.3,
+        header_timeout: Duration::from_millis(300),
         ..test_config()
     };
     let server = start(&definitions, config).await;
@@ -157,7 +157,7 @@ async fn idle_connections_beyond_the_cap_make_room(http_threads: usize) {
     let config = ServeConfig {
         max_connections: 32,
         // Long enough that no idle connection is closed for its deadline.
-        header_timeout_secs: 120.0,
+        header_timeout: Duration::from_secs(120),
         http_threads,
         ..test_config()
     };
@@ -236,7 +236,7 @@ async fn when_every_slot_has_made_a_request_new_connections_are_refused() {
     let (_repo, definitions) = computed_repo().await;
     let config = ServeConfig {
         max_connections: 2,
-        header_timeout_secs: 120.0,
+        header_timeout: Duration::from_secs(120),
         ..test_config()
     };
     let server = start(&definitions, config).await;

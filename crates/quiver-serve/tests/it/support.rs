@@ -123,7 +123,7 @@ pub fn test_config() -> ServeConfig {
         grpc_addr: "127.0.0.1:0".parse().unwrap(),
         max_ids_per_request: 5,
         max_body_bytes: 4096,
-        shutdown_grace_secs: 5.0,
+        shutdown_grace: Duration::from_secs(5),
         ..ServeConfig::default()
     }
 }
