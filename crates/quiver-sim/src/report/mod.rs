@@ -5,7 +5,7 @@
 mod charts;
 mod compare;
 mod html;
-pub mod png;
+mod png;
 
 pub use compare::compare_table;
 
