@@ -79,8 +79,11 @@ pub struct RunSummary {
     pub elapsed: Duration,
 }
 
-/// Test hook: abort the process right after the offline commit, before the
-/// online write, to prove the next run repairs the online store.
+/// Fail point (only with the `fail-points` feature, which tests turn on):
+/// abort the process right after the offline commit, before the online
+/// write, to prove the next run repairs the online store. A binary built
+/// without the feature has neither the variable's name nor the check.
+#[cfg(feature = "fail-points")]
 const ABORT_AFTER_OFFLINE_COMMIT: &str = "QUIVER_TEST_ABORT_AFTER_OFFLINE_COMMIT";
 
 /// Runs the feature job of `view_name`: compute once, write both stores.
@@ -337,6 +340,7 @@ pub async fn run_view(
     let commit = offline.commit(view, staged, mode).await?;
     tracing::info!(view = %view.name, seconds = started.elapsed().as_secs_f64(), peak_rss_mib = peak_rss_mib(), "Committed the offline table.");
     let committed = Some(commit.version) != version_before;
+    #[cfg(feature = "fail-points")]
     if committed && std::env::var_os(ABORT_AFTER_OFFLINE_COMMIT).is_some() {
         std::process::abort();
     }
