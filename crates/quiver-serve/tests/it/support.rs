@@ -3,8 +3,8 @@
 //! slow, malformed or half-finished client on a raw socket
 //! ([`parse_response`] reads what such a client gets back).
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+pub use bytes::Bytes;
+pub use http_body_util::{BodyExt, Full};
 use quiver_core::{FeatureRepo, Registry};
 use quiver_offline::OfflineStore;
 use quiver_online::{EntityRow, FeatureRow, OnlineError, OnlineStore, ViewLayout, WriteOutcome};
@@ -393,6 +393,21 @@ where
         headers,
         body: body.to_vec(),
     }
+}
+
+/// An HTTP/1.1 connection of hyper's client, kept open between requests.
+pub type KeepAlive = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
+
+/// Opens a [`KeepAlive`] connection to `addr`. The connection closes when
+/// the returned handle is dropped.
+pub async fn keep_alive(addr: SocketAddr) -> KeepAlive {
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let (sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp))
+            .await
+            .unwrap();
+    tokio::spawn(connection);
+    sender
 }
 
 /// The response to a raw request a test wrote itself, from the bytes read
