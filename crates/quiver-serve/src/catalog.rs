@@ -38,6 +38,8 @@ pub(crate) struct ViewEntry {
     pub ttl_micros: Option<i64>,
     /// The declared features, in declared order.
     pub features: Vec<String>,
+    /// Their declared types, in the same order.
+    pub feature_types: Vec<ValueType>,
     /// The same, to look a requested feature up in constant time.
     feature_set: HashSet<String>,
     /// Store read latency of this view.
@@ -92,6 +94,9 @@ pub(crate) struct FeatureColumn {
     pub short_name: String,
     /// `view__feature`.
     pub full_name: String,
+    /// The declared type: the column's type while the store has no layout
+    /// carrying the feature.
+    pub declared_type: ValueType,
 }
 
 impl PlannedView {
@@ -129,6 +134,7 @@ impl Catalog {
                             .saturating_mul(1_000_000)
                     }),
                     features: view.features.iter().map(|f| f.name.clone()).collect(),
+                    feature_types: view.features.iter().map(|f| f.value_type).collect(),
                     feature_set: view.features.iter().map(|f| f.name.clone()).collect(),
                     read_seconds: metrics::histogram!(
                         "quiver_serve_store_read_seconds",
@@ -304,9 +310,15 @@ impl Catalog {
             };
             let planned = &mut plan.views[view_index];
             planned.features.push(reference.feature.clone());
+            let declared_type = view
+                .features
+                .iter()
+                .position(|f| *f == reference.feature)
+                .map_or(ValueType::String, |i| view.feature_types[i]);
             plan.columns.push(FeatureColumn {
                 view: view_index,
                 slot: planned.features.len() - 1,
+                declared_type,
                 full_name: format!("{}__{}", view.name, reference.feature),
                 short_name: reference.feature,
             });

@@ -29,9 +29,11 @@ mod lookup;
 mod metrics;
 mod request;
 mod server;
+mod table_versions;
 
 pub use config::{ConfigOverrides, LogFormat, ServeConfig};
 pub use error::{ErrorClass, ServeError, StartupError};
 pub use http::OPENAPI;
 pub use request::{EntityId, FeatureRequest, FeatureSelection, RequestLimits};
 pub use server::{RequestsInFlight, Server, shutdown_signal};
+pub use table_versions::TableVersionSource;
