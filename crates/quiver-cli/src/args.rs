@@ -420,16 +420,16 @@ pub struct SimulateRunArgs {
     #[arg(long)]
     pub rate: Option<f64>,
     /// Unrecorded requests before the measurement.
-    #[arg(long, default_value = "5s", value_parser = quiver_sim::parse_duration)]
+    #[arg(long, default_value = "5s", value_parser = duration_flag)]
     pub warmup: std::time::Duration,
     /// How long to measure.
-    #[arg(long, default_value = "30s", value_parser = quiver_sim::parse_duration, conflicts_with = "requests")]
+    #[arg(long, default_value = "30s", value_parser = duration_flag, conflicts_with = "requests")]
     pub duration: std::time::Duration,
     /// Measure this many requests instead of a duration.
     #[arg(long)]
     pub requests: Option<u64>,
     /// A request not answered within this time counts as a timeout.
-    #[arg(long, default_value = "1s", value_parser = quiver_sim::parse_duration)]
+    #[arg(long, default_value = "1s", value_parser = duration_flag)]
     pub timeout: std::time::Duration,
     /// Seed of the id draws.
     #[arg(long, default_value_t = 42)]
@@ -465,4 +465,14 @@ pub struct ServeArgs {
 pub enum LogFormatArg {
     Text,
     Json,
+}
+
+/// A `quiver simulate` duration flag (`30s`, `500ms`); a bare number of
+/// seconds still works, with a warning that says what to write instead.
+fn duration_flag(text: &str) -> Result<std::time::Duration, String> {
+    let (duration, deprecated) = quiver_sim::parse_duration(text)?;
+    if let Some(warning) = deprecated {
+        eprintln!("warning: {warning}");
+    }
+    Ok(duration)
 }

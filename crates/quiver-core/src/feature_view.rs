@@ -49,35 +49,38 @@ impl FeatureView {
     }
 }
 
-/// Parses a duration such as `90d`, `12h`, `30m`, `45s` or `2w` into seconds.
-pub(crate) fn parse_duration(text: &str) -> Option<u64> {
-    let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit())?;
-    let (number, unit) = text.split_at(split);
-    let number: u64 = number.parse().ok()?;
-    let scale = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3_600,
-        "d" => 86_400,
-        "w" => 7 * 86_400,
-        _ => return None,
-    };
-    number.checked_mul(scale)
+/// A view's `ttl` in seconds: the [`crate::duration`] grammar (`90d`,
+/// `12h`, `1d 12h`), longer than zero and a whole number of seconds, since
+/// stores count expiry in seconds.
+pub(crate) fn parse_ttl(text: &str) -> Result<u64, String> {
+    let duration = crate::duration::parse(text).map_err(|e| e.to_string())?;
+    if duration.is_zero() || duration.subsec_nanos() != 0 {
+        return Err(format!(
+            "`{text}` is not a whole number of seconds longer than 0; write one such as `90d` or `12h`"
+        ));
+    }
+    Ok(duration.as_secs())
 }
 
 #[cfg(test)]
 mod tests {
-    use super::parse_duration;
+    use super::parse_ttl;
 
     #[test]
-    fn durations_parse_with_units() {
-        assert_eq!(parse_duration("90d"), Some(90 * 86_400));
-        assert_eq!(parse_duration("12h"), Some(43_200));
-        assert_eq!(parse_duration("2w"), Some(1_209_600));
-        assert_eq!(parse_duration("45s"), Some(45));
-        for bad in ["", "d", "10", "10y", "-1d", "1.5d"] {
-            assert_eq!(parse_duration(bad), None, "{bad}");
+    fn ttls_are_durations_in_whole_seconds() {
+        assert_eq!(parse_ttl("90d"), Ok(90 * 86_400));
+        assert_eq!(parse_ttl("12h"), Ok(43_200));
+        assert_eq!(parse_ttl("2w"), Ok(1_209_600));
+        assert_eq!(parse_ttl("45s"), Ok(45));
+        assert_eq!(parse_ttl("1d 12h"), Ok(129_600));
+        for bad in ["", "d", "10", "-1d", "0s", "1500ms"] {
+            assert!(parse_ttl(bad).is_err(), "{bad}");
         }
+        assert!(parse_ttl("10").unwrap_err().contains("not a duration"));
+        assert!(
+            parse_ttl("1500ms")
+                .unwrap_err()
+                .contains("whole number of seconds")
+        );
     }
 }

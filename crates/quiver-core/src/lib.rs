@@ -11,6 +11,7 @@
 //! live in `quiver-job`, which reports them with the same [`DefinitionError`].
 #![deny(missing_docs)]
 
+pub mod duration;
 mod entity;
 mod error;
 mod feature_service;

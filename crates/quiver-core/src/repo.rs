@@ -1,7 +1,7 @@
 //! A feature repository: a folder with `quiver.toml`, the SQL it names, and
 //! (by default) the data the stores write under `data/`.
 
-use crate::feature_view::parse_duration;
+use crate::feature_view::parse_ttl;
 use crate::{
     BatchSource, DefinitionError, Entity, Feature, FeatureReference, FeatureService, FeatureView,
     OfflineStoreConfig, OnlineStoreConfig, SourceFormat, SourceLocation, ValueType,
@@ -406,12 +406,10 @@ impl Checker {
             self.identifier(&format!("{key}.event_time"), &v.event_time)?;
             let ttl_seconds = match &v.ttl {
                 None => None,
-                Some(text) => Some(parse_duration(text).filter(|s| *s > 0).ok_or_else(|| {
-                    self.invalid(
-                        format!("{key}.ttl"),
-                        format!("`{text}` is not a duration; write a whole number and a unit: s, m, h, d or w (such as `90d`)"),
-                    )
-                })?),
+                Some(text) => Some(
+                    parse_ttl(text)
+                        .map_err(|problem| self.invalid(format!("{key}.ttl"), problem))?,
+                ),
             };
             let (sql, sql_file) = match (v.sql, v.sql_file) {
                 (Some(sql), None) => (sql, None),

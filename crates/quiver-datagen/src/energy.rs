@@ -13,8 +13,11 @@ use chrono::{Datelike, NaiveDate};
 use rand::{RngExt, SeedableRng};
 use rand_pcg::Pcg64Mcg;
 use std::io::{self, Write};
+use std::path::{Path, PathBuf};
 
-/// The CSV header, in column order.
+/// The CSV header, in column order: the one definition of the energy
+/// columns (the template's `[sources.energy_daily.schema]` is checked
+/// against it, and test fixtures use it).
 pub const HEADER: &str = "household_id,day,energy_median,energy_mean,energy_max,energy_count,energy_std,energy_sum,energy_min";
 
 /// What to generate.
@@ -56,6 +59,45 @@ pub struct EnergyStats {
 /// The id of household number `index` (0-based): `MAC000002`, `MAC000003` …
 pub fn household_id(index: usize) -> String {
     format!("MAC{:06}", index + 2)
+}
+
+/// Writes the dataset as a CSV file at `path`, making its folder if needed:
+/// written beside it first and renamed, so a reader never sees half a file.
+pub fn write_csv_file(
+    config: &EnergyConfig,
+    path: &Path,
+    on_household: impl FnMut(usize),
+) -> Result<EnergyStats, WriteFileError> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|source| WriteFileError {
+            action: "create",
+            path: parent.to_path_buf(),
+            source,
+        })?;
+    }
+    let partial = path.with_extension("csv.partial");
+    let failed = |action, source| WriteFileError {
+        action,
+        path: partial.clone(),
+        source,
+    };
+    let file = std::fs::File::create(&partial).map_err(|e| failed("create", e))?;
+    let stats = write_csv(config, file, on_household).map_err(|e| failed("write", e))?;
+    std::fs::rename(&partial, path).map_err(|e| failed("rename", e))?;
+    Ok(stats)
+}
+
+/// A dataset file that could not be written.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot {action} {}", path.display())]
+pub struct WriteFileError {
+    /// `create`, `write` or `rename`.
+    pub action: &'static str,
+    /// The file or folder.
+    pub path: PathBuf,
+    /// Why.
+    #[source]
+    pub source: io::Error,
 }
 
 /// Writes the dataset as CSV to `out`, calling `on_household` after each
@@ -334,5 +376,19 @@ mod tests {
         }
         assert!(winter.0 / winter.1 as f64 > 1.2 * summer.0 / summer.1 as f64);
         assert!(empty_fields > 0, "no missing values at all");
+    }
+
+    #[test]
+    fn a_file_is_written_whole_into_a_new_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("data/energy.csv");
+        let stats = write_csv_file(&small(), &path, |_| {}).unwrap();
+        let (bytes, expected) = generate(&small());
+        assert_eq!(stats, expected);
+        assert_eq!(std::fs::read(&path).unwrap(), bytes);
+        let files: Vec<_> = std::fs::read_dir(path.parent().unwrap()).unwrap().collect();
+        assert_eq!(files.len(), 1, "no partial file left");
+        let error = write_csv_file(&small(), &path.join("under-a-file.csv"), |_| {}).unwrap_err();
+        assert_eq!(error.action, "create");
     }
 }

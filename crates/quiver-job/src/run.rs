@@ -11,9 +11,9 @@ use deltalake::datafusion::error::DataFusionError;
 use deltalake::datafusion::logical_expr::{cast, col, lit};
 use deltalake::datafusion::physical_plan::{ExecutionPlan, execute_stream};
 use futures::StreamExt;
-use quiver_core::{Entity, FeatureRepo, FeatureView, ValueType};
-use quiver_offline::{OfflineStore, WriteMode};
-use quiver_online::{OnlineStore, ViewLayout};
+use quiver_core::{BatchSource, Entity, FeatureRepo, FeatureView, ValueType};
+use quiver_offline::{OfflineCommit, OfflineStore, StagedFiles, WriteMode};
+use quiver_online::{OnlineStore, ViewLayout, WriteOutcome};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -79,11 +79,20 @@ pub struct RunSummary {
     pub elapsed: Duration,
 }
 
-/// Test hook: abort the process right after the offline commit, before the
-/// online write, to prove the next run repairs the online store.
+/// Fail point (only with the `fail-points` feature, which tests turn on):
+/// abort the process right after the offline commit, before the online
+/// write, to prove the next run repairs the online store. A binary built
+/// without the feature has neither the variable's name nor the check.
+#[cfg(feature = "fail-points")]
 const ABORT_AFTER_OFFLINE_COMMIT: &str = "QUIVER_TEST_ABORT_AFTER_OFFLINE_COMMIT";
 
 /// Runs the feature job of `view_name`: compute once, write both stores.
+///
+/// The phases, in order (docs/DESIGN.md, "One job, two commits, one order"):
+/// lock the view, bring a lagging online store back in step, plan the query,
+/// compute the rows and stage the offline files in one pass, find what a
+/// range replace must roll back online, check everything that could still
+/// fail, commit offline, write online (undoing the commit if that fails).
 pub async fn run_view(
     repo: &FeatureRepo,
     view_name: &str,
@@ -93,270 +102,434 @@ pub async fn run_view(
 ) -> Result<RunSummary, JobError> {
     let started = Instant::now();
     let view = repo.feature_view(view_name)?;
-    let entity = repo.entity_of(view);
-    let source = repo.source_of(view);
-    let location = source.location.to_string();
-    let layout = ViewLayout::of(view, entity);
-    let progress = &options.progress;
-    let compute_err = |e| JobError::Compute {
-        view: view.name.clone(),
-        source_name: source.name.clone(),
-        location: location.clone(),
-        source: Box::new(e),
-    };
-
     let _lock = lock_view(repo, &view.name)?;
-    let version_before = offline.version(&view.name).await?;
-    check_table_columns(view, entity, offline).await?;
-    progress.phase(format!("Checking online store of {}", view.name));
-    let repaired = repair_online(view, entity, &layout, online, offline, version_before).await?;
-
-    progress.phase(format!("Computing {} from {}", view.name, source.name));
-    let planned = plan_view(repo, view, Some(options.memory_limit)).await?;
-    let ctx = planned.ctx.clone();
-    let mut frame = planned.frame;
-    let mut range = None;
-    let mode = match &options.replace_range {
-        None => WriteMode::Append,
-        Some((start, end)) => {
-            let (time_type, start, end) = check_range(planned.event_time_type, start, end)?;
-            let in_range = col(view.event_time.as_str()).between(
-                cast(lit(start.clone()), time_type.clone()),
-                cast(lit(end.clone()), time_type),
-            );
-            frame = frame.filter(in_range.clone()).map_err(compute_err)?;
-            range = Some(in_range);
-            WriteMode::ReplaceRange { start, end }
-        }
+    let job = Job {
+        view,
+        entity: repo.entity_of(view),
+        source: repo.source_of(view),
+        location: repo.source_of(view).location.to_string(),
+        layout: ViewLayout::of(view, repo.entity_of(view)),
+        online,
+        offline,
+        options: &options,
+        started,
+        version_before: offline.version(&view.name).await?,
     };
-    // Appending: only the rows the table does not hold yet, by key and time.
-    // A sort-merge left join on (time, key) marks the rows the table has,
-    // and leaves every computed row in the partition order the writer needs;
-    // both sides spill beyond the memory limit, so neither the computed rows
-    // nor the table must fit in memory. Marked rather than dropped, so the
-    // duplicate check below sees every computed row.
-    let mark_existing = matches!(mode, WriteMode::Append) && version_before.is_some();
-    if let (true, Some(version)) = (mark_existing, version_before) {
-        ctx.register_table("computed", frame.into_view())
-            .map_err(compute_err)?;
-        offline
-            .register(&ctx, &view.name, "existing", Some(version))
-            .await?;
-        let sql = format!(
-            "SELECT c.*, e.\"{key}\" IS NOT NULL AS {EXISTS} FROM computed c \
-             LEFT JOIN (SELECT \"{time}\", \"{key}\" FROM existing) e \
-             ON c.\"{time}\" = e.\"{time}\" AND c.\"{key}\" = e.\"{key}\"",
-            key = entity.join_key,
-            time = view.event_time,
-        );
-        frame = ctx.sql(&sql).await.map_err(compute_err)?;
-    }
-    let frame = frame
-        .sort(vec![
-            col(view.event_time.as_str()).sort(true, true),
-            col(entity.join_key.as_str()).sort(true, true),
-        ])
-        .map_err(compute_err)?;
-    let plan = frame.create_physical_plan().await.map_err(compute_err)?;
-    let stream = execute_stream(plan.clone(), ctx.task_ctx()).map_err(compute_err)?;
+    let repaired = job.bring_online_in_step().await?;
+    let query = job.plan_query(repo).await?;
+    let computed = job.compute_and_stage(&query).await?;
+    let rollback = job.rows_to_roll_back(&query, &computed.latest).await?;
+    let mut latest = computed.latest;
+    latest.extend(rollback.older_rows);
+    let staged = job.check_before_commit(computed.staged, &latest).await?;
+    let commit = job.commit_offline(staged, query.mode).await?;
+    let outcome = job
+        .write_online(&commit, &rollback.deleted, &latest)
+        .await?;
+    options.progress.finish();
+    Ok(RunSummary {
+        view: view.name.clone(),
+        rows_read: computed.rows_read,
+        rows_computed: computed.rows_computed,
+        offline_rows_written: commit.rows,
+        offline_version_before: job.version_before,
+        offline_version: commit.version,
+        offline_table: offline.table_url(&view.name).to_string(),
+        online_rows_written: outcome.written,
+        online_rows_skipped_older: outcome.skipped_older,
+        online_write_retries: outcome.retries,
+        online_rows_repaired: repaired,
+        spilled_bytes: computed.spilled_bytes,
+        elapsed: started.elapsed(),
+    })
+}
 
-    // One pass over the sorted rows: duplicates are neighbours, rows the
-    // table holds are dropped, the latest row of each entity is kept for the
-    // online store, and each event-time partition is written as its rows
-    // arrive.
-    let in_schema = plan.schema();
-    let normalised: Vec<usize> = std::iter::once(entity.join_key.as_str())
-        .chain(std::iter::once(view.event_time.as_str()))
-        .chain(view.features.iter().map(|f| f.name.as_str()))
-        .map(|name| in_schema.index_of(name))
-        .collect::<Result<_, _>>()
-        .map_err(|e| compute_err(e.into()))?;
-    let exists = in_schema.index_of(EXISTS).ok();
-    let out_schema = Arc::new(
-        in_schema
-            .project(
-                &(0..in_schema.fields().len())
-                    .filter(|&i| Some(i) != exists)
-                    .collect::<Vec<_>>(),
-            )
-            .map_err(|e| compute_err(e.into()))?,
-    );
-    let screened = Arc::new(std::sync::Mutex::new(Screened::default()));
-    let screen = screened.clone();
-    let new_rows = stream.map(move |batch| {
-        let mut screen = screen.lock().expect("not poisoned");
-        let batch = match batch {
-            Ok(batch) => batch,
-            Err(failure) => {
-                let text = failure.to_string();
-                screen.failure = Some(failure);
-                return Err(DataFusionError::Execution(text));
+/// What every phase of one job reads: the view, its entity and source, the
+/// stores, and the table version the job started from.
+struct Job<'a> {
+    view: &'a FeatureView,
+    entity: &'a Entity,
+    source: &'a BatchSource,
+    location: String,
+    layout: ViewLayout,
+    online: &'a dyn OnlineStore,
+    offline: &'a OfflineStore,
+    options: &'a RunOptions,
+    started: Instant,
+    version_before: Option<u64>,
+}
+
+/// The job's query, planned: rows in partition order, each marked whether
+/// the table already holds it (when appending to a table).
+struct Query {
+    ctx: deltalake::datafusion::prelude::SessionContext,
+    plan: Arc<dyn ExecutionPlan>,
+    mode: WriteMode,
+    /// The replaced range's filter, for a range replace.
+    range: Option<deltalake::datafusion::logical_expr::Expr>,
+    /// Whether the rows carry the `EXISTS` mark.
+    mark_existing: bool,
+}
+
+/// What the one pass over the query's rows produced.
+struct Computed {
+    /// The offline files, written but not committed.
+    staged: StagedFiles,
+    /// Each entity's latest new row, for the online store.
+    latest: Vec<quiver_online::EntityRow>,
+    rows_read: usize,
+    rows_computed: usize,
+    spilled_bytes: usize,
+}
+
+impl Job<'_> {
+    /// A failure of the query, naming the view and its source.
+    fn compute_err(&self, e: DataFusionError) -> JobError {
+        JobError::Compute {
+            view: self.view.name.clone(),
+            source_name: self.source.name.clone(),
+            location: self.location.clone(),
+            source: Box::new(e),
+        }
+    }
+
+    /// Checks the table's columns against the view, then rewrites the online
+    /// store from the table if it lags behind (a previous job died between
+    /// its two commits). Returns the entities repaired, if any.
+    async fn bring_online_in_step(&self) -> Result<Option<usize>, JobError> {
+        let (view, entity) = (self.view, self.entity);
+        check_table_columns(view, entity, self.offline).await?;
+        self.options
+            .progress
+            .phase(format!("Checking online store of {}", view.name));
+        repair_online(
+            view,
+            entity,
+            &self.layout,
+            self.online,
+            self.offline,
+            self.version_before,
+        )
+        .await
+    }
+
+    /// Plans the view's SQL, limited to the replaced range if there is one,
+    /// and sorted into partition order (event time, key).
+    async fn plan_query(&self, repo: &FeatureRepo) -> Result<Query, JobError> {
+        let (view, entity) = (self.view, self.entity);
+        self.options
+            .progress
+            .phase(format!("Computing {} from {}", view.name, self.source.name));
+        let planned = plan_view(repo, view, Some(self.options.memory_limit)).await?;
+        let ctx = planned.ctx.clone();
+        let mut frame = planned.frame;
+        let mut range = None;
+        let mode = match &self.options.replace_range {
+            None => WriteMode::Append,
+            Some((start, end)) => {
+                let (time_type, start, end) = check_range(planned.event_time_type, start, end)?;
+                let in_range = col(view.event_time.as_str()).between(
+                    cast(lit(start.clone()), time_type.clone()),
+                    cast(lit(end.clone()), time_type),
+                );
+                frame = frame
+                    .filter(in_range.clone())
+                    .map_err(|e| self.compute_err(e))?;
+                range = Some(in_range);
+                WriteMode::ReplaceRange { start, end }
             }
         };
-        screen.computed += batch.num_rows();
-        screen.duplicates.observe(&batch.project(&normalised)?)?;
-        let Some(exists) = exists else {
-            return Ok(batch);
-        };
-        let flags = batch.column(exists).as_boolean();
-        let new = deltalake::arrow::compute::not(flags)?;
-        let kept = deltalake::arrow::compute::filter_record_batch(&batch, &new)?;
-        let columns: Vec<usize> = (0..kept.num_columns()).filter(|&i| i != exists).collect();
-        Ok::<_, DataFusionError>(kept.project(&columns)?)
-    });
-    let written_columns: Vec<usize> = std::iter::once(entity.join_key.as_str())
-        .chain(std::iter::once(view.event_time.as_str()))
-        .chain(view.features.iter().map(|f| f.name.as_str()))
-        .map(|name| out_schema.index_of(name))
-        .collect::<Result<_, _>>()
-        .map_err(|e| compute_err(e.into()))?;
-    let mut latest = LatestRowCollector::default();
-    let mut problem: Option<String> = None;
-    let mut observe = |batch: &RecordBatch| -> Result<(), deltalake::DeltaTableError> {
-        let normalised = batch.project(&written_columns)?;
-        if let Err(reason) = latest.add(&normalised) {
-            problem = Some(reason.clone());
-            return Err(deltalake::DeltaTableError::Generic(reason));
+        // Appending: only the rows the table does not hold yet, by key and time.
+        // A sort-merge left join on (time, key) marks the rows the table has,
+        // and leaves every computed row in the partition order the writer needs;
+        // both sides spill beyond the memory limit, so neither the computed rows
+        // nor the table must fit in memory. Marked rather than dropped, so the
+        // duplicate check below sees every computed row.
+        let mark_existing = matches!(mode, WriteMode::Append) && self.version_before.is_some();
+        if let (true, Some(version)) = (mark_existing, self.version_before) {
+            ctx.register_table("computed", frame.into_view())
+                .map_err(|e| self.compute_err(e))?;
+            self.offline
+                .register(&ctx, &view.name, "existing", Some(version))
+                .await?;
+            let sql = format!(
+                "SELECT c.*, e.\"{key}\" IS NOT NULL AS {EXISTS} FROM computed c \
+                 LEFT JOIN (SELECT \"{time}\", \"{key}\" FROM existing) e \
+                 ON c.\"{time}\" = e.\"{time}\" AND c.\"{key}\" = e.\"{key}\"",
+                key = entity.join_key,
+                time = view.event_time,
+            );
+            frame = ctx.sql(&sql).await.map_err(|e| self.compute_err(e))?;
         }
-        progress.rows(batch.num_rows());
-        Ok(())
-    };
-    let staged = offline
-        .write_files(view, out_schema.clone(), new_rows, &mut observe)
-        .await;
-    let rows_read = source_rows_scanned(&plan, mark_existing);
-    let spilled_bytes = spilled_bytes(&plan);
-    let failed_query = screened.lock().expect("not poisoned").failure.take();
-    let staged = match (staged, problem, failed_query) {
-        (_, _, Some(failure)) if is_out_of_memory(&failure) => {
-            return Err(JobError::MemoryLimit {
-                view: view.name.clone(),
-                limit_mib: options.memory_limit / (1024 * 1024),
-                detail: failure.to_string(),
+        let frame = frame
+            .sort(vec![
+                col(view.event_time.as_str()).sort(true, true),
+                col(entity.join_key.as_str()).sort(true, true),
+            ])
+            .map_err(|e| self.compute_err(e))?;
+        let plan = frame
+            .create_physical_plan()
+            .await
+            .map_err(|e| self.compute_err(e))?;
+        Ok(Query {
+            ctx,
+            plan,
+            mode,
+            range,
+            mark_existing,
+        })
+    }
+
+    /// One pass over the sorted rows: duplicates are neighbours, rows the
+    /// table holds are dropped, the latest row of each entity is kept for the
+    /// online store, and each event-time partition is written as its rows
+    /// arrive. An empty source or a duplicate fails the job here, its files
+    /// deleted.
+    async fn compute_and_stage(&self, query: &Query) -> Result<Computed, JobError> {
+        let (view, entity, progress) = (self.view, self.entity, &self.options.progress);
+        let compute_err = |e| self.compute_err(e);
+        let plan = &query.plan;
+        let stream = execute_stream(plan.clone(), query.ctx.task_ctx()).map_err(compute_err)?;
+        let in_schema = plan.schema();
+        let normalised: Vec<usize> = std::iter::once(entity.join_key.as_str())
+            .chain(std::iter::once(view.event_time.as_str()))
+            .chain(view.features.iter().map(|f| f.name.as_str()))
+            .map(|name| in_schema.index_of(name))
+            .collect::<Result<_, _>>()
+            .map_err(|e| compute_err(e.into()))?;
+        let exists = in_schema.index_of(EXISTS).ok();
+        let out_schema = Arc::new(
+            in_schema
+                .project(
+                    &(0..in_schema.fields().len())
+                        .filter(|&i| Some(i) != exists)
+                        .collect::<Vec<_>>(),
+                )
+                .map_err(|e| compute_err(e.into()))?,
+        );
+        let screened = Arc::new(std::sync::Mutex::new(Screened::default()));
+        let screen = screened.clone();
+        let new_rows = stream.map(move |batch| {
+            let mut screen = screen.lock().expect("not poisoned");
+            let batch = match batch {
+                Ok(batch) => batch,
+                Err(failure) => {
+                    let text = failure.to_string();
+                    screen.failure = Some(failure);
+                    return Err(DataFusionError::Execution(text));
+                }
+            };
+            screen.computed += batch.num_rows();
+            screen.duplicates.observe(&batch.project(&normalised)?)?;
+            let Some(exists) = exists else {
+                return Ok(batch);
+            };
+            let flags = batch.column(exists).as_boolean();
+            let new = deltalake::arrow::compute::not(flags)?;
+            let kept = deltalake::arrow::compute::filter_record_batch(&batch, &new)?;
+            let columns: Vec<usize> = (0..kept.num_columns()).filter(|&i| i != exists).collect();
+            Ok::<_, DataFusionError>(kept.project(&columns)?)
+        });
+        let written_columns: Vec<usize> = std::iter::once(entity.join_key.as_str())
+            .chain(std::iter::once(view.event_time.as_str()))
+            .chain(view.features.iter().map(|f| f.name.as_str()))
+            .map(|name| out_schema.index_of(name))
+            .collect::<Result<_, _>>()
+            .map_err(|e| compute_err(e.into()))?;
+        let mut latest = LatestRowCollector::default();
+        let mut problem: Option<String> = None;
+        let mut observe = |batch: &RecordBatch| -> Result<(), deltalake::DeltaTableError> {
+            let normalised = batch.project(&written_columns)?;
+            if let Err(reason) = latest.add(&normalised) {
+                problem = Some(reason.clone());
+                return Err(deltalake::DeltaTableError::Generic(reason));
+            }
+            progress.rows(batch.num_rows());
+            Ok(())
+        };
+        let staged = self
+            .offline
+            .write_files(view, out_schema.clone(), new_rows, &mut observe)
+            .await;
+        let rows_read = source_rows_scanned(plan, query.mark_existing);
+        let spilled_bytes = spilled_bytes(plan);
+        let failed_query = screened.lock().expect("not poisoned").failure.take();
+        let staged = match (staged, problem, failed_query) {
+            (_, _, Some(failure)) if is_out_of_memory(&failure) => {
+                return Err(JobError::MemoryLimit {
+                    view: view.name.clone(),
+                    limit_mib: self.options.memory_limit / (1024 * 1024),
+                    detail: failure.to_string(),
+                });
+            }
+            // The query's own failures (a malformed CSV line) name the source.
+            (_, _, Some(failure)) => return Err(compute_err(failure)),
+            (_, Some(reason), None) => {
+                return Err(compute_err(DataFusionError::Execution(reason)));
+            }
+            (Ok(staged), None, None) => staged,
+            (Err(e), None, None) => return Err(e.into()),
+        };
+        let (rows_computed, duplicates) = {
+            let screened = screened.lock().expect("not poisoned");
+            (screened.computed, screened.duplicates.found())
+        };
+        if rows_read == 0 {
+            staged.discard().await;
+            return Err(JobError::EmptySource {
+                source_name: self.source.name.clone(),
+                location: self.location.clone(),
             });
         }
-        // The query's own failures (a malformed CSV line) name the source.
-        (_, _, Some(failure)) => return Err(compute_err(failure)),
-        (_, Some(reason), None) => {
-            return Err(compute_err(DataFusionError::Execution(reason)));
-        }
-        (Ok(staged), None, None) => staged,
-        (Err(e), None, None) => return Err(e.into()),
-    };
-    let (rows_computed, duplicates) = {
-        let screened = screened.lock().expect("not poisoned");
-        (screened.computed, screened.duplicates.found())
-    };
-    if rows_read == 0 {
-        staged.discard().await;
-        return Err(JobError::EmptySource {
-            source_name: source.name.clone(),
-            location,
-        });
-    }
-    if let Some(found) = duplicates {
-        staged.discard().await;
-        return Err(JobError::DuplicateRows(Box::new(DuplicateRows {
-            view: view.name.clone(),
-            source_name: source.name.clone(),
-            location,
-            key: entity.join_key.clone(),
-            key_value: found.key,
-            time: view.event_time.clone(),
-            time_value: found.time,
-            count: found.count,
-            more: found.more,
-        })));
-    }
-    let rows_written = staged.rows();
-    tracing::info!(view = %view.name, seconds = started.elapsed().as_secs_f64(), peak_rss_mib = peak_rss_mib(), rows = rows_computed, "Computed the view and wrote its files.");
-    let latest = latest.finish().map_err(|reason| {
-        compute_err(deltalake::datafusion::error::DataFusionError::Execution(
-            reason,
-        ))
-    })?;
-
-    // A replaced range may no longer hold an entity's latest row: its
-    // online row must then go back to the latest row left, or go.
-    let rollback = match (range, version_before) {
-        (Some(in_range), Some(version)) => {
-            rows_to_roll_back(
-                view,
-                entity,
-                online,
-                offline,
-                &ctx,
-                version,
-                in_range,
-                &latest,
-                &compute_err,
-            )
-            .await?
-        }
-        _ => Rollback::default(),
-    };
-    let mut latest = latest;
-    latest.extend(rollback.older_rows);
-
-    // Keys the online store cannot hold, or rows that would not fit it,
-    // must fail the job here, with its other input checks: after the commit
-    // they could only be undone by restoring the table.
-    if let Err(refusal) = online.check_write(&layout, &latest).await {
-        staged.discard().await;
-        return Err(match refusal {
-            quiver_online::OnlineError::Unavailable { .. } => refusal.into(),
-            refusal => JobError::OnlineRefuses {
+        if let Some(found) = duplicates {
+            staged.discard().await;
+            return Err(JobError::DuplicateRows(Box::new(DuplicateRows {
                 view: view.name.clone(),
-                source_name: source.name.clone(),
-                location,
-                source: refusal,
-            },
-        });
+                source_name: self.source.name.clone(),
+                location: self.location.clone(),
+                key: entity.join_key.clone(),
+                key_value: found.key,
+                time: view.event_time.clone(),
+                time_value: found.time,
+                count: found.count,
+                more: found.more,
+            })));
+        }
+        tracing::info!(view = %view.name, seconds = self.started.elapsed().as_secs_f64(), peak_rss_mib = peak_rss_mib(), rows = rows_computed, "Computed the view and wrote its files.");
+        let latest = latest
+            .finish()
+            .map_err(|reason| compute_err(DataFusionError::Execution(reason)))?;
+        Ok(Computed {
+            staged,
+            latest,
+            rows_read,
+            rows_computed,
+            spilled_bytes,
+        })
     }
 
-    if version_before.is_none() && rows_written == 0 {
-        staged.discard().await;
-        return Err(JobError::NoRows {
-            view: view.name.clone(),
-            source_name: source.name.clone(),
-        });
-    }
-    // Another writer (Spark, say) may have committed meanwhile; our anti-join
-    // was against the version we started from.
-    let now = offline.version(&view.name).await?;
-    if now != version_before {
-        staged.discard().await;
-        return Err(JobError::TableMoved {
-            view: view.name.clone(),
-            expected: version_before.unwrap_or_default(),
-            found: now.unwrap_or_default(),
-        });
-    }
-
-    progress.phase(format!("Committing the offline table of {}", view.name));
-    let commit = offline.commit(view, staged, mode).await?;
-    tracing::info!(view = %view.name, seconds = started.elapsed().as_secs_f64(), peak_rss_mib = peak_rss_mib(), "Committed the offline table.");
-    let committed = Some(commit.version) != version_before;
-    if committed && std::env::var_os(ABORT_AFTER_OFFLINE_COMMIT).is_some() {
-        std::process::abort();
+    /// A replaced range may no longer hold an entity's latest row: its
+    /// online row must then go back to the latest row left, or go.
+    async fn rows_to_roll_back(
+        &self,
+        query: &Query,
+        latest: &[quiver_online::EntityRow],
+    ) -> Result<Rollback, JobError> {
+        let (Some(in_range), Some(version)) = (&query.range, self.version_before) else {
+            return Ok(Rollback::default());
+        };
+        rows_to_roll_back(
+            self.view,
+            self.entity,
+            self.online,
+            self.offline,
+            &query.ctx,
+            version,
+            in_range.clone(),
+            latest,
+            &|e| self.compute_err(e),
+        )
+        .await
     }
 
-    progress.phase(format!("Writing online store of {}", view.name));
-    let outcome = if committed {
+    /// What could still fail must fail before the offline commit, the staged
+    /// files deleted: keys or rows the online store would refuse (after the
+    /// commit they could only be undone by restoring the table), a first run
+    /// with no rows, and another writer (Spark, say) having committed
+    /// meanwhile, since the anti-join was against the version the job
+    /// started from.
+    async fn check_before_commit(
+        &self,
+        staged: StagedFiles,
+        latest: &[quiver_online::EntityRow],
+    ) -> Result<StagedFiles, JobError> {
+        let view = self.view;
+        if let Err(refusal) = self.online.check_write(&self.layout, latest).await {
+            staged.discard().await;
+            return Err(match refusal {
+                quiver_online::OnlineError::Unavailable { .. } => refusal.into(),
+                refusal => JobError::OnlineRefuses {
+                    view: view.name.clone(),
+                    source_name: self.source.name.clone(),
+                    location: self.location.clone(),
+                    source: refusal,
+                },
+            });
+        }
+        if self.version_before.is_none() && staged.rows() == 0 {
+            staged.discard().await;
+            return Err(JobError::NoRows {
+                view: view.name.clone(),
+                source_name: self.source.name.clone(),
+            });
+        }
+        let now = self.offline.version(&view.name).await?;
+        if now != self.version_before {
+            staged.discard().await;
+            return Err(JobError::TableMoved {
+                view: view.name.clone(),
+                expected: self.version_before.unwrap_or_default(),
+                found: now.unwrap_or_default(),
+            });
+        }
+        Ok(staged)
+    }
+
+    /// Commits the staged files as one Delta version.
+    async fn commit_offline(
+        &self,
+        staged: StagedFiles,
+        mode: WriteMode,
+    ) -> Result<OfflineCommit, JobError> {
+        let view = self.view;
+        self.options
+            .progress
+            .phase(format!("Committing the offline table of {}", view.name));
+        let commit = self.offline.commit(view, staged, mode).await?;
+        tracing::info!(view = %view.name, seconds = self.started.elapsed().as_secs_f64(), peak_rss_mib = peak_rss_mib(), "Committed the offline table.");
+        #[cfg(feature = "fail-points")]
+        if Some(commit.version) != self.version_before
+            && std::env::var_os(ABORT_AFTER_OFFLINE_COMMIT).is_some()
+        {
+            std::process::abort();
+        }
+        Ok(commit)
+    }
+
+    /// Writes the latest rows online with the committed version (after
+    /// deleting the rows a range replace rolls back); if that fails, restores
+    /// the table to the version before the job. Nothing to write when the
+    /// commit added no version.
+    async fn write_online(
+        &self,
+        commit: &OfflineCommit,
+        deleted: &[String],
+        latest: &[quiver_online::EntityRow],
+    ) -> Result<WriteOutcome, JobError> {
+        let view = self.view;
+        self.options
+            .progress
+            .phase(format!("Writing online store of {}", view.name));
+        if Some(commit.version) == self.version_before {
+            return Ok(WriteOutcome::default());
+        }
         let written = async {
             // Deleted first: if the job dies between the two, the rows are
             // missing and the recorded version lags, so the next run's
             // repair writes them back from the table.
-            if !rollback.deleted.is_empty() {
-                let keys: Vec<&str> = rollback.deleted.iter().map(String::as_str).collect();
-                online.delete(&view.name, &keys).await?;
+            if !deleted.is_empty() {
+                let keys: Vec<&str> = deleted.iter().map(String::as_str).collect();
+                self.online.delete(&view.name, &keys).await?;
             }
-            online.write(&layout, &latest, Some(commit.version)).await
+            self.online
+                .write(&self.layout, latest, Some(commit.version))
+                .await
         };
         match written.await {
-            Ok(outcome) => outcome,
+            Ok(outcome) => Ok(outcome),
             Err(source) => {
-                if let Err(undo) = undo_offline(offline, &view.name, version_before).await {
+                if let Err(undo) = undo_offline(self.offline, &view.name, self.version_before).await
+                {
                     return Err(JobError::UndoFailed {
                         view: view.name.clone(),
                         committed: commit.version,
@@ -364,32 +537,14 @@ pub async fn run_view(
                         undo: Box::new(undo),
                     });
                 }
-                return Err(JobError::OnlineUndone {
+                Err(JobError::OnlineUndone {
                     view: view.name.clone(),
                     undone_version: commit.version,
                     source,
-                });
+                })
             }
         }
-    } else {
-        Default::default()
-    };
-    progress.finish();
-    Ok(RunSummary {
-        view: view.name.clone(),
-        rows_read,
-        rows_computed,
-        offline_rows_written: commit.rows,
-        offline_version_before: version_before,
-        offline_version: commit.version,
-        offline_table: offline.table_url(&view.name).to_string(),
-        online_rows_written: outcome.written,
-        online_rows_skipped_older: outcome.skipped_older,
-        online_write_retries: outcome.retries,
-        online_rows_repaired: repaired,
-        spilled_bytes,
-        elapsed: started.elapsed(),
-    })
+    }
 }
 
 /// If the online store does not reflect the offline table's latest version

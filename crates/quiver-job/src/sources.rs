@@ -132,9 +132,9 @@ pub(crate) async fn bounded_session_with_source(
                 vec![url.clone()]
             };
             for file in &files {
-                let header = first_line(&ctx, file).await.map_err(|e| match e {
-                    FirstLineError::Missing => missing(),
-                    FirstLineError::Io(e) => compute_err(e),
+                let header = csv_header(&ctx, file).await.map_err(|e| match e {
+                    HeaderError::Missing => missing(),
+                    HeaderError::Io(e) => compute_err(e),
                 })?;
                 check_csv_header(repo, source, file, &header)?;
             }
@@ -240,36 +240,59 @@ fn extension_of(url: &url::Url, is_folder: bool, usual: &str) -> String {
         .unwrap_or_default()
 }
 
-enum FirstLineError {
+enum HeaderError {
     Missing,
     Io(DataFusionError),
 }
 
-/// The first line of the file at `url` (from its first 64 KiB), read through
-/// the session's object store: local files and S3 alike.
-async fn first_line(ctx: &SessionContext, url: &url::Url) -> Result<String, FirstLineError> {
-    let io = |e: deltalake::ObjectStoreError| {
-        FirstLineError::Io(DataFusionError::ObjectStore(Box::new(e)))
-    };
+/// The column names in the header of the CSV file at `url` (from its first
+/// 64 KiB), read through the session's object store: local files and S3
+/// alike. Parsed as CSV, so a quoted name may hold a comma or a quote; an
+/// empty file has none.
+async fn csv_header(ctx: &SessionContext, url: &url::Url) -> Result<Vec<String>, HeaderError> {
+    let io =
+        |e: deltalake::ObjectStoreError| HeaderError::Io(DataFusionError::ObjectStore(Box::new(e)));
     let store_url =
-        ObjectStoreUrl::parse(&url[..url::Position::BeforePath]).map_err(FirstLineError::Io)?;
+        ObjectStoreUrl::parse(&url[..url::Position::BeforePath]).map_err(HeaderError::Io)?;
     let store = ctx
         .runtime_env()
         .object_store(&store_url)
-        .map_err(FirstLineError::Io)?;
+        .map_err(HeaderError::Io)?;
     let path = deltalake::Path::from_url_path(url.path())
-        .map_err(|e| FirstLineError::Io(DataFusionError::External(Box::new(e))))?;
+        .map_err(|e| HeaderError::Io(DataFusionError::External(Box::new(e))))?;
     let meta = match store.head(&path).await {
         Ok(meta) => meta,
-        Err(deltalake::ObjectStoreError::NotFound { .. }) => return Err(FirstLineError::Missing),
+        Err(deltalake::ObjectStoreError::NotFound { .. }) => return Err(HeaderError::Missing),
         Err(e) => return Err(io(e)),
     };
     let bytes = store
         .get_range(&path, 0..meta.size.min(64 * 1024))
         .await
         .map_err(io)?;
-    let text = String::from_utf8_lossy(&bytes);
-    Ok(text.lines().next().unwrap_or_default().to_string())
+    Ok(parse_csv_header(&bytes))
+}
+
+/// The first record of `bytes`, each name trimmed; none when the first line
+/// is blank (the csv crate would skip it and read the first row instead).
+fn parse_csv_header(bytes: &[u8]) -> Vec<String> {
+    let first_line = bytes.split(|b| *b == b'\n').next().unwrap_or_default();
+    if first_line.iter().all(u8::is_ascii_whitespace) {
+        return Vec::new();
+    }
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(bytes);
+    let mut record = csv::ByteRecord::new();
+    match reader.read_byte_record(&mut record) {
+        Ok(true) => record
+            .iter()
+            .map(|field| String::from_utf8_lossy(field).into_owned())
+            .collect(),
+        // Reading from a slice cannot fail, and the first line is not blank.
+        Ok(false) | Err(_) => Vec::new(),
+    }
 }
 
 /// The files of the folder at `url` that DataFusion reads as the source:
@@ -311,16 +334,12 @@ fn check_csv_header(
     repo: &FeatureRepo,
     source: &BatchSource,
     file: &url::Url,
-    header: &str,
+    header: &[String],
 ) -> Result<(), JobError> {
-    if header.trim().is_empty() {
+    if header.is_empty() {
         return Ok(()); // an empty file is reported as an empty source
     }
-    let found: Vec<&str> = header
-        .trim_end()
-        .split(',')
-        .map(|c| c.trim().trim_matches('"'))
-        .collect();
+    let found: Vec<&str> = header.iter().map(String::as_str).collect();
     let declared: Vec<&str> = source
         .schema
         .as_ref()
@@ -350,4 +369,23 @@ fn check_csv_header(
         ),
     }
     .into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_csv_header;
+
+    #[test]
+    fn the_header_is_read_as_csv() {
+        assert_eq!(parse_csv_header(b"id, day ,x\n1,2,3\n"), ["id", "day", "x"]);
+        assert_eq!(
+            parse_csv_header(b"\"id\",\"a,b\",\"say \"\"hi\"\"\"\r\n1,2,3\n"),
+            ["id", "a,b", "say \"hi\""]
+        );
+        assert!(parse_csv_header(b"").is_empty());
+        assert!(
+            parse_csv_header(b"  \n1,2\n").is_empty(),
+            "a blank first line"
+        );
+    }
 }

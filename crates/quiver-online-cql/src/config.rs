@@ -7,7 +7,7 @@
 //! `5s`, `2m`, `1h`.
 
 use crate::error::CqlError;
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -38,10 +38,16 @@ pub struct CqlStoreConfig {
     /// Longest wait for one request before it counts as failed (and a server
     /// answers 503). Default `5s`, above Cassandra's own read and write
     /// timeouts so that those surface as the server's answer.
-    #[serde(default = "default_request_timeout", deserialize_with = "duration")]
+    #[serde(
+        default = "default_request_timeout",
+        deserialize_with = "quiver_core::duration::text::deserialize"
+    )]
     pub request_timeout: Duration,
     /// Longest wait to open a connection to a node. Default `5s`.
-    #[serde(default = "default_connect_timeout", deserialize_with = "duration")]
+    #[serde(
+        default = "default_connect_timeout",
+        deserialize_with = "quiver_core::duration::text::deserialize"
+    )]
     pub connect_timeout: Duration,
     /// Replication of the keyspace, used only when the store creates it, as
     /// CQL writes it: `{ class = "NetworkTopologyStrategy", datacenter1 = 3 }`.
@@ -78,14 +84,20 @@ pub struct CqlStoreConfig {
     pub max_retries: u32,
     /// The first wait before a retry; each further retry waits up to twice as
     /// long, with random jitter. Default `100ms`.
-    #[serde(default = "default_retry_backoff", deserialize_with = "duration")]
+    #[serde(
+        default = "default_retry_backoff",
+        deserialize_with = "quiver_core::duration::text::deserialize"
+    )]
     pub retry_backoff: Duration,
     /// How often a process rereads the definitions of the views it serves,
     /// in the background: after a job redefines a view, another process
     /// serves the previous definition (its rows and its layout, never mixed)
     /// for at most twice this long. `0s` reads the definition on every
     /// request, a second round trip each. Default `1s`.
-    #[serde(default = "default_layout_refresh", deserialize_with = "duration")]
+    #[serde(
+        default = "default_layout_refresh",
+        deserialize_with = "quiver_core::duration::text::deserialize"
+    )]
     pub layout_refresh: Duration,
 }
 
@@ -435,34 +447,6 @@ fn default_layout_refresh() -> Duration {
     Duration::from_secs(1)
 }
 
-/// Parses `500ms`, `5s`, `2m`, `1h` or `1d`.
-pub(crate) fn parse_duration(text: &str) -> Option<Duration> {
-    let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit())?;
-    let (number, unit) = text.split_at(split);
-    let number: u64 = number.parse().ok()?;
-    let millis_per_unit = match unit {
-        "ms" => 1,
-        "s" => 1_000,
-        "m" => 60_000,
-        "h" => 3_600_000,
-        "d" => 86_400_000,
-        _ => return None,
-    };
-    number
-        .checked_mul(millis_per_unit)
-        .map(Duration::from_millis)
-}
-
-fn duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
-    let text = String::deserialize(deserializer)?;
-    parse_duration(&text).ok_or_else(|| {
-        serde::de::Error::custom(format!(
-            "`{text}` is not a duration; write a whole number and a unit: ms, s, m, h or d (such as `5s`)"
-        ))
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -573,10 +557,15 @@ mod tests {
 
     #[test]
     fn durations_need_a_unit() {
-        assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
-        assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
-        assert_eq!(parse_duration("5"), None);
-        assert_eq!(parse_duration("s"), None);
-        assert_eq!(parse_duration("1w"), None);
+        let config = parse("contact_points = [\"a:1\"]\nrequest_timeout = \"250ms\"").unwrap();
+        assert_eq!(config.request_timeout, Duration::from_millis(250));
+        for bad in ["\"5\"", "5", "\"s\""] {
+            let error = parse(&format!(
+                "contact_points = [\"a:1\"]\nrequest_timeout = {bad}"
+            ))
+            .unwrap_err()
+            .to_string();
+            assert!(error.contains("request_timeout"), "{bad}: {error}");
+        }
     }
 }

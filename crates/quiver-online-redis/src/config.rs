@@ -3,7 +3,7 @@
 
 use crate::error::Error;
 use redis::{ConnectionAddr, IntoConnectionInfo, TlsCertificates};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -59,13 +59,19 @@ pub struct RedisStoreConfig {
     pub tls_client_key_file: Option<PathBuf>,
     /// How long one attempt to open a connection (TCP, TLS and AUTH) may
     /// take. Default `"1s"`.
-    #[serde(default = "default_connect_timeout", with = "human_duration")]
+    #[serde(
+        default = "default_connect_timeout",
+        with = "quiver_core::duration::text"
+    )]
     pub connect_timeout: Duration,
     /// How long one round trip (a batch read, or one chunk of a write) may
     /// wait for its answer. Default `"2s"`. A read against a stopped server
     /// fails with `OnlineError::Unavailable` after at most about
     /// `connect_timeout + request_timeout`.
-    #[serde(default = "default_request_timeout", with = "human_duration")]
+    #[serde(
+        default = "default_request_timeout",
+        with = "quiver_core::duration::text"
+    )]
     pub request_timeout: Duration,
     /// What every key of this store starts with, so several projects can
     /// share one Redis database. Default: the project name.
@@ -301,24 +307,6 @@ fn read_pem(key: &str, path: &Path) -> Result<Vec<u8>, Error> {
     })
 }
 
-/// Durations as humantime text (`"2s"`, `"500ms"`), the form `ttl` takes.
-mod human_duration {
-    use super::*;
-
-    pub fn serialize<S: Serializer>(duration: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&humantime::format_duration(*duration).to_string())
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        let text = String::deserialize(d)?;
-        humantime::parse_duration(&text).map_err(|e| {
-            serde::de::Error::custom(format!(
-                "`{text}` is not a duration ({e}); write a number and a unit, such as \"500ms\" or \"2s\""
-            ))
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -352,7 +340,10 @@ mod tests {
         let error = parse("request_timeout = \"soon\"").unwrap_err();
         assert!(error.contains("`soon` is not a duration"), "{error}");
         let error = parse("request_timeout = 500").unwrap_err();
-        assert!(error.contains("request_timeout"), "{error}");
+        assert!(
+            error.contains("request_timeout") && error.contains("no unit"),
+            "{error}"
+        );
         let round_trip: RedisStoreConfig =
             toml::from_str(&toml::to_string(&config).unwrap()).unwrap();
         assert_eq!(round_trip, config);

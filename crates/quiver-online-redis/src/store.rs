@@ -253,7 +253,7 @@ impl RedisStore {
                 Ok(result) => result,
                 Err(_) => Err(std::io::Error::new(
                     std::io::ErrorKind::TimedOut,
-                    format!("no answer within {}", humantime::format_duration(limit)),
+                    format!("no answer within {}", quiver_core::duration::format(limit)),
                 )
                 .into()),
             };

@@ -1,12 +1,20 @@
 //! [`ServeConfig`]: the server's settings, from defaults, a TOML file,
 //! `QUIVER_*` environment variables and command-line flags, in that order of
 //! precedence (later wins). Parsed by figment.
+//!
+//! Durations are text in the one grammar of `quiver_core::duration`
+//! (`header_timeout = "10s"`). The keys they replaced (`header_timeout_secs =
+//! 10.0`, a number of seconds) are still read, through [`Renamed`], and each
+//! one given is reported once as deprecated, naming the new key.
 
-use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
+use figment::value::{Dict, Map, Value};
+use figment::{Figment, Metadata, Profile, Provider};
 use serde::{Deserialize, Deserializer, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 /// Everything `quiver serve` can be told. Unknown keys are an error, so a
 /// misspelt setting is reported rather than ignored.
@@ -23,14 +31,19 @@ pub struct ServeConfig {
     pub max_body_bytes: usize,
     /// Requests answered at once; more get a fast 503 with `Retry-After`.
     pub max_concurrent_requests: usize,
-    /// Seconds a new connection has to send its first request head (TLS
+    /// Time a new connection has to send its first request head (TLS
     /// handshake, protocol detection and headers together, on both ports);
-    /// on HTTP/1, also the time for each later request's headers.
-    pub header_timeout_secs: f64,
-    /// Seconds a client has to send its request body.
-    pub body_timeout_secs: f64,
-    /// Seconds in-flight requests get to finish on shutdown.
-    pub shutdown_grace_secs: f64,
+    /// on HTTP/1, also the time for each later request's headers
+    /// (`header_timeout = "10s"`; formerly `header_timeout_secs`).
+    #[serde(with = "quiver_core::duration::text")]
+    pub header_timeout: Duration,
+    /// Time a client has to send its request body (formerly `body_timeout_secs`).
+    #[serde(with = "quiver_core::duration::text")]
+    pub body_timeout: Duration,
+    /// Time in-flight requests get to finish on shutdown (formerly
+    /// `shutdown_grace_secs`).
+    #[serde(with = "quiver_core::duration::text")]
+    pub shutdown_grace: Duration,
     /// Open connections each listener (HTTP, gRPC) holds at most. At the
     /// cap, a new connection closes the oldest one that has not sent a
     /// request yet, or is closed itself if every connection has.
@@ -42,7 +55,7 @@ pub struct ServeConfig {
     /// all requests together. A request is admitted (counted against
     /// `max_concurrent_requests`) only once its body is in; a body that did
     /// not arrive with its headers reserves its length from this budget
-    /// first, and waits (within `body_timeout_secs`) while it is spent.
+    /// first, and waits (within `body_timeout`) while it is spent.
     pub max_buffered_body_bytes: usize,
     /// HTTP threads, each running its own single-threaded runtime; a new
     /// connection goes to the thread with the fewest open ones and stays
@@ -84,9 +97,9 @@ impl Default for ServeConfig {
             max_ids_per_request: 1000,
             max_body_bytes: 1024 * 1024,
             max_concurrent_requests: 1024,
-            header_timeout_secs: 10.0,
-            body_timeout_secs: 10.0,
-            shutdown_grace_secs: 10.0,
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(10),
+            shutdown_grace: Duration::from_secs(10),
             max_connections: 4096,
             // hyper's default on the HTTP port.
             max_concurrent_streams: 200,
@@ -118,12 +131,15 @@ pub struct ConfigOverrides {
 
 /// The `QUIVER_*` variables read as settings. Other `QUIVER_*` variables
 /// (`QUIVER_REPO`, `QUIVER_LOG`) belong to the CLI and are not settings.
-const ENV_KEYS: [&str; 17] = [
+const ENV_KEYS: [&str; 20] = [
     "http_addr",
     "grpc_addr",
     "max_ids_per_request",
     "max_body_bytes",
     "max_concurrent_requests",
+    "header_timeout",
+    "body_timeout",
+    "shutdown_grace",
     "header_timeout_secs",
     "body_timeout_secs",
     "shutdown_grace_secs",
@@ -145,11 +161,28 @@ const ENV_KEYS: [&str; 17] = [
 const MAX_CONCURRENT_REQUESTS: usize = 1_000_000;
 
 impl ServeConfig {
-    /// Defaults, then `file` (if any), then `QUIVER_*` variables, then `overrides`.
+    /// Defaults, then `file` (if any), then `QUIVER_*` variables, then
+    /// `overrides`. Deprecated keys are logged as warnings; a caller that
+    /// sets up logging only after loading uses [`ServeConfig::load_noting_deprecated`].
     pub fn load(
         file: Option<&Path>,
         overrides: &ConfigOverrides,
     ) -> Result<ServeConfig, Box<figment::Error>> {
+        let (config, deprecated) = ServeConfig::load_noting_deprecated(file, overrides)?;
+        for warning in deprecated {
+            tracing::warn!("{warning}");
+        }
+        Ok(config)
+    }
+
+    /// [`ServeConfig::load`], returning one sentence per deprecated key
+    /// given (which key, where, and what to write instead) rather than
+    /// logging them.
+    pub fn load_noting_deprecated(
+        file: Option<&Path>,
+        overrides: &ConfigOverrides,
+    ) -> Result<(ServeConfig, Vec<String>), Box<figment::Error>> {
+        let deprecated = Arc::new(Mutex::new(Vec::new()));
         let mut figment = Figment::from(Serialized::defaults(ServeConfig::default()));
         if let Some(file) = file {
             if !file.is_file() {
@@ -158,16 +191,25 @@ impl ServeConfig {
                     file.display()
                 ))));
             }
-            figment = figment.merge(Toml::file_exact(file));
+            figment = figment.merge(Renamed {
+                inner: Toml::file_exact(file),
+                layer: Layer::File(file.to_path_buf()),
+                deprecated: deprecated.clone(),
+            });
         }
         figment = figment
-            .merge(Env::prefixed("QUIVER_").only(&ENV_KEYS))
+            .merge(Renamed {
+                inner: Env::prefixed("QUIVER_").only(&ENV_KEYS),
+                layer: Layer::Env,
+                deprecated: deprecated.clone(),
+            })
             .merge(Serialized::defaults(overrides));
         let config: ServeConfig = figment.extract().map_err(Box::new)?;
         config
             .check()
             .map_err(|e| Box::new(figment::Error::from(e)))?;
-        Ok(config)
+        let deprecated = std::mem::take(&mut *deprecated.lock().expect("not poisoned"));
+        Ok((config, deprecated))
     }
 
     /// Whether requests must carry a key or token.
@@ -193,13 +235,16 @@ impl ServeConfig {
                 self.http_threads
             ));
         }
-        for (name, secs) in [
-            ("header_timeout_secs", self.header_timeout_secs),
-            ("body_timeout_secs", self.body_timeout_secs),
-            ("shutdown_grace_secs", self.shutdown_grace_secs),
+        for (name, duration) in [
+            ("header_timeout", self.header_timeout),
+            ("body_timeout", self.body_timeout),
+            ("shutdown_grace", self.shutdown_grace),
         ] {
-            if !(secs.is_finite() && secs > 0.0 && secs < 86_400.0) {
-                return Err(format!("{name} must be between 0 and 86400 seconds"));
+            if duration.is_zero() || duration >= Duration::from_secs(86_400) {
+                return Err(format!(
+                    "{name} must be longer than 0 and shorter than a day, not {}",
+                    quiver_core::duration::format(duration)
+                ));
             }
         }
         self.check_connection_limits()?;
@@ -244,6 +289,88 @@ impl ServeConfig {
             ));
         }
         Ok(())
+    }
+}
+
+/// The settings whose key changed with the one duration grammar, as (old
+/// key, new key). The old key holds a number of seconds.
+const RENAMED: [(&str, &str); 3] = [
+    ("header_timeout_secs", "header_timeout"),
+    ("body_timeout_secs", "body_timeout"),
+    ("shutdown_grace_secs", "shutdown_grace"),
+];
+
+/// Where a layer of settings comes from, to name it in a deprecation.
+enum Layer {
+    File(PathBuf),
+    Env,
+}
+
+/// A provider of settings that reads each old key of [`RENAMED`] as its new
+/// key (the seconds turned into duration text) and notes the use. Both keys
+/// in one layer is an error: which to believe would be a guess.
+struct Renamed<P> {
+    inner: P,
+    layer: Layer,
+    deprecated: Arc<Mutex<Vec<String>>>,
+}
+
+impl<P: Provider> Provider for Renamed<P> {
+    fn metadata(&self) -> Metadata {
+        self.inner.metadata()
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        let mut data = self.inner.data()?;
+        for dict in data.values_mut() {
+            for (old, new) in RENAMED {
+                let Some(value) = dict.remove(old) else {
+                    continue;
+                };
+                let (old_name, new_name) = match &self.layer {
+                    Layer::File(_) => (old.to_string(), new.to_string()),
+                    Layer::Env => (
+                        format!("QUIVER_{}", old.to_uppercase()),
+                        format!("QUIVER_{}", new.to_uppercase()),
+                    ),
+                };
+                if dict.contains_key(new) {
+                    return Err(figment::Error::from(format!(
+                        "{old_name} and {new_name} are both set; keep only {new_name}"
+                    )));
+                }
+                let duration = value
+                    .to_num_lossy()
+                    .and_then(|n| {
+                        // figment keeps integers as integers (`QUIVER_…=30`).
+                        n.to_f64()
+                            .or_else(|| n.to_u128().map(|u| u as f64))
+                            .or_else(|| n.to_i128().map(|i| i as f64))
+                    })
+                    .and_then(|secs| Duration::try_from_secs_f64(secs).ok())
+                    .ok_or_else(|| {
+                        figment::Error::from(format!(
+                            "{old_name} must be a number of seconds (better: {new_name} as a duration such as \"10s\")"
+                        ))
+                    })?;
+                let text = quiver_core::duration::format(duration);
+                let instead = match &self.layer {
+                    Layer::File(path) => format!(
+                        "`{old_name}` in {} is deprecated; write `{new_name} = \"{text}\"` instead",
+                        path.display()
+                    ),
+                    Layer::Env => {
+                        format!("{old_name} is deprecated; set {new_name}={text} instead")
+                    }
+                };
+                let mut deprecated = self.deprecated.lock().expect("not poisoned");
+                if !deprecated.contains(&instead) {
+                    deprecated.push(instead);
+                }
+                dict.insert(new.to_string(), Value::from(text));
+            }
+        }
+        Ok(data)
     }
 }
 
@@ -428,6 +555,95 @@ mod tests {
             let config =
                 ServeConfig::load(Some(Path::new("serve.toml")), &Default::default()).unwrap();
             assert_eq!(config.max_concurrent_requests, MAX_CONCURRENT_REQUESTS);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn durations_are_text_and_old_seconds_keys_still_work_with_a_warning() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "serve.toml",
+                "header_timeout = \"2s 500ms\"\nbody_timeout_secs = 1.5\n",
+            )?;
+            jail.set_env("QUIVER_SHUTDOWN_GRACE_SECS", "30");
+            let (config, deprecated) = ServeConfig::load_noting_deprecated(
+                Some(Path::new("serve.toml")),
+                &Default::default(),
+            )
+            .unwrap();
+            assert_eq!(config.header_timeout, Duration::from_millis(2_500));
+            assert_eq!(config.body_timeout, Duration::from_millis(1_500));
+            assert_eq!(config.shutdown_grace, Duration::from_secs(30));
+            assert_eq!(
+                deprecated,
+                [
+                    "`body_timeout_secs` in serve.toml is deprecated; write `body_timeout = \"1s 500ms\"` instead",
+                    "QUIVER_SHUTDOWN_GRACE_SECS is deprecated; set QUIVER_SHUTDOWN_GRACE=30s instead",
+                ]
+            );
+
+            // The environment still beats the file across old and new keys.
+            jail.clear_env();
+            jail.set_env("QUIVER_BODY_TIMEOUT", "4s");
+            let (config, deprecated) = ServeConfig::load_noting_deprecated(
+                Some(Path::new("serve.toml")),
+                &Default::default(),
+            )
+            .unwrap();
+            assert_eq!(config.body_timeout, Duration::from_secs(4));
+            assert_eq!(deprecated.len(), 1, "{deprecated:?}");
+
+            jail.clear_env();
+            jail.create_file("serve.toml", "")?;
+            let (config, deprecated) = ServeConfig::load_noting_deprecated(
+                Some(Path::new("serve.toml")),
+                &Default::default(),
+            )
+            .unwrap();
+            assert_eq!(
+                config.header_timeout,
+                Duration::from_secs(10),
+                "the default"
+            );
+            assert!(deprecated.is_empty());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn bad_durations_are_named() {
+        figment::Jail::expect_with(|jail| {
+            for (text, expected) in [
+                ("header_timeout = 10\n", "header_timeout"),
+                ("header_timeout = \"soon\"\n", "`soon` is not a duration"),
+                (
+                    "header_timeout = \"0s\"\n",
+                    "header_timeout must be longer than 0",
+                ),
+                (
+                    "body_timeout = \"2d\"\n",
+                    "body_timeout must be longer than 0 and shorter than a day",
+                ),
+                (
+                    "body_timeout = \"2s\"\nbody_timeout_secs = 3\n",
+                    "body_timeout_secs and body_timeout are both set",
+                ),
+                (
+                    "shutdown_grace_secs = -1\n",
+                    "shutdown_grace_secs must be a number of seconds",
+                ),
+                (
+                    "shutdown_grace_secs = \"soon\"\n",
+                    "shutdown_grace_secs must be a number of seconds",
+                ),
+            ] {
+                jail.create_file("serve.toml", text)?;
+                let err = ServeConfig::load(Some(Path::new("serve.toml")), &Default::default())
+                    .unwrap_err()
+                    .to_string();
+                assert!(err.contains(expected), "{text}: {err}");
+            }
             Ok(())
         });
     }

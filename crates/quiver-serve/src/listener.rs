@@ -1,5 +1,5 @@
 //! What both listeners do to every connection before and while it is served:
-//! its first request head must arrive within `header_timeout_secs` of the
+//! its first request head must arrive within `header_timeout` of the
 //! accept ([`Guarded`]), each listener holds at most `max_connections`
 //! ([`Cap`]), and a failing `accept` backs off ([`Backoff`]).
 //!

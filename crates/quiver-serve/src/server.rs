@@ -1,6 +1,6 @@
 //! [`Server`]: binds the HTTP and gRPC listeners, then serves both until a
 //! shutdown future completes, draining in-flight requests for up to
-//! `shutdown_grace_secs`. HTTP connections are accepted in one place and
+//! `shutdown_grace`. HTTP connections are accepted in one place and
 //! served on the shared Tokio runtime, or with `http_threads` on that many
 //! single-threaded runtimes of its own (`handover`); gRPC connections are
 //! accepted by `grpc_listener`. On both ports `listener` holds each
@@ -101,7 +101,7 @@ impl Server {
             limiter: Arc::new(Semaphore::new(config.max_concurrent_requests)),
             max_concurrent_requests: config.max_concurrent_requests,
             max_body_bytes: config.max_body_bytes,
-            body_timeout: Duration::from_secs_f64(config.body_timeout_secs),
+            body_timeout: config.body_timeout,
             body_budget: BodyBudget::new(config.max_buffered_body_bytes),
             table_versions: Default::default(),
             ready: AtomicBool::new(true),
@@ -163,177 +163,243 @@ impl Server {
     /// accepting, lets in-flight requests finish within the grace period,
     /// and returns.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), StartupError> {
-        let grace = Duration::from_secs_f64(self.config.shutdown_grace_secs);
+        let Server {
+            state,
+            config,
+            http,
+            http_addr,
+            grpc,
+            grpc_addr,
+            tls,
+        } = self;
         let handle = axum_server::Handle::new();
-        let (stop_tx, mut stop_rx) = watch::channel(false);
-        let app = http::router(self.state.clone()).into_make_service();
-        let header_timeout = Duration::from_secs_f64(self.config.header_timeout_secs);
-        let http_tls = self.tls.as_ref().map(|tls| tls.http.clone());
-        let h2 = Http2Limits {
-            max_concurrent_streams: self.config.max_concurrent_streams,
-        };
-        let (acceptor, inboxes) = handover::split(
-            self.http,
-            self.config.http_threads,
-            self.config.max_connections,
-            header_timeout,
-        )
-        .map_err(|e| serve_err("HTTP", e))?;
-        let mut http_stop = stop_rx.clone();
-        let accepting = acceptor.run(async move {
-            let _ = http_stop.changed().await;
-        });
-        let http_task: JoinHandle<Result<(), String>> = if self.config.http_threads == 0 {
-            // On this runtime's worker threads, with gRPC.
-            let inbox = inboxes.into_iter().next().expect("split makes one inbox");
-            let serving = serve_http(inbox, app, handle.clone(), http_tls, header_timeout, h2);
-            tokio::spawn(async move { futures::try_join!(accepting, serving).map(|_| ()) })
-        } else {
-            // One single-threaded runtime per thread: a connection stays on
-            // its thread, and no request wakes a second thread to steal it.
-            let mut finished = Vec::with_capacity(inboxes.len());
-            for (n, inbox) in inboxes.into_iter().enumerate() {
-                let (done, finish) = tokio::sync::oneshot::channel();
-                let (app, handle, tls) = (app.clone(), handle.clone(), http_tls.clone());
-                std::thread::Builder::new()
-                    .name(format!("quiver-http-{n}"))
-                    .spawn(move || {
-                        let result = tokio::runtime::Builder::new_current_thread()
-                            .enable_all()
-                            .build()
-                            .map_err(|e| e.to_string())
-                            .and_then(|runtime| {
-                                runtime.block_on(serve_http(
-                                    inbox,
-                                    app,
-                                    handle,
-                                    tls,
-                                    header_timeout,
-                                    h2,
-                                ))
-                            });
-                        let _ = done.send(result);
-                    })
-                    .map_err(|e| serve_err("HTTP", e))?;
-                finished.push(async move {
-                    finish
-                        .await
-                        .map_err(|_| "an HTTP thread stopped without a result".to_string())?
-                });
-            }
-            let serving = futures::future::try_join_all(finished);
-            tokio::spawn(async move { futures::try_join!(accepting, serving).map(|_| ()) })
-        };
-        // As over HTTP, a client that stalls mid-request is cut off: a call
-        // must arrive and be answered within the body timeout (or the
-        // client's own `grpc-timeout`, if shorter), else it ends CANCELLED.
-        // Streams per connection are bounded as on the HTTP port (tonic,
-        // unlike hyper, sets no bound of its own), and so are the streams a
-        // client may have reset under the server (rapid reset) or make the
-        // server reset (MadeYouReset): beyond those the connection is closed.
-        // Calls beyond `max_concurrent_requests` get a fast UNAVAILABLE.
-        let grpc_router = tonic::transport::Server::builder()
-            .timeout(Duration::from_secs_f64(self.config.body_timeout_secs))
-            .http2_keepalive_interval(Some(Duration::from_secs(30)))
-            .max_concurrent_streams(Some(h2.max_concurrent_streams))
-            .http2_max_pending_accept_reset_streams(Some(MAX_PENDING_ACCEPT_RESET_STREAMS))
-            .http2_max_local_error_reset_streams(Some(MAX_LOCAL_ERROR_RESET_STREAMS))
-            .layer(listener::mark_head_layer())
-            .add_service(grpc::service(
-                self.state.clone(),
-                self.config.max_body_bytes,
-            ));
-        let grpc_stop = async move {
-            let _ = stop_rx.changed().await;
-        };
-        let incoming = grpc_listener::incoming(
-            self.grpc,
-            self.tls.as_ref().map(|tls| tls.grpc.clone()),
-            self.config.max_connections,
-            header_timeout,
-        );
-        let grpc_task: JoinHandle<Result<(), String>> = tokio::spawn(async move {
-            grpc_router
-                .serve_with_incoming_shutdown(incoming, grpc_stop)
-                .await
-                .map_err(|e| e.to_string())
-        });
-        tracing::info!(
-            http = %self.http_addr,
-            grpc = %self.grpc_addr,
-            tls = self.tls.is_some(),
-            auth = self.state.credentials.enabled(),
-            "Serving features."
-        );
-        // Both listeners full, plus the store's and the runtime's files: past
-        // the limit, accepts fail (and back off) before the cap is reached.
-        let wanted = 2 * self.config.max_connections as u64 + 256;
-        if let Some(limit) = listener::open_files_limit().filter(|&limit| limit < wanted) {
-            tracing::warn!(
-                limit,
-                max_connections = self.config.max_connections,
-                "The open-files limit is below 2 × max_connections + 256: raise it \
-                 (ulimit -n, LimitNOFILE=) or lower max_connections, or accepts will \
-                 fail before the connection cap is reached."
-            );
-        }
-        let exposed = [self.http_addr, self.grpc_addr]
-            .into_iter()
-            .filter(|addr| !addr.ip().is_loopback())
-            .collect::<Vec<_>>();
-        if !self.state.credentials.enabled() && !exposed.is_empty() {
-            tracing::warn!(
-                addresses = ?exposed,
-                "Serving without authentication on a non-loopback address: anyone who can \
-                 reach it reads every feature. Set QUIVER_API_KEYS or QUIVER_BEARER_TOKENS."
-            );
-        }
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let http_task = start_http(http, &state, &config, &tls, &handle, stop_rx.clone())?;
+        let grpc_task = start_grpc(grpc, &state, &config, &tls, stop_rx);
+        announce(&state, &config, [http_addr, grpc_addr], tls.is_some());
+        let (early, still_running) =
+            until_shutdown_or_failure(shutdown, http_task, grpc_task).await;
+        drain(&state, &config, &handle, &stop_tx, early, still_running).await
+    }
+}
 
-        let mut http_task = Some(http_task);
-        let mut grpc_task = Some(grpc_task);
-        let early = tokio::select! {
-            () = shutdown => None,
-            result = http_task.as_mut().expect("set above") => {
-                http_task = None;
-                Some(("HTTP", flatten(result)))
-            }
-            result = grpc_task.as_mut().expect("set above") => {
-                grpc_task = None;
-                Some(("gRPC", flatten(result)))
-            }
-        };
-        tracing::info!(
-            grace_secs = grace.as_secs_f64(),
-            "Shutting down: draining requests."
+/// Each server's task, serving until told to stop; its result says why it
+/// ended.
+type ServerTask = JoinHandle<Result<(), String>>;
+
+/// Starts accepting HTTP connections and serving them: on this runtime's
+/// worker threads with gRPC, or (`http_threads`) on that many
+/// single-threaded runtimes of its own.
+fn start_http(
+    listener: std::net::TcpListener,
+    state: &Arc<AppState>,
+    config: &ServeConfig,
+    tls: &Option<Tls>,
+    handle: &axum_server::Handle<Peer>,
+    mut stop: watch::Receiver<bool>,
+) -> Result<ServerTask, StartupError> {
+    let app = http::router(state.clone()).into_make_service();
+    let header_timeout = config.header_timeout;
+    let http_tls = tls.as_ref().map(|tls| tls.http.clone());
+    let h2 = Http2Limits {
+        max_concurrent_streams: config.max_concurrent_streams,
+    };
+    let (acceptor, inboxes) = handover::split(
+        listener,
+        config.http_threads,
+        config.max_connections,
+        header_timeout,
+    )
+    .map_err(|e| serve_err("HTTP", e))?;
+    let accepting = acceptor.run(async move {
+        let _ = stop.changed().await;
+    });
+    if config.http_threads == 0 {
+        // On this runtime's worker threads, with gRPC.
+        let inbox = inboxes.into_iter().next().expect("split makes one inbox");
+        let serving = serve_http(inbox, app, handle.clone(), http_tls, header_timeout, h2);
+        return Ok(tokio::spawn(async move {
+            futures::try_join!(accepting, serving).map(|_| ())
+        }));
+    }
+    // One single-threaded runtime per thread: a connection stays on
+    // its thread, and no request wakes a second thread to steal it.
+    let mut finished = Vec::with_capacity(inboxes.len());
+    for (n, inbox) in inboxes.into_iter().enumerate() {
+        let (done, finish) = tokio::sync::oneshot::channel();
+        let (app, handle, tls) = (app.clone(), handle.clone(), http_tls.clone());
+        std::thread::Builder::new()
+            .name(format!("quiver-http-{n}"))
+            .spawn(move || {
+                let result = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| e.to_string())
+                    .and_then(|runtime| {
+                        runtime.block_on(serve_http(inbox, app, handle, tls, header_timeout, h2))
+                    });
+                let _ = done.send(result);
+            })
+            .map_err(|e| serve_err("HTTP", e))?;
+        finished.push(async move {
+            finish
+                .await
+                .map_err(|_| "an HTTP thread stopped without a result".to_string())?
+        });
+    }
+    let serving = futures::future::try_join_all(finished);
+    Ok(tokio::spawn(async move {
+        futures::try_join!(accepting, serving).map(|_| ())
+    }))
+}
+
+/// Starts serving gRPC on `listener`.
+///
+/// As over HTTP, a client that stalls mid-request is cut off: a call
+/// must arrive and be answered within the body timeout (or the
+/// client's own `grpc-timeout`, if shorter), else it ends CANCELLED.
+/// Streams per connection are bounded as on the HTTP port (tonic,
+/// unlike hyper, sets no bound of its own), and so are the streams a
+/// client may have reset under the server (rapid reset) or make the
+/// server reset (MadeYouReset): beyond those the connection is closed.
+/// Calls beyond `max_concurrent_requests` get a fast UNAVAILABLE.
+fn start_grpc(
+    listener: tokio::net::TcpListener,
+    state: &Arc<AppState>,
+    config: &ServeConfig,
+    tls: &Option<Tls>,
+    mut stop: watch::Receiver<bool>,
+) -> ServerTask {
+    let grpc_router = tonic::transport::Server::builder()
+        .timeout(config.body_timeout)
+        .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        .max_concurrent_streams(Some(config.max_concurrent_streams))
+        .http2_max_pending_accept_reset_streams(Some(MAX_PENDING_ACCEPT_RESET_STREAMS))
+        .http2_max_local_error_reset_streams(Some(MAX_LOCAL_ERROR_RESET_STREAMS))
+        .layer(listener::mark_head_layer())
+        .add_service(grpc::service(state.clone(), config.max_body_bytes));
+    let grpc_stop = async move {
+        let _ = stop.changed().await;
+    };
+    let incoming = grpc_listener::incoming(
+        listener,
+        tls.as_ref().map(|tls| tls.grpc.clone()),
+        config.max_connections,
+        config.header_timeout,
+    );
+    tokio::spawn(async move {
+        grpc_router
+            .serve_with_incoming_shutdown(incoming, grpc_stop)
+            .await
+            .map_err(|e| e.to_string())
+    })
+}
+
+/// Logs that the server is up, and warns of settings that will hurt: an
+/// open-files limit below what the connection caps need, or no
+/// authentication on an address others can reach.
+fn announce(state: &AppState, config: &ServeConfig, addrs: [SocketAddr; 2], tls: bool) {
+    let [http_addr, grpc_addr] = addrs;
+    tracing::info!(
+        http = %http_addr,
+        grpc = %grpc_addr,
+        tls,
+        auth = state.credentials.enabled(),
+        "Serving features."
+    );
+    // Both listeners full, plus the store's and the runtime's files: past
+    // the limit, accepts fail (and back off) before the cap is reached.
+    let wanted = 2 * config.max_connections as u64 + 256;
+    if let Some(limit) = listener::open_files_limit().filter(|&limit| limit < wanted) {
+        tracing::warn!(
+            limit,
+            max_connections = config.max_connections,
+            "The open-files limit is below 2 × max_connections + 256: raise it \
+             (ulimit -n, LimitNOFILE=) or lower max_connections, or accepts will \
+             fail before the connection cap is reached."
         );
-        self.state.ready.store(false, Ordering::Relaxed);
-        handle.graceful_shutdown(Some(grace));
-        let _ = stop_tx.send(true);
-        let mut failure = match early {
-            Some((server, Err(reason))) => Some(StartupError::Serve { server, reason }),
-            _ => None,
-        };
-        for (server, task) in [("HTTP", http_task), ("gRPC", grpc_task)] {
-            let Some(task) = task else { continue };
-            // gRPC has no forced close of its own: give it the same grace.
-            match tokio::time::timeout(grace + Duration::from_secs(1), task).await {
-                Ok(result) => {
-                    if let Err(reason) = flatten(result) {
-                        failure.get_or_insert(StartupError::Serve { server, reason });
-                    }
-                }
-                Err(_) => tracing::warn!(
-                    server,
-                    "Requests still running after the grace period were dropped."
-                ),
-            }
+    }
+    let exposed = addrs
+        .into_iter()
+        .filter(|addr| !addr.ip().is_loopback())
+        .collect::<Vec<_>>();
+    if !state.credentials.enabled() && !exposed.is_empty() {
+        tracing::warn!(
+            addresses = ?exposed,
+            "Serving without authentication on a non-loopback address: anyone who can \
+             reach it reads every feature. Set QUIVER_API_KEYS or QUIVER_BEARER_TOKENS."
+        );
+    }
+}
+
+/// A server that ended before shutdown was asked for, and how.
+type EarlyEnd = Option<(&'static str, Result<(), String>)>;
+
+/// Waits for `shutdown`, or for either server to end first (a failure).
+/// Returns that early end, if any, and the tasks still running.
+async fn until_shutdown_or_failure(
+    shutdown: impl Future<Output = ()> + Send,
+    http_task: ServerTask,
+    grpc_task: ServerTask,
+) -> (EarlyEnd, [(&'static str, Option<ServerTask>); 2]) {
+    let mut http_task = Some(http_task);
+    let mut grpc_task = Some(grpc_task);
+    let early = tokio::select! {
+        () = shutdown => None,
+        result = http_task.as_mut().expect("set above") => {
+            http_task = None;
+            Some(("HTTP", flatten(result)))
         }
-        match failure {
-            Some(error) => Err(error),
-            None => {
-                tracing::info!("Stopped.");
-                Ok(())
+        result = grpc_task.as_mut().expect("set above") => {
+            grpc_task = None;
+            Some(("gRPC", flatten(result)))
+        }
+    };
+    (early, [("HTTP", http_task), ("gRPC", grpc_task)])
+}
+
+/// Stops accepting (and reports not ready), gives in-flight requests the
+/// grace period, and returns the first failure of either server.
+async fn drain(
+    state: &AppState,
+    config: &ServeConfig,
+    handle: &axum_server::Handle<Peer>,
+    stop: &watch::Sender<bool>,
+    early: EarlyEnd,
+    still_running: [(&'static str, Option<ServerTask>); 2],
+) -> Result<(), StartupError> {
+    let grace = config.shutdown_grace;
+    tracing::info!(
+        grace_secs = grace.as_secs_f64(),
+        "Shutting down: draining requests."
+    );
+    state.ready.store(false, Ordering::Relaxed);
+    handle.graceful_shutdown(Some(grace));
+    let _ = stop.send(true);
+    let mut failure = match early {
+        Some((server, Err(reason))) => Some(StartupError::Serve { server, reason }),
+        _ => None,
+    };
+    for (server, task) in still_running {
+        let Some(task) = task else { continue };
+        // gRPC has no forced close of its own: give it the same grace.
+        match tokio::time::timeout(grace + Duration::from_secs(1), task).await {
+            Ok(result) => {
+                if let Err(reason) = flatten(result) {
+                    failure.get_or_insert(StartupError::Serve { server, reason });
+                }
             }
+            Err(_) => tracing::warn!(
+                server,
+                "Requests still running after the grace period were dropped."
+            ),
+        }
+    }
+    match failure {
+        Some(error) => Err(error),
+        None => {
+            tracing::info!("Stopped.");
+            Ok(())
         }
     }
 }

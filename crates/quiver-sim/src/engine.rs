@@ -16,8 +16,8 @@
 //! OS thread because Tokio's timer has millisecond resolution, which would add
 //! up to a millisecond of false latency to every request at high rates.
 
-use crate::live::{LiveLine, LiveShared};
-use crate::record::{Recorder, RequestError};
+use crate::live::LiveLine;
+use crate::record::{LiveShared, Recorder, RequestError};
 use crate::result::SimResult;
 use crate::target::{Connection, Target};
 use crate::workload::IdPicker;
@@ -83,7 +83,7 @@ fn describe_plan(settings: &SimSettings) -> String {
         }
     };
     let stop = match settings.stop {
-        StopCondition::Duration(d) => format!("for {}", crate::report::format_secs(d)),
+        StopCondition::Duration(d) => format!("for {}", crate::units::format_secs(d)),
         StopCondition::Requests(n) => format!("{n} requests"),
     };
     format!("{load}, {stop}")

@@ -10,13 +10,13 @@
 //! drop the slow or failed requests; the error columns say how many of the
 //! recorded requests failed.
 
-use crate::live::LiveShared;
 use hdrhistogram::Histogram;
 use rand::{RngExt, SeedableRng};
 use rand_pcg::Pcg64Mcg;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Why one request failed.
@@ -321,6 +321,49 @@ impl Recorder {
 
 fn nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// What workers have measured so far, for the live line: recorders add
+/// to it once a second, and `live.rs` reads it.
+#[derive(Default)]
+pub struct LiveShared {
+    histogram: Mutex<Option<Histogram<u64>>>,
+    requests: AtomicU64,
+    errors: AtomicU64,
+    /// Set once the warm-up is over.
+    pub measuring: AtomicBool,
+}
+
+impl LiveShared {
+    /// Adds a worker's latest second.
+    pub fn add(&self, histogram: &Histogram<u64>, requests: u64, errors: u64) {
+        if let Ok(mut shared) = self.histogram.lock() {
+            let shared = shared.get_or_insert_with(new_histogram);
+            // Both histograms auto-resize, so adding cannot fail.
+            let _ = shared.add(histogram);
+        }
+        self.requests.fetch_add(requests, Ordering::Relaxed);
+        self.errors.fetch_add(errors, Ordering::Relaxed);
+    }
+
+    /// Requests, errors, p50 and p99 (ns) so far.
+    pub fn snapshot(&self) -> (u64, u64, u64, u64) {
+        let (p50, p99) = self
+            .histogram
+            .lock()
+            .ok()
+            .and_then(|h| {
+                h.as_ref()
+                    .map(|h| (h.value_at_quantile(0.5), h.value_at_quantile(0.99)))
+            })
+            .unwrap_or((0, 0));
+        (
+            self.requests.load(Ordering::Relaxed),
+            self.errors.load(Ordering::Relaxed),
+            p50,
+            p99,
+        )
+    }
 }
 
 #[cfg(test)]

@@ -21,12 +21,12 @@ pub struct SimSettings {
     /// Closed or open loop.
     pub load: LoadModel,
     /// Time spent sending requests that are not recorded, before the measurement.
-    #[serde(with = "seconds")]
+    #[serde(with = "duration_text")]
     pub warmup: Duration,
     /// When the measurement ends.
     pub stop: StopCondition,
     /// A request not answered within this time counts as a `timeout` error.
-    #[serde(with = "seconds")]
+    #[serde(with = "duration_text")]
     pub timeout: Duration,
     /// Seed of the id draws: the same seed asks for the same ids.
     pub seed: u64,
@@ -218,7 +218,7 @@ impl LoadModel {
 #[serde(rename_all = "snake_case")]
 pub enum StopCondition {
     /// After this long (after the warm-up).
-    #[serde(with = "seconds")]
+    #[serde(with = "duration_text")]
     Duration(Duration),
     /// After this many measured requests.
     Requests(u64),
@@ -268,48 +268,54 @@ impl SimSettings {
     }
 }
 
-/// Parses `500ms`, `30s`, `2m`, `1h` or a bare number of seconds (`1.5`).
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let (number, unit) = match text.find(|c: char| c.is_ascii_alphabetic()) {
-        Some(at) => text.split_at(at),
-        None => (text, "s"),
-    };
-    let value: f64 = number
-        .trim()
-        .parse()
-        .map_err(|_| format!("`{text}` is not a duration such as 500ms, 30s, 2m or 1h"))?;
-    let scale = match unit {
-        "us" | "µs" => 1e-6,
-        "ms" => 1e-3,
-        "s" => 1.0,
-        "m" | "min" => 60.0,
-        "h" => 3600.0,
-        _ => {
-            return Err(format!(
-                "`{unit}` is not a time unit: use us, ms, s, m or h"
-            ));
+/// Parses a duration flag in the one grammar of [`quiver_core::duration`]
+/// (`500ms`, `30s`, `2m`, `1h 30m`, `1.5s`). A bare number of seconds
+/// (`1.5`), which earlier versions read, is still read; then the second
+/// value says what to write instead, for the caller to print.
+pub fn parse_duration(text: &str) -> Result<(Duration, Option<String>), String> {
+    match quiver_core::duration::parse(text) {
+        Ok(duration) => Ok((duration, None)),
+        Err(error) => {
+            let secs: f64 = text.trim().parse().map_err(|_| error.to_string())?;
+            let duration = Duration::try_from_secs_f64(secs)
+                .map_err(|_| format!("`{text}` is not a non-negative duration"))?;
+            let instead = quiver_core::duration::format(duration);
+            Ok((
+                duration,
+                Some(format!(
+                    "a duration without a unit (`{}`) is deprecated; write `{instead}`",
+                    text.trim()
+                )),
+            ))
         }
-    };
-    let secs = value * scale;
-    if !(secs.is_finite() && secs >= 0.0) {
-        return Err(format!("`{text}` is not a non-negative duration"));
     }
-    Ok(Duration::from_secs_f64(secs))
 }
 
-/// Durations as fractional seconds in result files.
-mod seconds {
+/// Durations in result files: text in the one grammar (`"5s"`). Files
+/// written before it hold fractional seconds (`5.0`), which are still read.
+mod duration_text {
     use serde::{Deserialize, Deserializer, Serializer};
     use std::time::Duration;
 
     pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_f64(d.as_secs_f64())
+        quiver_core::duration::text::serialize(d, s)
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        let secs = f64::deserialize(d)?;
-        Duration::try_from_secs_f64(secs).map_err(serde::de::Error::custom)
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum TextOrSeconds {
+            Text(String),
+            Seconds(f64),
+        }
+        match TextOrSeconds::deserialize(d)? {
+            TextOrSeconds::Text(text) => {
+                quiver_core::duration::parse(&text).map_err(serde::de::Error::custom)
+            }
+            TextOrSeconds::Seconds(secs) => {
+                Duration::try_from_secs_f64(secs).map_err(serde::de::Error::custom)
+            }
+        }
     }
 }
 
@@ -319,13 +325,58 @@ mod tests {
 
     #[test]
     fn parses_durations_with_units() {
-        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
-        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
-        assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
-        assert!(parse_duration("fast").is_err());
+        assert_eq!(
+            parse_duration("500ms"),
+            Ok((Duration::from_millis(500), None))
+        );
+        assert_eq!(parse_duration("30s"), Ok((Duration::from_secs(30), None)));
+        assert_eq!(parse_duration("2m"), Ok((Duration::from_secs(120), None)));
+        assert_eq!(
+            parse_duration("1.5s"),
+            Ok((Duration::from_millis(1500), None))
+        );
+        assert_eq!(
+            parse_duration("1m 30s"),
+            Ok((Duration::from_secs(90), None))
+        );
+        assert!(
+            parse_duration("fast")
+                .unwrap_err()
+                .contains("not a duration")
+        );
         assert!(parse_duration("3 parsecs").is_err());
         assert!(parse_duration("-1s").is_err());
+        assert!(parse_duration("-1").is_err());
+    }
+
+    #[test]
+    fn bare_seconds_still_parse_with_a_deprecation() {
+        let (duration, warning) = parse_duration("1.5").unwrap();
+        assert_eq!(duration, Duration::from_millis(1500));
+        assert_eq!(
+            warning.as_deref(),
+            Some("a duration without a unit (`1.5`) is deprecated; write `1s 500ms`")
+        );
+    }
+
+    #[test]
+    fn result_files_hold_duration_text_and_old_ones_still_read() {
+        #[derive(Serialize, Deserialize, PartialEq, Debug)]
+        struct Recorded {
+            #[serde(with = "duration_text")]
+            warmup: Duration,
+            stop: StopCondition,
+        }
+        let recorded = Recorded {
+            warmup: Duration::from_millis(2_500),
+            stop: StopCondition::Duration(Duration::from_secs(30)),
+        };
+        let json = serde_json::to_string(&recorded).unwrap();
+        assert_eq!(json, r#"{"warmup":"2s 500ms","stop":{"duration":"30s"}}"#);
+        assert_eq!(serde_json::from_str::<Recorded>(&json).unwrap(), recorded);
+        let old: Recorded =
+            serde_json::from_str(r#"{"warmup":2.5,"stop":{"duration":30.0}}"#).unwrap();
+        assert_eq!(old, recorded);
     }
 
     #[test]

@@ -8,8 +8,8 @@ pub struct TestRepo {
     dir: tempfile::TempDir,
 }
 
-/// The energy CSV's header.
-pub const ENERGY_HEADER: &str = "household_id,day,energy_median,energy_mean,energy_max,energy_count,energy_std,energy_sum,energy_min";
+/// The energy CSV's header: the generator's, which owns the columns.
+pub use quiver_datagen::energy::HEADER as ENERGY_HEADER;
 
 impl TestRepo {
     /// A new energy repository whose source holds `csv` (header included),
@@ -34,12 +34,12 @@ impl TestRepo {
 
     /// The source CSV file.
     pub fn source_file(&self) -> PathBuf {
-        self.path().join("data/energy.csv")
+        self.path().join(quiver_core::scaffold::ENERGY_SOURCE_FILE)
     }
 
     /// Replaces the source CSV.
     pub fn write_source(&self, csv: &str) {
-        std::fs::create_dir_all(self.path().join("data")).unwrap();
+        std::fs::create_dir_all(self.source_file().parent().unwrap()).unwrap();
         std::fs::write(self.source_file(), csv).unwrap();
     }
 
@@ -122,4 +122,31 @@ pub fn energy_line(
         sum = f(sum),
         min = "0.01",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The template declares the generator's columns, in its order: the
+    /// job reads CSV columns by position, so a drift would swap values.
+    #[test]
+    fn the_template_declares_the_columns_the_generator_writes() {
+        let repo = TestRepo::energy(&format!("{ENERGY_HEADER}\n"));
+        let repo = quiver_core::FeatureRepo::load(repo.path()).unwrap();
+        let view = repo
+            .feature_view(quiver_core::scaffold::ENERGY_VIEW)
+            .unwrap();
+        let declared: Vec<&str> = repo
+            .source_of(view)
+            .schema
+            .as_ref()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(declared, ENERGY_HEADER.split(',').collect::<Vec<_>>());
+        let line = energy_line("MAC000002", "2014-01-01", Some(1.0), Some(48), None, None);
+        assert_eq!(line.split(',').count(), declared.len(), "{line}");
+    }
 }

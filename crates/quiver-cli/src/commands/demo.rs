@@ -1,7 +1,8 @@
 //! `quiver demo`: datagen → init → apply → run → get, on the embedded defaults.
 
 use crate::args::{DemoArgs, EnergyArgs, Format, GetArgs, RepoArg};
-use quiver_datagen::energy::household_id;
+use quiver_core::scaffold::{ENERGY_SOURCE_FILE, ENERGY_VIEW};
+use quiver_datagen::energy::{EnergyConfig, household_id};
 
 pub async fn run(args: &DemoArgs) -> anyhow::Result<()> {
     let dir = &args.dir;
@@ -10,8 +11,8 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<()> {
     step(1, "Generate the energy dataset");
     super::datagen::run(&EnergyArgs {
         households: args.households,
-        seed: 42,
-        out: dir.join("data/energy.csv"),
+        seed: EnergyConfig::default().seed,
+        out: dir.join(ENERGY_SOURCE_FILE),
     })?;
 
     step(2, "Create the feature repository");
@@ -30,7 +31,7 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<()> {
     );
     let summary = super::run::run_job(
         dir,
-        "energy_features",
+        ENERGY_VIEW,
         None,
         quiver_job::Progress::stderr(),
         quiver_job::DEFAULT_MEMORY_LIMIT,
@@ -45,7 +46,7 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<()> {
         "MAC999999".to_string(),
     ];
     super::get::run(&GetArgs {
-        view: "energy_features".to_string(),
+        view: ENERGY_VIEW.to_string(),
         ids: ids.clone(),
         repo: RepoArg { repo: dir.clone() },
         format: Format::Table,

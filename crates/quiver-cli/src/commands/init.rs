@@ -9,8 +9,9 @@ pub fn run(dir: &Path) -> anyhow::Result<()> {
         println!("  {}", path.display());
     }
     println!(
-        "Next: put data in place (quiver datagen energy --out {}/data/energy.csv), then `quiver apply --repo {}`.",
+        "Next: put data in place (quiver datagen energy --out {}/{}), then `quiver apply --repo {}`.",
         dir.display(),
+        quiver_core::scaffold::ENERGY_SOURCE_FILE,
         dir.display()
     );
     Ok(())

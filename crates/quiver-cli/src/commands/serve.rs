@@ -16,11 +16,15 @@ pub async fn run(args: &ServeArgs) -> anyhow::Result<()> {
             LogFormatArg::Json => LogFormat::Json,
         }),
     };
-    let config = ServeConfig::load(args.config.as_deref(), &overrides)?;
+    let (config, deprecated) =
+        ServeConfig::load_noting_deprecated(args.config.as_deref(), &overrides)?;
     crate::init_logging(
         "info,buoyant_kernel=off",
         config.log_format == LogFormat::Json,
     );
+    for warning in deprecated {
+        tracing::warn!("{warning}");
+    }
     raise_open_files_limit();
     let repo = load_registry(&args.repo.repo)?;
     let store = quiver_backends::open_online_store(&repo).await?;

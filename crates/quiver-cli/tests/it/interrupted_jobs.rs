@@ -12,6 +12,8 @@ fn offline_version(repo: &str) -> Option<u64> {
         .max()
 }
 
+/// Uses the job's fail point (the `fail-points` feature).
+#[cfg(feature = "fail-points")]
 #[test]
 fn a_job_dying_between_its_two_commits_is_repaired_by_the_next_run() {
     let dir = tempfile::tempdir().unwrap();
@@ -140,4 +142,23 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
             std::fs::copy(entry.path(), target).unwrap();
         }
     }
+}
+
+/// A build without the `fail-points` feature (a release build) has no crash
+/// hook: the variable that would abort the job is ignored.
+#[cfg(not(feature = "fail-points"))]
+#[test]
+fn without_fail_points_the_abort_variable_does_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = energy_repo(dir.path(), 3);
+    let out = command(&["run", "energy_features", "--repo", &repo, "--quiet"])
+        .env("QUIVER_TEST_ABORT_AFTER_OFFLINE_COMMIT", "1")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(offline_version(&repo), Some(0));
 }

@@ -116,6 +116,7 @@ fn a_job_whose_rows_do_not_fit_the_map_fails_before_its_offline_commit() {
 /// store more than half full that must not need room for a second copy of
 /// every row: rows already stored are left alone and the rest is written
 /// in parts.
+#[cfg(feature = "fail-points")] // aborts the job at its fail point
 #[test]
 fn the_repair_of_a_store_more_than_half_full_fits() {
     let repo = repo_with(3_000, "2014-01-01", 1);

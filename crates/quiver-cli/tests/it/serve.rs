@@ -19,7 +19,8 @@ fn serve_answers_then_stops_on_sigterm() {
             "--log-format",
             "json",
         ],
-        &[],
+        // The old key of `shutdown_grace`: still read, with one warning.
+        &[("QUIVER_SHUTDOWN_GRACE_SECS", "5")],
     );
     let http = served.http.clone();
     assert!(
@@ -65,6 +66,15 @@ fn serve_answers_then_stops_on_sigterm() {
             .any(|l| l["fields"]["message"] == "Shutting down: draining requests."),
         "{logs}"
     );
+    let deprecations = json_lines
+        .iter()
+        .filter(|l| {
+            l["level"] == "WARN"
+                && l["fields"]["message"]
+                    == "QUIVER_SHUTDOWN_GRACE_SECS is deprecated; set QUIVER_SHUTDOWN_GRACE=5s instead"
+        })
+        .count();
+    assert_eq!(deprecations, 1, "{logs}");
 }
 
 /// The soft and hard open-files limits of a running process.

@@ -46,6 +46,8 @@ fn simulate_the_store_then_merge_and_compare() {
     );
     assert_eq!(result["totals"]["errors"], 0);
     assert_eq!(result["settings"]["target"]["kind"], "store");
+    assert_eq!(result["settings"]["warmup"], "200ms", "durations are text");
+    assert_eq!(result["settings"]["stop"]["duration"], "1s");
     for file in [
         "seconds.csv",
         "report.html",
@@ -145,6 +147,26 @@ fn simulate_names_what_is_wrong() {
     assert!(err.contains("no feature service `nope`"), "{err}");
     let err = fails(&["simulate", "--repo", &repo, "--duration", "soon"]);
     assert!(err.contains("soon"), "{err}");
+
+    // A bare number of seconds, the old form, still works, with one warning.
+    let old = dir.path().join("old");
+    let out = quiver(&[
+        "simulate",
+        "--repo",
+        &repo,
+        "--warmup",
+        "0s",
+        "--duration",
+        "0.3",
+        "--quiet",
+        "--out",
+        old.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let warning = "warning: a duration without a unit (`0.3`) is deprecated; write `300ms`";
+    assert_eq!(stderr.matches(warning).count(), 1, "{stderr}");
+    assert_eq!(result_json(&old)["settings"]["stop"]["duration"], "300ms");
 }
 
 /// Against a server with TLS and an API key, as production runs it: with the

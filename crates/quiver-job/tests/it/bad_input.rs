@@ -174,6 +174,28 @@ async fn csv_columns_in_another_order_than_declared_are_refused() {
     assert_unchanged(&repo, &before, &error);
 }
 
+/// The header is CSV like the rows: quoted names are names, and a comma
+/// inside quotes is part of one, so two declared columns quoted together
+/// are one column found (a split on commas saw the two declared names).
+#[tokio::test]
+async fn a_quoted_csv_header_is_read_as_csv() {
+    let (repo, before) = ran_once().await;
+    let merged = ENERGY_HEADER.replacen("household_id,day", "\"household_id,day\"", 1);
+    repo.write_source(&format!("{merged}\n{GOOD}"));
+    let error = run(&repo).await.unwrap_err().to_string();
+    assert!(error.contains("sources.energy_daily.schema"), "{error}");
+    assert!(error.contains("column 1"), "{error}");
+    assert!(error.contains("`household_id,day`"), "{error}");
+    assert_unchanged(&repo, &before, &error);
+    // Every name quoted, as spreadsheets write them: the same data runs.
+    let quoted: Vec<String> = ENERGY_HEADER
+        .split(',')
+        .map(|c| format!("\"{c}\""))
+        .collect();
+    repo.write_source(&format!("{}\n{GOOD}", quoted.join(",")));
+    run(&repo).await.unwrap();
+}
+
 /// A folder of CSV files: every file's header is checked, not only a
 /// single file's, so a second file with two same-typed columns swapped is
 /// refused by name rather than read with its values in the wrong columns.

@@ -64,7 +64,7 @@ async fn silent_connections_are_closed(tls: bool) {
     let (_repo, definitions) = computed_repo().await;
     let cert = TestCert::generate();
     let config = ServeConfig {
-        header_timeout_secs: 0.3,
+        header_timeout: Duration::from_millis(300),
         tls_cert: tls.then(|| cert.cert_path()),
         tls_key: tls.then(|| cert.key_path()),
         ..test_config()
@@ -126,7 +126,7 @@ async fn connections_that_never_send_a_request_head_are_closed_under_tls() {
 async fn a_connection_that_made_a_request_outlives_the_head_deadline() {
     let (_repo, definitions) = computed_repo().await;
     let config = ServeConfig {
-        header_timeout_secs: 0.3,
+        header_timeout: Duration::from_millis(300),
         ..test_config()
     };
     let server = start(&definitions, config).await;
@@ -157,7 +157,7 @@ async fn idle_connections_beyond_the_cap_make_room(http_threads: usize) {
     let config = ServeConfig {
         max_connections: 32,
         // Long enough that no idle connection is closed for its deadline.
-        header_timeout_secs: 120.0,
+        header_timeout: Duration::from_secs(120),
         http_threads,
         ..test_config()
     };
@@ -209,24 +209,22 @@ async fn idle_connections_beyond_the_cap_make_room_for_others_on_http_threads() 
     idle_connections_beyond_the_cap_make_room(2).await;
 }
 
-/// One keep-alive HTTP/1 request on `tcp`, leaving it open.
-async fn health_keep_alive(tcp: &mut TcpStream) -> bool {
-    if tcp
-        .write_all(b"GET /health HTTP/1.1\r\nhost: localhost\r\n\r\n")
-        .await
-        .is_err()
-    {
-        return false;
-    }
-    let mut seen = Vec::new();
-    let mut buf = [0u8; 1024];
-    while !String::from_utf8_lossy(&seen).contains(r#"{"status":"ok"}"#) {
-        match tokio::time::timeout(Duration::from_secs(5), tcp.read(&mut buf)).await {
-            Ok(Ok(n)) if n > 0 => seen.extend_from_slice(&buf[..n]),
-            _ => return false,
-        }
-    }
-    true
+/// One keep-alive HTTP/1 request on `connection`, leaving it open; false
+/// if the server closed it or did not answer within 5 s.
+async fn health_keep_alive(connection: &mut KeepAlive) -> bool {
+    let request = hyper::Request::get("/health")
+        .header("host", "localhost")
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let answered = async {
+        let response = connection.send_request(request).await.ok()?;
+        let body = response.into_body().collect().await.ok()?.to_bytes();
+        Some(String::from_utf8_lossy(&body).contains(r#"{"status":"ok"}"#))
+    };
+    matches!(
+        tokio::time::timeout(Duration::from_secs(5), answered).await,
+        Ok(Some(true))
+    )
 }
 
 /// At the cap with every connection busy with requests, a new connection is
@@ -236,20 +234,20 @@ async fn when_every_slot_has_made_a_request_new_connections_are_refused() {
     let (_repo, definitions) = computed_repo().await;
     let config = ServeConfig {
         max_connections: 2,
-        header_timeout_secs: 120.0,
+        header_timeout: Duration::from_secs(120),
         ..test_config()
     };
     let server = start(&definitions, config).await;
-    let mut first = TcpStream::connect(server.http).await.unwrap();
-    let mut second = TcpStream::connect(server.http).await.unwrap();
+    let mut first = keep_alive(server.http).await;
+    let mut second = keep_alive(server.http).await;
     assert!(health_keep_alive(&mut first).await);
     assert!(health_keep_alive(&mut second).await);
-    let mut third = TcpStream::connect(server.http).await.unwrap();
+    let mut third = keep_alive(server.http).await;
     assert!(!health_keep_alive(&mut third).await, "beyond the cap");
     drop(first);
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let mut next = TcpStream::connect(server.http).await.unwrap();
+        let mut next = keep_alive(server.http).await;
         if health_keep_alive(&mut next).await {
             break;
         }

@@ -222,7 +222,7 @@ async fn a_stalled_grpc_call_is_cancelled_at_the_body_timeout() {
     use hyper::body::Frame;
     let (_repo, definitions) = computed_repo().await;
     let config = quiver_serve::ServeConfig {
-        body_timeout_secs: 1.0,
+        body_timeout: std::time::Duration::from_secs(1),
         ..test_config()
     };
     let server = start(&definitions, config).await;

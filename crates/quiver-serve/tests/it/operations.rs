@@ -71,7 +71,7 @@ async fn slow_bodies_hold_no_slot_and_time_out() {
     let (_repo, definitions) = computed_repo().await;
     let config = quiver_serve::ServeConfig {
         max_concurrent_requests: 1,
-        body_timeout_secs: 1.5,
+        body_timeout: Duration::from_millis(1_500),
         ..test_config()
     };
     let server = start(&definitions, config).await;
@@ -102,7 +102,7 @@ async fn slow_bodies_share_a_byte_budget() {
         // One slow body's reservation (its length, in whole KiB) spends it.
         max_body_bytes: 1024,
         max_buffered_body_bytes: 1024,
-        body_timeout_secs: 30.0,
+        body_timeout: Duration::from_secs(30),
         ..test_config()
     };
     let server = start(&definitions, config).await;
@@ -126,7 +126,7 @@ async fn slow_bodies_share_a_byte_budget() {
 async fn a_client_slow_to_send_headers_is_disconnected() {
     let (_repo, definitions) = computed_repo().await;
     let config = quiver_serve::ServeConfig {
-        header_timeout_secs: 1.0,
+        header_timeout: Duration::from_secs(1),
         ..test_config()
     };
     let server = start(&definitions, config).await;
@@ -201,8 +201,8 @@ async fn hundreds_of_http_threads_never_run_out_of_store_reader_slots() {
             http_threads: THREADS,
             max_concurrent_requests: 2 * THREADS,
             // Opening 300 connections on a loaded machine can take a while.
-            header_timeout_secs: 300.0,
-            body_timeout_secs: 300.0,
+            header_timeout: Duration::from_secs(300),
+            body_timeout: Duration::from_secs(300),
             ..test_config()
         },
     )

@@ -1,7 +1,10 @@
 //! Fixtures: a repository computed by the real job, a running server, and
-//! small HTTP/1.1 and gRPC clients (raw HTTP so tests can also be slow,
-//! malformed or half-finished clients).
+//! HTTP/1.1 and gRPC clients: hyper's and tonic's, except where a test is a
+//! slow, malformed or half-finished client on a raw socket
+//! ([`parse_response`] reads what such a client gets back).
 
+pub use bytes::Bytes;
+pub use http_body_util::{BodyExt, Full};
 use quiver_core::{FeatureRepo, Registry};
 use quiver_offline::OfflineStore;
 use quiver_online::{EntityRow, FeatureRow, OnlineError, OnlineStore, ViewLayout, WriteOutcome};
@@ -12,7 +15,7 @@ use quiver_test::repo::{ENERGY_HEADER, energy_line};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -123,7 +126,7 @@ pub fn test_config() -> ServeConfig {
         grpc_addr: "127.0.0.1:0".parse().unwrap(),
         max_ids_per_request: 5,
         max_body_bytes: 4096,
-        shutdown_grace_secs: 5.0,
+        shutdown_grace: Duration::from_secs(5),
         ..ServeConfig::default()
     }
 }
@@ -349,55 +352,88 @@ pub async fn post_features(addr: SocketAddr, body: &serde_json::Value) -> HttpRe
     .await
 }
 
-/// Writes one request on `stream` and reads the whole response.
-pub async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
-    mut stream: S,
+/// Sends one request on `stream` (TCP or TLS) with hyper's HTTP/1.1 client
+/// and reads the whole response.
+pub async fn exchange<S>(
+    stream: S,
     method: &str,
     path: &str,
     headers: &[(&str, &str)],
     body: Option<&[u8]>,
-) -> HttpResponse {
-    let mut request =
-        format!("{method} {path} HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n");
+) -> HttpResponse
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .unwrap();
+    // The connection is driven beside the request; an error there shows up
+    // as the request's error below.
+    tokio::spawn(connection);
+    let mut request = hyper::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", "localhost");
     for (name, value) in headers {
-        request.push_str(&format!("{name}: {value}\r\n"));
+        request = request.header(*name, *value);
     }
-    if let Some(body) = body {
-        request.push_str(&format!("content-length: {}\r\n", body.len()));
+    let body = Full::new(Bytes::copy_from_slice(body.unwrap_or_default()));
+    let response = sender
+        .send_request(request.body(body).unwrap())
+        .await
+        .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+    let status = response.status().as_u16();
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(name, value)| {
+            let value = String::from_utf8_lossy(value.as_bytes()).to_string();
+            (name.as_str().to_string(), value)
+        })
+        .collect();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    HttpResponse {
+        status,
+        headers,
+        body: body.to_vec(),
     }
-    request.push_str("\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
-    if let Some(body) = body {
-        stream.write_all(body).await.unwrap();
-    }
-    stream.flush().await.unwrap();
-    let mut raw = Vec::new();
-    // A TLS peer may close without close_notify after a complete response;
-    // parse_response rejects anything incomplete.
-    let _ = stream.read_to_end(&mut raw).await;
-    parse_response(&raw)
 }
 
+/// An HTTP/1.1 connection of hyper's client, kept open between requests.
+pub type KeepAlive = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
+
+/// Opens a [`KeepAlive`] connection to `addr`. The connection closes when
+/// the returned handle is dropped.
+pub async fn keep_alive(addr: SocketAddr) -> KeepAlive {
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let (sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp))
+            .await
+            .unwrap();
+    tokio::spawn(connection);
+    sender
+}
+
+/// The response to a raw request a test wrote itself, from the bytes read
+/// until the server closed the connection (parsed by httparse, hyper's
+/// parser).
 pub fn parse_response(raw: &[u8]) -> HttpResponse {
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .unwrap_or_else(|| panic!("no complete response: {:?}", String::from_utf8_lossy(raw)));
-    let head = String::from_utf8_lossy(&raw[..split]).to_string();
-    let mut lines = head.split("\r\n");
-    let status = lines
-        .next()
-        .unwrap()
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_lowercase(), v.trim().to_string()))
+    let mut headers = [httparse::EMPTY_HEADER; 64];
+    let mut response = httparse::Response::new(&mut headers);
+    let head_len = match response.parse(raw) {
+        Ok(httparse::Status::Complete(len)) => len,
+        _ => panic!("no complete response: {:?}", String::from_utf8_lossy(raw)),
+    };
+    let headers: Vec<(String, String)> = response
+        .headers
+        .iter()
+        .map(|h| {
+            let value = String::from_utf8_lossy(h.value).to_string();
+            (h.name.to_lowercase(), value)
+        })
         .collect();
-    let mut body = raw[split + 4..].to_vec();
+    let mut body = raw[head_len..].to_vec();
     if headers
         .iter()
         .any(|(n, v)| n == "transfer-encoding" && v.contains("chunked"))
@@ -405,7 +441,7 @@ pub fn parse_response(raw: &[u8]) -> HttpResponse {
         body = dechunk(&body);
     }
     HttpResponse {
-        status,
+        status: response.code.expect("a complete response has a status"),
         headers,
         body,
     }
@@ -414,16 +450,15 @@ pub fn parse_response(raw: &[u8]) -> HttpResponse {
 fn dechunk(mut data: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     loop {
-        let line_end = data.windows(2).position(|w| w == b"\r\n").unwrap();
-        let size =
-            usize::from_str_radix(std::str::from_utf8(&data[..line_end]).unwrap().trim(), 16)
-                .unwrap();
+        let Ok(httparse::Status::Complete((start, size))) = httparse::parse_chunk_size(data) else {
+            panic!("a bad chunk: {:?}", String::from_utf8_lossy(data));
+        };
         if size == 0 {
             return out;
         }
-        let start = line_end + 2;
-        out.extend_from_slice(&data[start..start + size]);
-        data = &data[start + size + 2..];
+        let end = start + size as usize;
+        out.extend_from_slice(&data[start..end]);
+        data = &data[end + 2..];
     }
 }
 

@@ -1,7 +1,7 @@
 //! Two results side by side with ratios, for before/after and peer comparisons.
 
-use super::format_us;
 use crate::SimResult;
+use crate::units::format_us;
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{CellAlignment, Table};
 

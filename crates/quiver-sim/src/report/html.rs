@@ -3,8 +3,9 @@
 //! attached to an issue.
 
 use super::charts::Chart;
-use super::{describe_load, format_us};
+use super::describe_load;
 use crate::SimResult;
+use crate::units::format_us;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use std::fmt::Write;

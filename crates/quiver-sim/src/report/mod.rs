@@ -5,15 +5,15 @@
 mod charts;
 mod compare;
 mod html;
-pub mod png;
+mod png;
 
 pub use compare::compare_table;
 
+use crate::units::{format_secs, format_us};
 use crate::{LoadModel, SimError, SimResult, StopCondition};
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{CellAlignment, Table};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 /// The files a report folder holds.
 #[derive(Debug, Clone)]
@@ -134,30 +134,4 @@ pub fn describe_load(result: &SimResult) -> String {
         format_secs(s.warmup),
         s.batch_size
     )
-}
-
-/// A latency in nanoseconds, in the unit that reads best.
-pub fn format_ns(ns: u64) -> String {
-    format_us(ns as f64 / 1000.0)
-}
-
-/// A latency in microseconds, in the unit that reads best.
-pub fn format_us(us: f64) -> String {
-    if us < 1000.0 {
-        format!("{us:.1} µs")
-    } else if us < 1_000_000.0 {
-        format!("{:.3} ms", us / 1000.0)
-    } else {
-        format!("{:.3} s", us / 1_000_000.0)
-    }
-}
-
-/// A duration as `30 s` or `500 ms`.
-pub fn format_secs(d: Duration) -> String {
-    let secs = d.as_secs_f64();
-    if secs < 1.0 {
-        format!("{:.0} ms", secs * 1000.0)
-    } else {
-        format!("{secs} s")
-    }
 }

@@ -4,6 +4,7 @@
 mod correction;
 mod errors;
 mod percentiles;
+mod png_check;
 mod rate;
 mod reports;
 mod servers;

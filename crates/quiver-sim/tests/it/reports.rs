@@ -1,8 +1,9 @@
 //! Result files, merges and the report folder.
 
+use crate::png_check;
 use crate::support::{run, settings};
 use quiver_sim::record::Recorder;
-use quiver_sim::report::{compare_table, png, write_report};
+use quiver_sim::report::{compare_table, write_report};
 use quiver_sim::{LoadModel, SimResult, StopCondition, TargetSpec};
 use std::time::{Duration, Instant};
 
@@ -119,8 +120,17 @@ async fn a_report_folder_has_every_file_and_they_parse() {
     assert_eq!(files.charts.len(), 6);
     for chart in &files.charts {
         let bytes = std::fs::read(chart).unwrap();
-        assert_eq!(png::check(&bytes), Ok((1100, 550)), "{}", chart.display());
+        assert_eq!(
+            png_check::check(&bytes),
+            Ok((1100, 550)),
+            "{}",
+            chart.display()
+        );
     }
+    let mut corrupt = std::fs::read(&files.charts[0]).unwrap();
+    let inside_the_data = corrupt.len() - 20;
+    corrupt[inside_the_data] ^= 0xff;
+    assert!(png_check::check(&corrupt).is_err(), "the checker checks");
     let html = std::fs::read_to_string(&files.html).unwrap();
     assert_eq!(html.matches("data:image/png;base64,").count(), 6);
     assert!(html.contains("p99.9") && html.ends_with("</html>\n"));
