@@ -10,6 +10,9 @@ pub enum JobError {
     /// The definitions are wrong.
     #[error(transparent)]
     Definition(#[from] DefinitionError),
+    /// The view asked for is not defined.
+    #[error(transparent)]
+    Reference(#[from] quiver_core::ReferenceError),
     /// The source's data is not where the definition says.
     #[error("source `{source_name}`: no data at {location}")]
     SourceMissing {

@@ -15,12 +15,12 @@ pub use grpc::GrpcTarget;
 pub use http::HttpTarget;
 
 use crate::record::RequestError;
-use crate::{FeatureSelection, KeySpace, SimError, SimSettings, TargetSpec};
+use crate::{KeySpace, SimError, SimSettings, TargetSpec};
 use bytes::Bytes;
 use http::{http_connect, http_send};
 use http_body_util::Full;
 use hyper::client::conn::http1::SendRequest;
-use quiver_core::{FeatureReference, FeatureRepo};
+use quiver_core::FeatureRepo;
 use quiver_online::OnlineStore;
 use quiver_proto::serving::serving_service_client::ServingServiceClient;
 use std::sync::Arc;
@@ -46,71 +46,6 @@ pub enum Target {
     Noop,
 }
 
-/// The features a selection names, checked against the repository.
-pub fn resolve_features(
-    repo: &FeatureRepo,
-    selection: &FeatureSelection,
-) -> Result<Vec<FeatureReference>, SimError> {
-    match selection {
-        FeatureSelection::Features(features) => features
-            .iter()
-            .map(|text| {
-                let reference = FeatureReference::parse(text).ok_or_else(|| {
-                    SimError::UnknownFeature(format!(
-                        "`{text}` is not a feature reference: write view:feature"
-                    ))
-                })?;
-                let view = repo
-                    .feature_view(&reference.view)
-                    .map_err(|e| SimError::UnknownFeature(e.to_string()))?;
-                if view.feature(&reference.feature).is_none() {
-                    return Err(SimError::UnknownFeature(format!(
-                        "feature view `{}` has no feature `{}`; it has: {}",
-                        view.name,
-                        reference.feature,
-                        view.features
-                            .iter()
-                            .map(|f| f.name.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )));
-                }
-                Ok(reference)
-            })
-            .collect(),
-        FeatureSelection::Service(name) => repo
-            .feature_services
-            .get(name)
-            .map(|service| service.features.clone())
-            .ok_or_else(|| {
-                SimError::UnknownFeature(format!(
-                    "no feature service `{name}`; the repository has: {}",
-                    if repo.feature_services.is_empty() {
-                        "none".to_string()
-                    } else {
-                        repo.feature_services
-                            .keys()
-                            .cloned()
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    }
-                ))
-            }),
-    }
-}
-
-/// Every feature of every view of the repository, as `view:feature`.
-pub fn all_features(repo: &FeatureRepo) -> Vec<String> {
-    repo.feature_views
-        .values()
-        .flat_map(|view| {
-            view.features
-                .iter()
-                .map(move |f| format!("{}:{}", view.name, f.name))
-        })
-        .collect()
-}
-
 impl Target {
     /// Prepares the target `settings` name. The store target needs `repo`.
     pub async fn prepare(
@@ -125,7 +60,7 @@ impl Target {
                     setting: "--target store",
                     problem: "needs a feature repository (--repo)".to_string(),
                 })?;
-                let references = resolve_features(repo, &settings.features)?;
+                let references = repo.resolve_features(&settings.features)?;
                 let store = quiver_backends::open_online_store(repo).await?;
                 let mut views: Vec<String> = Vec::new();
                 for reference in &references {
@@ -133,10 +68,9 @@ impl Target {
                         continue;
                     }
                     if store.layout(&reference.view).await?.is_none() {
-                        return Err(SimError::UnknownFeature(format!(
-                            "feature view `{}` has no rows in the online store; run `quiver run {}` first",
-                            reference.view, reference.view
-                        )));
+                        return Err(SimError::NotMaterialized {
+                            view: reference.view.clone(),
+                        });
                     }
                     views.push(reference.view.clone());
                 }
@@ -300,7 +234,7 @@ fn error_chain(error: &dyn std::error::Error) -> String {
 mod tests {
     use super::http::RequestBodies;
     use super::*;
-    use crate::{KeyDistribution, LoadModel, StopCondition};
+    use crate::{FeatureSelection, KeyDistribution, LoadModel, StopCondition};
     use quiver_proto::serving::value;
     use std::time::Duration;
 
