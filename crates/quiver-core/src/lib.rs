@@ -26,7 +26,7 @@ mod value_type;
 pub use entity::Entity;
 pub use error::DefinitionError;
 pub use feature_service::{FeatureReference, FeatureService};
-pub use feature_view::{Feature, FeatureView};
+pub use feature_view::{Feature, FeatureView, Ttl};
 pub use reference::{FeatureSelection, ReferenceError};
 pub use registry::{REGISTRY_FILE, Registry};
 pub use repo::{CONFIG_FILE, FeatureRepo};

@@ -478,9 +478,8 @@ impl TrainingSet {
             .field_with_unqualified_name(&view.event_time)?
             .data_type()
             .clone();
-        let ttl_micros = view
-            .ttl_seconds
-            .map(|s| i64::try_from(s).unwrap_or(i64::MAX / 1_000_000) * 1_000_000);
+        let ttl = view.ttl();
+        let ttl_micros = ttl.micros();
         // Only the event-time partitions the entity timestamps can reach.
         let earliest = scan
             .min_micros
@@ -569,7 +568,7 @@ impl TrainingSet {
             time: in_schema.index_of(TIME)?,
             side: in_schema.index_of(SIDE)?,
             feature_time: in_schema.index_of(FEATURE_TIME)?,
-            ttl_micros,
+            ttl,
             matched: matched.clone(),
         });
         let partitions: Vec<Arc<dyn PartitionStream>> =
@@ -777,7 +776,7 @@ struct Fill {
     time: usize,
     side: usize,
     feature_time: usize,
-    ttl_micros: Option<i64>,
+    ttl: quiver_core::Ttl,
     matched: Arc<AtomicU64>,
 }
 
@@ -859,9 +858,8 @@ impl Fill {
             entity_rows.push(i as u32);
             let pick = match (last, last_key) {
                 (Some((index, feature_time)), Some(k)) if k == key => {
-                    let fresh = self
-                        .ttl_micros
-                        .is_none_or(|ttl| time.saturating_sub(feature_time) <= ttl);
+                    // The rule of the online path, at the entity's timestamp.
+                    let fresh = !self.ttl.is_outside_max_age(feature_time, time);
                     fresh.then_some(index)
                 }
                 _ => None,

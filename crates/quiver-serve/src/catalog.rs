@@ -4,7 +4,7 @@
 //! [`Plan`] saying which views to read and where each column comes from.
 
 use crate::ServeError;
-use quiver_core::{FeatureRepo, ValueType};
+use quiver_core::{FeatureRepo, Ttl, ValueType};
 use quiver_online::ViewLayout;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
@@ -36,8 +36,8 @@ pub(crate) struct ViewEntry {
     pub join_key: String,
     /// The type of that key: ids must match it.
     pub key_type: ValueType,
-    /// Rows older than this are outside their max age.
-    pub ttl_micros: Option<i64>,
+    /// The view's ttl: rows older than it are outside max age.
+    pub ttl: Ttl,
     /// The declared features, in declared order.
     pub features: Vec<String>,
     /// Store read latency of this view.
@@ -123,11 +123,7 @@ impl Catalog {
                     name: view.name.clone(),
                     join_key: entity.join_key.clone(),
                     key_type: entity.value_type,
-                    ttl_micros: view.ttl_seconds.map(|s| {
-                        i64::try_from(s)
-                            .unwrap_or(i64::MAX)
-                            .saturating_mul(1_000_000)
-                    }),
+                    ttl: view.ttl(),
                     features: view.features.iter().map(|f| f.name.clone()).collect(),
                     read_seconds: metrics::histogram!(
                         "quiver_serve_store_read_seconds",
