@@ -2,9 +2,9 @@
 //! [`Core`](crate::lookup::Core) as HTTP, with the same limits, credentials
 //! and error messages (as `INVALID_ARGUMENT`, `NOT_FOUND` …).
 
-use crate::http::AppState;
 use crate::lookup::{Answer, Cell};
 use crate::request::{EntityId, FeatureRequest, FeatureSelection, RequestLimits};
+use crate::state::AppState;
 use crate::{ServeError, auth::Credentials};
 use quiver_online::FeatureValue;
 use quiver_proto::serving::get_online_features_request::Kind;

@@ -29,6 +29,7 @@ mod lookup;
 mod metrics;
 mod request;
 mod server;
+mod state;
 
 pub use config::{ConfigOverrides, LogFormat, ServeConfig};
 pub use error::{ErrorClass, ServeError, StartupError};
