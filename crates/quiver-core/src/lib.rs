@@ -24,7 +24,7 @@ mod store_config;
 mod value_type;
 
 pub use entity::Entity;
-pub use error::DefinitionError;
+pub use error::{DefinitionError, Foreign, error_chain};
 pub use feature_service::{FeatureReference, FeatureService};
 pub use feature_view::{Feature, FeatureView, Ttl};
 pub use reference::{FeatureSelection, ReferenceError};

@@ -1,14 +1,15 @@
 //! Resolving what a request names — `view:feature` references, a feature
 //! view, a feature service — against a repository. The CLI, the server and
 //! the simulator all resolve through [`FeatureRepo::resolve_feature`] and
-//! [`FeatureRepo::feature_service`], so a name is accepted or refused by one
-//! rule and reported by one [`ReferenceError`].
+//! [`FeatureRepo::feature_service`] (the training-set join checks its
+//! features with [`FeatureView::resolve_feature`]), so a name is accepted or
+//! refused by one rule and reported by one [`ReferenceError`].
 //!
 //! Definitions that name things inside `quiver.toml` (a service listing a
 //! view) are checked when the repository loads and reported as
 //! [`crate::DefinitionError`]s, which point at the TOML key instead.
 
-use crate::{FeatureReference, FeatureRepo, FeatureService, FeatureView};
+use crate::{Feature, FeatureReference, FeatureRepo, FeatureService, FeatureView};
 use serde::{Deserialize, Serialize};
 
 /// A name in a request that the repository does not define.
@@ -82,6 +83,19 @@ fn list(names: &[String]) -> String {
     }
 }
 
+impl FeatureView {
+    /// The declared feature called `name`, or the error naming the ones
+    /// there are.
+    pub fn resolve_feature(&self, name: &str) -> Result<&Feature, ReferenceError> {
+        self.feature(name)
+            .ok_or_else(|| ReferenceError::UnknownFeature {
+                view: self.name.clone(),
+                feature: name.to_string(),
+                known: self.features.iter().map(|f| f.name.clone()).collect(),
+            })
+    }
+}
+
 impl FeatureRepo {
     /// The feature view called `name`.
     pub fn feature_view(&self, name: &str) -> Result<&FeatureView, ReferenceError> {
@@ -114,13 +128,7 @@ impl FeatureRepo {
                 reference: reference.to_string(),
             })?;
         let view = self.feature_view(&parsed.view)?;
-        if view.feature(&parsed.feature).is_none() {
-            return Err(ReferenceError::UnknownFeature {
-                view: view.name.clone(),
-                feature: parsed.feature,
-                known: view.features.iter().map(|f| f.name.clone()).collect(),
-            });
-        }
+        view.resolve_feature(&parsed.feature)?;
         Ok((view, parsed))
     }
 

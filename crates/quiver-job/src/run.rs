@@ -102,7 +102,7 @@ pub async fn run_view(
         view: view.name.clone(),
         source_name: source.name.clone(),
         location: location.clone(),
-        source: Box::new(e),
+        source: quiver_core::Foreign::new(e),
     };
 
     let _lock = lock_view(repo, &view.name)?;

@@ -162,7 +162,7 @@ impl TrainingSet {
     ) -> Result<TrainingSetSummary, OfflineError> {
         let query_err = |source| OfflineError::Query {
             table: "training set".to_string(),
-            source: Box::new(source),
+            source: quiver_core::Foreign::new(source),
         };
         let ctx = self.session().map_err(query_err)?;
         let spill = tempfile::Builder::new()
@@ -202,7 +202,7 @@ impl TrainingSet {
                 .await
                 .map_err(|e| OfflineError::Query {
                     table: store.table_url(&request.view.name).to_string(),
-                    source: Box::new(e),
+                    source: quiver_core::Foreign::new(e),
                 })?;
             matches.push((request.view.name.clone(), version, counter));
         }
@@ -256,18 +256,7 @@ impl TrainingSet {
         for request in &self.views {
             let mut names = Vec::new();
             for feature in &request.features {
-                if !request.view.features.iter().any(|f| &f.name == feature) {
-                    return Err(OfflineError::UnknownFeature {
-                        view: request.view.name.clone(),
-                        feature: feature.clone(),
-                        known: request
-                            .view
-                            .features
-                            .iter()
-                            .map(|f| f.name.clone())
-                            .collect(),
-                    });
-                }
+                request.view.resolve_feature(feature)?;
                 let name = if self.full_feature_names {
                     format!("{}__{feature}", request.view.name)
                 } else {
@@ -964,7 +953,7 @@ async fn write_stream(
     let mut rows = 0u64;
     let query_err = |source| OfflineError::Query {
         table: "training set".to_string(),
-        source: Box::new(source),
+        source: quiver_core::Foreign::new(source),
     };
     match format {
         TableFormat::Parquet => {

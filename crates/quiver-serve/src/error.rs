@@ -327,13 +327,13 @@ impl ServeError {
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
     /// The settings file or a `QUIVER_*` variable is invalid.
-    #[error("server settings: {0}")]
+    #[error("invalid server settings")]
     Config(#[from] Box<figment::Error>),
     /// The online store could not be opened.
     #[error(transparent)]
     Store(#[from] OnlineError),
     /// A listening address could not be bound.
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}")]
     Bind {
         /// The address.
         addr: SocketAddr,

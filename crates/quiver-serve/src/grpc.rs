@@ -74,7 +74,7 @@ impl ServingService for GrpcService {
             Ok(response) => Ok(Response::new(response)),
             Err(error) => {
                 if error.class() == crate::ErrorClass::Internal {
-                    tracing::error!(%error, "Request failed.");
+                    tracing::error!(error = %quiver_online::error_chain(&error), "Request failed.");
                 }
                 Err(error.to_status())
             }

@@ -55,7 +55,7 @@ impl IntoResponse for ServeError {
     fn into_response(self) -> Response {
         let class = self.class();
         if class == crate::ErrorClass::Internal {
-            tracing::error!(error = %self, "Request failed.");
+            tracing::error!(error = %error_chain(&self), "Request failed.");
         }
         let status =
             StatusCode::from_u16(class.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);

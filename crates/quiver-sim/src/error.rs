@@ -43,7 +43,7 @@ pub enum SimError {
     #[error(transparent)]
     Offline(#[from] quiver_offline::OfflineError),
     /// A file could not be read or written.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         /// The file.
         path: PathBuf,

@@ -166,7 +166,7 @@ impl Connection {
                     store
                         .read(view, &asked)
                         .await
-                        .map_err(|e| RequestError::Store(e.to_string()))?;
+                        .map_err(|e| RequestError::Store(quiver_online::error_chain(&e)))?;
                 }
                 // The embedded store answers without ever waiting; see Noop.
                 tokio::task::consume_budget().await;
@@ -213,21 +213,6 @@ fn typed_headers<K, V>(
             })
         })
         .collect()
-}
-
-/// An error and its sources, joined.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let message = cause.to_string();
-        if !text.contains(&message) {
-            text.push_str(": ");
-            text.push_str(&message);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]
