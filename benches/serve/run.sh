@@ -10,42 +10,18 @@
 # Writes every simulate report under $OUT (default ./serve-bench) and prints
 # one line per measurement.
 set -euo pipefail
-root="$(cd "$(dirname "$0")/../.." && pwd)"
 seconds="${1:-20}"
 out="$(realpath -m "${OUT:-serve-bench}")"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/quiver-target}"
-# The same feature set as the test build, so no second DataFusion build.
-cargo build --release --workspace --bins --examples --manifest-path "$root/Cargo.toml" >&2
-quiver="$CARGO_TARGET_DIR/release/quiver"
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 1; }
-
-work="$(mktemp -d)"
-server=""
-trap '[ -n "$server" ] && kill "$server" 2>/dev/null; rm -rf "$work"' EXIT
+source "$(dirname "$0")/common.sh"
 mkdir -p "$out"
-repo="${REPO:-}"
-if [ -z "$repo" ]; then
-  repo="$work/repo"
-  "$quiver" init "$repo" >/dev/null
-  "$quiver" datagen energy --out "$repo/data/energy.csv" >&2
-  "$quiver" apply --repo "$repo" >/dev/null
-  "$quiver" run energy_features --repo "$repo" --quiet >&2
-fi
-tail -n +2 "$repo/data/energy.csv" | cut -d, -f1 | sort -u > "$work/ids.txt"
 
 # SERVER_THREADS=N gives the server N Tokio workers (default: one per core);
 # HTTP_THREADS=N serves HTTP from N single-threaded runtimes instead (default 0).
-TOKIO_WORKER_THREADS="${SERVER_THREADS:-$(nproc)}" QUIVER_HTTP_THREADS="${HTTP_THREADS:-0}" \
-  "$quiver" serve --repo "$repo" --log-format json >"$work/serve.log" 2>&1 &
-server=$!
-for _ in $(seq 100); do
-  curl -fs http://127.0.0.1:6566/ready >/dev/null && break
-  sleep 0.1
-done
-curl -fs http://127.0.0.1:6566/ready >/dev/null || { cat "$work/serve.log" >&2; exit 1; }
+start_quiver TOKIO_WORKER_THREADS="${SERVER_THREADS:-$(nproc)}" QUIVER_HTTP_THREADS="${HTTP_THREADS:-0}"
 
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem/{print $2}') GiB; load $(cut -d' ' -f1-3 /proc/loadavg); $(date -u +%FT%TZ)"
-echo "ids: $(wc -l < "$work/ids.txt"), every request asks for all 22 features of energy_features; server threads: ${SERVER_THREADS:-$(nproc)}, HTTP threads: ${HTTP_THREADS:-0}"
+machine_line
+echo "ids: $(wc -l < "$ids"), every request asks for all 22 features of energy_features; server threads: ${SERVER_THREADS:-$(nproc)}, HTTP threads: ${HTTP_THREADS:-0}"
 
 # Server CPU time (user + system, clock ticks) and requests answered: their
 # ratio per measurement is steadier than throughput on a shared machine.
@@ -58,7 +34,7 @@ simulate() { # name, then simulate flags
   local name="$1"; shift
   local cpu0 requests0
   cpu0="$(server_cpu)"; requests0="$(server_requests)"
-  "$quiver" simulate --repo "$repo" --ids-from "$work/ids.txt" --warmup 3s \
+  "$quiver" simulate --repo "$repo" --ids-from "$ids" --warmup 3s \
     --duration "${seconds}s" --quiet --out "$out/$name" "$@" >"$out/$name.txt" 2>&1 \
     || { cat "$out/$name.txt" >&2; exit 1; }
   local cpu requests
@@ -78,7 +54,7 @@ PY
 
 wrk_run() { # name, batch, connections
   printf '%-28s ' "$1"
-  BATCH="$2" IDS_FILE="$work/ids.txt" wrk -t1 -c"$3" -d"${seconds}s" \
+  BATCH="$2" IDS_FILE="$ids" wrk -t1 -c"$3" -d"${seconds}s" \
     -s "$root/benches/serve/request.lua" http://127.0.0.1:6566 | grep '^wrk:'
 }
 

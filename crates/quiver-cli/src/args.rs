@@ -362,6 +362,14 @@ pub enum SimTarget {
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum SimGrpcRpc {
+    /// `GetOnlineFeaturesColumnar`: one typed array per column.
+    Columnar,
+    /// `GetOnlineFeatures`: Feast's shape, a `Value` message per cell.
+    Feast,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
 pub enum SimDistribution {
     Uniform,
     Zipf,
@@ -375,6 +383,9 @@ pub struct SimulateRunArgs {
     /// Server URL, http:// or https:// [default: http://127.0.0.1:6566 for http, http://127.0.0.1:6570 for grpc].
     #[arg(long)]
     pub url: Option<String>,
+    /// With `--target grpc`: the answer shape asked for (the same request).
+    #[arg(long = "grpc-rpc", value_enum, default_value_t = SimGrpcRpc::Columnar)]
+    pub grpc_rpc: SimGrpcRpc,
     /// A header sent with every request (gRPC: metadata), `name: value`, as
     /// curl's -H; repeatable. E.g. `x-api-key: KEY`. Result files keep the name only.
     #[arg(long = "header", short = 'H', value_name = "NAME: VALUE")]

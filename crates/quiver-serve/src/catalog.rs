@@ -40,6 +40,8 @@ pub(crate) struct ViewEntry {
     pub ttl: Ttl,
     /// The declared features, in declared order.
     pub features: Vec<String>,
+    /// Their declared types, in the same order.
+    pub feature_types: Vec<ValueType>,
     /// Store read latency of this view.
     pub read_seconds: metrics::Histogram,
 }
@@ -92,6 +94,9 @@ pub(crate) struct FeatureColumn {
     pub short_name: String,
     /// `view__feature`.
     pub full_name: String,
+    /// The declared type: the column's type while the store has no layout
+    /// carrying the feature.
+    pub declared_type: ValueType,
 }
 
 impl PlannedView {
@@ -125,6 +130,7 @@ impl Catalog {
                     key_type: entity.value_type,
                     ttl: view.ttl(),
                     features: view.features.iter().map(|f| f.name.clone()).collect(),
+                    feature_types: view.features.iter().map(|f| f.value_type).collect(),
                     read_seconds: metrics::histogram!(
                         "quiver_serve_store_read_seconds",
                         "view" => view.name.clone()
@@ -279,9 +285,15 @@ impl Catalog {
             };
             let planned = &mut plan.views[view_index];
             planned.features.push(reference.feature.clone());
+            let declared_type = view
+                .features
+                .iter()
+                .position(|f| *f == reference.feature)
+                .map_or(ValueType::String, |i| view.feature_types[i]);
             plan.columns.push(FeatureColumn {
                 view: view_index,
                 slot: planned.features.len() - 1,
+                declared_type,
                 full_name: format!("{}__{}", view.name, reference.feature),
                 short_name: reference.feature,
             });

@@ -5,6 +5,7 @@
 
 use crate::request::FeatureRequest;
 use crate::state::AppState;
+use crate::table_versions::TableVersion;
 use crate::{ServeError, json};
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -179,14 +180,21 @@ async fn ready(State(state): State<Arc<AppState>>) -> Response {
     // store that is down makes the server unready (a load balancer stops
     // sending it traffic) until the store is back, with no restart.
     let store = state.core.store.check().await;
-    let mut views: Vec<(String, bool)> = Vec::new();
+    let mut views: Vec<(String, serde_json::Value)> = Vec::new();
     if store.is_ok() {
-        for view in state.core.catalog.views() {
-            let online = matches!(state.core.store.layout(&view.name).await, Ok(Some(_)));
-            views.push((view.name.clone(), online));
+        let names: Vec<&str> = state
+            .core
+            .catalog
+            .views()
+            .map(|v| v.name.as_str())
+            .collect();
+        let tables = state.table_versions.latest(&names).await;
+        for name in names {
+            let table = tables.as_ref().and_then(|t| t.get(name));
+            views.push((name.to_string(), view_readiness(&state, name, table).await));
         }
     }
-    views.sort();
+    views.sort_by(|a, b| a.0.cmp(&b.0));
     let shutting_down = !state.ready.load(Ordering::Relaxed);
     let status = match (&store, shutting_down) {
         (_, true) => "shutting_down",
@@ -197,7 +205,7 @@ async fn ready(State(state): State<Arc<AppState>>) -> Response {
         "status": status,
         "views": views
             .iter()
-            .map(|(name, online)| serde_json::json!({ "name": name, "materialized": online }))
+            .map(|(_, view)| view)
             .collect::<Vec<_>>(),
     });
     if let Err(error) = &store {
@@ -209,6 +217,40 @@ async fn ready(State(state): State<Arc<AppState>>) -> Response {
         StatusCode::SERVICE_UNAVAILABLE
     };
     (code, json_body(body.to_string().into_bytes())).into_response()
+}
+
+/// One view's line of `/ready`: whether it has online rows, and whether they
+/// reflect the latest version of its offline table. A lagging view does not
+/// make the server unready: its rows are older than they could be, not
+/// wrong, and turning traffic away would serve nothing instead. Without a
+/// source of table versions, only `materialized` is known.
+async fn view_readiness(
+    state: &AppState,
+    view: &str,
+    table: Option<&TableVersion>,
+) -> serde_json::Value {
+    let store = &state.core.store;
+    let materialized = matches!(store.layout(view).await, Ok(Some(_)));
+    let mut line = serde_json::json!({ "name": view, "materialized": materialized });
+    let Some(table) = table else {
+        return line;
+    };
+    let online = match store.offline_version(view).await {
+        Ok(online) => online,
+        Err(error) => {
+            line["online_version_error"] = error_chain(&error).into();
+            return line;
+        }
+    };
+    line["online_version"] = online.into();
+    match table {
+        Ok(offline) => {
+            line["offline_version"] = (*offline).into();
+            line["lagging"] = offline.is_some_and(|table| online != Some(table)).into();
+        }
+        Err(reason) => line["offline_version_error"] = reason.as_str().into(),
+    }
+    line
 }
 
 async fn prometheus() -> Response {

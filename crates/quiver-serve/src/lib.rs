@@ -30,9 +30,11 @@ mod metrics;
 mod request;
 mod server;
 mod state;
+mod table_versions;
 
 pub use config::{ConfigOverrides, LogFormat, ServeConfig};
 pub use error::{ErrorClass, ServeError, StartupError};
 pub use http::OPENAPI;
 pub use request::{EntityId, FeatureRequest, FeatureSelection, RequestLimits};
 pub use server::{RequestsInFlight, Server, shutdown_signal};
+pub use table_versions::TableVersionSource;

@@ -44,6 +44,9 @@ pub(crate) struct ViewRead {
     pub positions: Arc<[Option<usize>]>,
     /// The rows; `None` for ids without one.
     pub rows: Vec<Option<FeatureRow>>,
+    /// The layout the rows were written with; `None` while the view has
+    /// never been written.
+    pub layout: Option<Arc<ViewLayout>>,
     /// The view's ttl.
     pub ttl: Ttl,
 }
@@ -77,6 +80,17 @@ impl Answer<'_> {
             &column.full_name
         } else {
             &column.short_name
+        }
+    }
+
+    /// The type of feature column `column`: as the rows read were written,
+    /// else as declared.
+    pub fn column_type(&self, column: usize) -> ValueType {
+        let column = &self.plan.columns[column];
+        let read = &self.reads[column.view];
+        match (&read.layout, read.positions[column.slot]) {
+            (Some(layout), Some(position)) => layout.features[position].1,
+            _ => column.declared_type,
         }
     }
 
@@ -159,18 +173,20 @@ impl Core {
                     .view
                     .read_seconds
                     .record(started.elapsed().as_secs_f64());
-                let (positions, rows) = match result {
-                    Ok((layout, rows)) => (planned.positions(&layout), rows),
+                let (positions, rows, layout) = match result {
+                    Ok((layout, rows)) => (planned.positions(&layout), rows, Some(layout)),
                     // Defined but never materialised: every value is not found.
                     Err(OnlineError::UnknownView { .. }) => (
                         planned.features.iter().map(|_| None).collect(),
                         vec![None; keys.len()],
+                        None,
                     ),
                     Err(other) => return Err(ServeError::Store(other)),
                 };
                 Ok::<_, ServeError>(ViewRead {
                     positions,
                     rows,
+                    layout,
                     ttl: planned.view.ttl,
                 })
             }

@@ -13,6 +13,7 @@ use crate::lookup::Core;
 use crate::metrics::EndpointMetrics;
 use crate::request::FeatureRequest;
 use crate::state::{AppState, BodyBudget};
+use crate::table_versions::TableVersionSource;
 use crate::{
     ServeConfig, ServeError, StartupError, auth::Credentials, grpc, grpc_listener, http, json,
 };
@@ -102,10 +103,12 @@ impl Server {
             max_body_bytes: config.max_body_bytes,
             body_timeout: Duration::from_secs_f64(config.body_timeout_secs),
             body_budget: BodyBudget::new(config.max_buffered_body_bytes),
+            table_versions: Default::default(),
             ready: AtomicBool::new(true),
             http_online: EndpointMetrics::new("http_get_online_features"),
             http_entity: EndpointMetrics::new("http_get_features"),
             grpc_online: EndpointMetrics::new("grpc_get_online_features"),
+            grpc_columnar: EndpointMetrics::new("grpc_get_online_features_columnar"),
         });
         Ok(Server {
             state,
@@ -116,6 +119,14 @@ impl Server {
             grpc_addr,
             tls,
         })
+    }
+
+    /// Reports in `/ready` whether each view's online rows reflect the
+    /// latest version of its offline table, as `source` gives it (the
+    /// first source given is kept).
+    pub fn with_table_versions(self, source: Arc<dyn TableVersionSource>) -> Server {
+        let _ = self.state.table_versions.source.set(source);
+        self
     }
 
     /// Where the HTTP server listens.

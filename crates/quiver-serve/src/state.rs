@@ -9,6 +9,7 @@ use crate::ServeError;
 use crate::auth::Credentials;
 use crate::lookup::Core;
 use crate::metrics::EndpointMetrics;
+use crate::table_versions::TableVersions;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -25,11 +26,15 @@ pub(crate) struct AppState {
     pub body_timeout: Duration,
     /// Bodies still arriving: see [`BodyBudget`].
     pub body_budget: BodyBudget,
+    /// The offline tables' latest versions, for `/ready`'s lag report.
+    pub table_versions: TableVersions,
     /// Cleared when shutdown begins, so `/ready` turns away new traffic.
     pub ready: AtomicBool,
     pub http_online: EndpointMetrics,
     pub http_entity: EndpointMetrics,
     pub grpc_online: EndpointMetrics,
+    /// gRPC `GetOnlineFeaturesColumnar`.
+    pub grpc_columnar: EndpointMetrics,
 }
 
 impl AppState {

@@ -30,7 +30,7 @@ pub use engine::{KeySource, SimPlan, run, simulate};
 pub use error::SimError;
 pub use result::{Latency, SimResult, Summary, Totals};
 pub use settings::{
-    Access, FeatureSelection, KeyDistribution, LoadModel, RequestHeader, SimSettings,
+    Access, FeatureSelection, GrpcRpc, KeyDistribution, LoadModel, RequestHeader, SimSettings,
     StopCondition, TargetSpec, parse_duration,
 };
 pub use target::{Connection, Target};

@@ -112,10 +112,14 @@ pub enum TargetSpec {
         /// Base URL, such as `http://127.0.0.1:6566`.
         url: String,
     },
-    /// `quiver serve`'s gRPC `ServingService.GetOnlineFeatures`.
+    /// `quiver serve`'s gRPC `ServingService`.
     Grpc {
         /// Endpoint URL, such as `http://127.0.0.1:6570`.
         url: String,
+        /// Which of its feature RPCs is called (results written before the
+        /// choice existed called the Feast-shaped one).
+        #[serde(default)]
+        rpc: GrpcRpc,
     },
     /// Nothing: every request succeeds at once, in process. Measures the
     /// generator's own ceiling.
@@ -128,8 +132,29 @@ impl TargetSpec {
         match self {
             TargetSpec::Store { repo } => format!("store ({repo})"),
             TargetSpec::Http { url } => format!("http ({url})"),
-            TargetSpec::Grpc { url } => format!("grpc ({url})"),
+            TargetSpec::Grpc { url, rpc } => format!("grpc {} ({url})", rpc.name()),
             TargetSpec::Noop => "noop (in process)".to_string(),
+        }
+    }
+}
+
+/// The gRPC call a simulation makes: the same request, two answer shapes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GrpcRpc {
+    /// `GetOnlineFeatures`: Feast's shape, a `Value` message per cell.
+    #[default]
+    Feast,
+    /// `GetOnlineFeaturesColumnar`: one typed array per column.
+    Columnar,
+}
+
+impl GrpcRpc {
+    /// The word used on the command line and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            GrpcRpc::Feast => "feast",
+            GrpcRpc::Columnar => "columnar",
         }
     }
 }

@@ -2,7 +2,10 @@
 
 use crate::args::{LogFormatArg, ServeArgs};
 use crate::output::load_registry;
-use quiver_serve::{ConfigOverrides, LogFormat, ServeConfig, Server};
+use futures::future::BoxFuture;
+use quiver_offline::OfflineStore;
+use quiver_serve::{ConfigOverrides, LogFormat, ServeConfig, Server, TableVersionSource};
+use std::sync::Arc;
 
 pub async fn run(args: &ServeArgs) -> anyhow::Result<()> {
     let overrides = ConfigOverrides {
@@ -22,6 +25,14 @@ pub async fn run(args: &ServeArgs) -> anyhow::Result<()> {
     let repo = load_registry(&args.repo.repo)?;
     let store = quiver_backends::open_online_store(&repo).await?;
     let server = Server::bind(&repo, store, config).await?;
+    // Serving needs no offline store; only `/ready`'s lag report does.
+    let server = match OfflineStore::for_repo(&repo) {
+        Ok(offline) => server.with_table_versions(Arc::new(DeltaTables(offline))),
+        Err(error) => {
+            tracing::warn!(%error, "`/ready` will not report lagging views.");
+            server
+        }
+    };
     // Before anyone can learn the addresses: a SIGTERM from then on drains.
     let shutdown = quiver_serve::shutdown_signal();
     // Scripts and tests read the bound addresses (port 0 picks free ones).
@@ -59,3 +70,13 @@ fn raise_open_files_limit() {
 
 #[cfg(not(unix))]
 fn raise_open_files_limit() {}
+
+/// The repository's offline tables, as the server's source of table
+/// versions for `/ready`'s lag report.
+struct DeltaTables(OfflineStore);
+
+impl TableVersionSource for DeltaTables {
+    fn latest_version<'a>(&'a self, view: &'a str) -> BoxFuture<'a, Result<Option<u64>, String>> {
+        Box::pin(async move { self.0.version(view).await.map_err(|e| e.to_string()) })
+    }
+}

@@ -1,6 +1,8 @@
 //! `quiver simulate`: load-test the online path; `merge` and `compare` results.
 
-use crate::args::{SimDistribution, SimTarget, SimulateAction, SimulateArgs, SimulateRunArgs};
+use crate::args::{
+    SimDistribution, SimGrpcRpc, SimTarget, SimulateAction, SimulateArgs, SimulateRunArgs,
+};
 use quiver_sim::report::{compare_table, summary_table, totals_lines, write_report};
 use quiver_sim::{
     Access, FeatureSelection, KeyDistribution, KeySource, LoadModel, SimResult, SimSettings,
@@ -52,6 +54,10 @@ async fn simulate(args: &SimulateRunArgs) -> anyhow::Result<()> {
         },
         SimTarget::Grpc => TargetSpec::Grpc {
             url: url("http://127.0.0.1:6570"),
+            rpc: match args.grpc_rpc {
+                SimGrpcRpc::Columnar => quiver_sim::GrpcRpc::Columnar,
+                SimGrpcRpc::Feast => quiver_sim::GrpcRpc::Feast,
+            },
         },
         SimTarget::Noop => TargetSpec::Noop,
     };

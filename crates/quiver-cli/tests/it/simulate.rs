@@ -207,6 +207,10 @@ fn simulate_a_server_with_tls_and_an_api_key() {
         let result: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(result["totals"]["requests"], 40, "{target}: {result}");
         assert_eq!(result["totals"]["errors"], 0, "{target}: {result}");
+        if target == "grpc" {
+            // The columnar answer by default; the Feast shape is one flag away.
+            assert_eq!(result["settings"]["target"]["rpc"], "columnar", "{result}");
+        }
         assert_eq!(
             result["settings"]["access"]["headers"],
             serde_json::json!(["x-api-key: <hidden>"])

@@ -268,8 +268,10 @@ async fn health_ready_metrics_and_openapi() {
     assert_eq!(
         ready.json(),
         json!({"status": "ready", "views": [
-            {"name": "energy_features", "materialized": true},
-            {"name": "household_totals", "materialized": true}
+            {"name": "energy_features", "materialized": true,
+             "online_version": 0, "offline_version": 0, "lagging": false},
+            {"name": "household_totals", "materialized": true,
+             "online_version": 0, "offline_version": 0, "lagging": false}
         ]})
     );
 
@@ -330,4 +332,53 @@ async fn health_ready_metrics_and_openapi() {
             "{route} is routed but not documented"
         );
     }
+}
+
+/// A table that moved on without the online store (another engine wrote
+/// it, or a job died between its commits) shows in `/ready` as lagging,
+/// and the server stays ready: older rows beat no rows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ready_reports_a_view_whose_online_rows_lag_its_table() {
+    let (_repo, definitions) = computed_repo().await;
+    let offline = quiver_offline::OfflineStore::for_repo(&definitions).unwrap();
+    // A commit the online store never saw: one household's rows again.
+    let view = definitions.feature_view(VIEW).unwrap();
+    let entity = definitions.entity_of(view);
+    let rows = offline
+        .history(view, entity, "MAC000002", quiver_offline::AsOf::Latest)
+        .await
+        .unwrap();
+    let commit = offline
+        .write(
+            view,
+            &entity.join_key,
+            rows,
+            quiver_offline::WriteMode::Append,
+        )
+        .await
+        .unwrap();
+    assert_eq!(commit.version, 1);
+    let server = start(&definitions, test_config()).await;
+    let ready = http(server.http, "GET", "/ready", &[], None).await;
+    assert_eq!(ready.status, 200);
+    let body = ready.json();
+    assert_eq!(body["status"], "ready");
+    assert_eq!(
+        body["views"][0],
+        json!({"name": VIEW, "materialized": true,
+               "online_version": 0, "offline_version": 1, "lagging": true})
+    );
+    assert_eq!(body["views"][1]["lagging"], false);
+
+    // A view without a table yet is not lagging, only not materialized.
+    drop(server);
+    let other = quiver_test::TestRepo::energy(&csv());
+    let unrun = apply(&other).await;
+    let server = start(&unrun, test_config()).await;
+    let body = http(server.http, "GET", "/ready", &[], None).await.json();
+    assert_eq!(
+        body["views"][0],
+        json!({"name": VIEW, "materialized": false,
+               "online_version": null, "offline_version": null, "lagging": false})
+    );
 }

@@ -9,7 +9,7 @@ use quiver_proto::serving::{
 use serde_json::json;
 
 /// The protobuf request for the JSON request `body`.
-fn proto_request(body: &serde_json::Value) -> GetOnlineFeaturesRequest {
+pub(crate) fn proto_request(body: &serde_json::Value) -> GetOnlineFeaturesRequest {
     let kind = match (&body["features"], &body["feature_service"]) {
         (serde_json::Value::Array(features), _) => Kind::Features(FeatureList {
             val: features

@@ -2,6 +2,7 @@
 //! the server on 127.0.0.1 and clients over real sockets.
 
 mod auth_tls;
+mod columnar;
 mod connections;
 mod contract;
 mod grpc;

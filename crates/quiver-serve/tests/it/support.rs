@@ -268,7 +268,12 @@ async fn start_with_store(
     store: Arc<dyn OnlineStore>,
     config: ServeConfig,
 ) -> Running {
-    let server = Server::bind(definitions, store, config).await.unwrap();
+    let server = Server::bind(definitions, store, config)
+        .await
+        .unwrap()
+        .with_table_versions(Arc::new(DeltaTables(
+            OfflineStore::for_repo(definitions).unwrap(),
+        )));
     let (http, grpc) = (server.http_addr(), server.grpc_addr());
     let in_flight = server.requests_in_flight();
     let (stop, stopped) = oneshot::channel::<()>();
@@ -485,5 +490,18 @@ impl TestCert {
                 tcp,
             )
             .await
+    }
+}
+
+/// The repository's Delta tables as the server's table versions, as
+/// `quiver serve` passes them.
+struct DeltaTables(OfflineStore);
+
+impl quiver_serve::TableVersionSource for DeltaTables {
+    fn latest_version<'a>(
+        &'a self,
+        view: &'a str,
+    ) -> futures::future::BoxFuture<'a, Result<Option<u64>, String>> {
+        Box::pin(async move { self.0.version(view).await.map_err(|e| e.to_string()) })
     }
 }

@@ -111,7 +111,7 @@ fn cases() -> Vec<(
 }
 
 /// The repository with `odd_values` applied and its rows written.
-async fn repo_with_odd_values() -> (quiver_test::TestRepo, FeatureRepo) {
+pub(crate) async fn repo_with_odd_values() -> (quiver_test::TestRepo, FeatureRepo) {
     let repo = quiver_test::TestRepo::energy(&csv());
     repo.edit_config(|text| text + ODD_VIEW);
     let definitions = apply(&repo).await;
@@ -135,7 +135,7 @@ async fn repo_with_odd_values() -> (quiver_test::TestRepo, FeatureRepo) {
     (repo, definitions)
 }
 
-const FEATURES: [&str; 3] = [
+pub(crate) const FEATURES: [&str; 3] = [
     "odd_values:ratio",
     "odd_values:last_day",
     "odd_values:seen_at",

@@ -83,8 +83,8 @@ impl Target {
             TargetSpec::Http { url } => {
                 Target::Http(Arc::new(HttpTarget::new(url, settings, keys)?))
             }
-            TargetSpec::Grpc { url } => {
-                Target::Grpc(Arc::new(GrpcTarget::new(url, settings, keys)?))
+            TargetSpec::Grpc { url, rpc } => {
+                Target::Grpc(Arc::new(GrpcTarget::new(url, *rpc, settings, keys)?))
             }
         };
         // Fail before the run, with a clear message, if the target is not there.
@@ -219,7 +219,7 @@ fn typed_headers<K, V>(
 mod tests {
     use super::http::RequestBodies;
     use super::*;
-    use crate::{FeatureSelection, KeyDistribution, LoadModel, StopCondition};
+    use crate::{FeatureSelection, GrpcRpc, KeyDistribution, LoadModel, StopCondition};
     use quiver_proto::serving::value;
     use std::time::Duration;
 
@@ -276,7 +276,13 @@ mod tests {
             body(&bodies, &[0, 1])["entities"]["id"],
             serde_json::json!([12, -7])
         );
-        let grpc = GrpcTarget::new("http://127.0.0.1:1", &settings(features, 1), &keys).unwrap();
+        let grpc = GrpcTarget::new(
+            "http://127.0.0.1:1",
+            GrpcRpc::Feast,
+            &settings(features, 1),
+            &keys,
+        )
+        .unwrap();
         let request = grpc.request(&[1]);
         assert_eq!(
             request.entities["id"].val[0].val,
@@ -290,14 +296,15 @@ mod tests {
         let features = FeatureSelection::Features(vec!["v:f".into()]);
         let mut settings = settings(features, 1);
         settings.access.headers = vec!["x-api-key: k1".parse().unwrap()];
-        let grpc = GrpcTarget::new("http://127.0.0.1:1", &settings, &keys).unwrap();
+        let grpc = GrpcTarget::new("http://127.0.0.1:1", GrpcRpc::Feast, &settings, &keys).unwrap();
         let call = grpc.call(&[0]);
         assert_eq!(call.metadata().get("x-api-key").unwrap(), "k1");
         let http = HttpTarget::new("http://127.0.0.1:1", &settings, &keys).unwrap();
         assert_eq!(http.headers[0].1, "k1");
         // A `-bin` key names binary gRPC metadata, which a text value cannot be.
         settings.access.headers = vec!["token-bin: abc".parse().unwrap()];
-        let Err(error) = GrpcTarget::new("http://127.0.0.1:1", &settings, &keys) else {
+        let Err(error) = GrpcTarget::new("http://127.0.0.1:1", GrpcRpc::Feast, &settings, &keys)
+        else {
             panic!("a -bin key was accepted");
         };
         assert!(

@@ -29,7 +29,10 @@ async fn http_errors_are_counted_by_status() {
 async fn grpc_errors_are_counted_by_code() {
     let server = servers::grpc(Behaviour::Status(503)).await;
     let result = run(settings(
-        TargetSpec::Grpc { url: server.url },
+        TargetSpec::Grpc {
+            url: server.url,
+            rpc: quiver_sim::GrpcRpc::Feast,
+        },
         LoadModel::Closed { workers: 2 },
         StopCondition::Requests(40),
     ))

@@ -63,6 +63,7 @@ async fn grpc_latency_includes_the_servers_sleep() {
     let result = run(settings(
         TargetSpec::Grpc {
             url: server.url.clone(),
+            rpc: quiver_sim::GrpcRpc::Columnar,
         },
         LoadModel::Closed { workers: 3 },
         StopCondition::Requests(300),

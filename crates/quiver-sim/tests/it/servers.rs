@@ -8,8 +8,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use quiver_proto::serving::serving_service_server::{ServingService, ServingServiceServer};
 use quiver_proto::serving::{
-    GetOnlineFeaturesRequest, GetOnlineFeaturesResponse, GetServerInfoRequest,
-    GetServerInfoResponse,
+    GetOnlineFeaturesColumnarResponse, GetOnlineFeaturesRequest, GetOnlineFeaturesResponse,
+    GetServerInfoRequest, GetServerInfoResponse,
 };
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -181,18 +181,12 @@ async fn handle_http(State(shared): State<Shared>, body: Bytes) -> Response {
 
 struct Grpc(Shared);
 
-#[tonic::async_trait]
-impl ServingService for Grpc {
-    async fn get_online_features(
-        &self,
-        request: tonic::Request<GetOnlineFeaturesRequest>,
-    ) -> Result<tonic::Response<GetOnlineFeaturesResponse>, tonic::Status> {
-        let ids = request
-            .get_ref()
-            .entities
-            .get("id")
-            .map_or(0, |v| v.val.len());
-        if ids == 0 || request.get_ref().kind.is_none() {
+impl Grpc {
+    /// What both feature RPCs do: refuse a request without ids or features,
+    /// then behave as told.
+    async fn answer(&self, request: &GetOnlineFeaturesRequest) -> Result<(), tonic::Status> {
+        let ids = request.entities.get("id").map_or(0, |v| v.val.len());
+        if ids == 0 || request.kind.is_none() {
             return Err(tonic::Status::invalid_argument(
                 "entities.id and features are required",
             ));
@@ -200,8 +194,29 @@ impl ServingService for Grpc {
         match self.0.behave().await {
             Some(503) => Err(tonic::Status::unavailable("overloaded")),
             Some(code) => Err(tonic::Status::internal(format!("status {code}"))),
-            None => Ok(tonic::Response::new(GetOnlineFeaturesResponse::default())),
+            None => Ok(()),
         }
+    }
+}
+
+#[tonic::async_trait]
+impl ServingService for Grpc {
+    async fn get_online_features(
+        &self,
+        request: tonic::Request<GetOnlineFeaturesRequest>,
+    ) -> Result<tonic::Response<GetOnlineFeaturesResponse>, tonic::Status> {
+        self.answer(request.get_ref()).await?;
+        Ok(tonic::Response::new(GetOnlineFeaturesResponse::default()))
+    }
+
+    async fn get_online_features_columnar(
+        &self,
+        request: tonic::Request<GetOnlineFeaturesRequest>,
+    ) -> Result<tonic::Response<GetOnlineFeaturesColumnarResponse>, tonic::Status> {
+        self.answer(request.get_ref()).await?;
+        Ok(tonic::Response::new(
+            GetOnlineFeaturesColumnarResponse::default(),
+        ))
     }
 
     async fn get_server_info(

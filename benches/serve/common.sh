@@ -1,0 +1,50 @@
+# Shared by the benches/serve scripts (sourced, not run): the release
+# binary, a repository where the demo job has run, its ids, and a running
+# `quiver serve` on it. Sets $root, $quiver, $work (removed on exit), $repo,
+# $ids and, after start_quiver, $server (its pid).
+# shellcheck shell=bash
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/quiver-target}"
+quiver="${QUIVER:-}"
+if [ -z "$quiver" ]; then
+  # The same feature set as the test build, so no second DataFusion build.
+  cargo build --release --workspace --bins --examples --manifest-path "$root/Cargo.toml" >&2
+  quiver="$CARGO_TARGET_DIR/release/quiver"
+fi
+work="$(mktemp -d)"
+server=""
+cleanups=()
+cleanup() {
+  for c in "${cleanups[@]}"; do eval "$c" || true; done
+  [ -n "$server" ] && kill "$server" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+repo="${REPO:-}"
+if [ -z "$repo" ]; then
+  repo="$work/repo"
+  "$quiver" init "$repo" >/dev/null
+  "$quiver" datagen energy --out "$repo/data/energy.csv" >&2
+  "$quiver" apply --repo "$repo" >/dev/null
+  "$quiver" run energy_features --repo "$repo" --quiet >&2
+fi
+ids="$work/ids.txt"
+tail -n +2 "$repo/data/energy.csv" | cut -d, -f1 | sort -u > "$ids"
+
+machine_line() {
+  echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem/{print $2}') GiB; load $(cut -d' ' -f1-3 /proc/loadavg); $(date -u +%FT%TZ)"
+}
+
+# start_quiver [env assignments...]: `quiver serve` on 6566 (HTTP) and 6570
+# (gRPC) with the default settings, waiting until /ready answers.
+start_quiver() {
+  env "$@" "$quiver" serve --repo "$repo" --log-format json >"$work/serve.log" 2>&1 &
+  server=$!
+  for _ in $(seq 100); do
+    curl -fs http://127.0.0.1:6566/ready >/dev/null && return 0
+    sleep 0.1
+  done
+  cat "$work/serve.log" >&2
+  return 1
+}
