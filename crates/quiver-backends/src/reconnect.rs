@@ -30,7 +30,7 @@ pub async fn open(
 ) -> Opened {
     match opener().await {
         Err(OnlineError::Unavailable { store, source }) => {
-            tracing::warn!(store = %store, error = %source, "Online store unreachable; will retry.");
+            tracing::warn!(store = %store, error = %error_chain(&*source), "Online store unreachable; will retry.");
             Ok(Arc::new(Reconnecting {
                 opener: Box::new(opener),
                 opened: OnceLock::new(),

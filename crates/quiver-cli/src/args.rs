@@ -39,6 +39,10 @@ pub enum Command {
     /// Delete data files the offline table no longer references (old versions, failed jobs).
     Vacuum(VacuumArgs),
     /// Print the latest features of entities from the online store.
+    ///
+    /// Each id's status is `found`, `not_found`, or `outside_max_age`: its row
+    /// is older than the view's `ttl` (what `quiver serve` reports as
+    /// OUTSIDE_MAX_AGE, in Feast's words); its values are still printed.
     Get(GetArgs),
     /// Print an entity's full feature history from the offline store.
     History(HistoryArgs),

@@ -65,7 +65,9 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {}", output::error_chain(&err));
+            // The whole chain, once: each error's message says only its own
+            // level (a test drives real failures and checks none repeats).
+            eprintln!("error: {err:#}");
             ExitCode::FAILURE
         }
     }

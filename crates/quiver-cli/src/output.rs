@@ -1,5 +1,5 @@
 //! Shared helpers of the commands: loading the registry, and turning values
-//! and errors into text.
+//! into text.
 
 use quiver_core::{FeatureRepo, Registry};
 use quiver_online::FeatureValue;
@@ -18,20 +18,6 @@ pub fn load_registry(repo_dir: &Path) -> anyhow::Result<FeatureRepo> {
         );
     }
     Ok(registry.repo)
-}
-
-/// The error and its causes, each cause shown once (our error messages
-/// already include the cause they wrap).
-pub fn error_chain(err: &anyhow::Error) -> String {
-    let mut text = err.to_string();
-    for cause in err.chain().skip(1) {
-        let cause = cause.to_string();
-        if !text.contains(&cause) {
-            text.push_str(": ");
-            text.push_str(&cause);
-        }
-    }
-    text
 }
 
 /// A progress bar on stderr for `len` steps (drawn only on a terminal).

@@ -21,7 +21,8 @@ pub struct FeatureView {
     pub entity: String,
     /// The output column with each row's event time (`date` or `timestamp`).
     pub event_time: String,
-    /// Online values older than this many seconds are reported as outside TTL.
+    /// The view's `ttl` in seconds: online values older than it are
+    /// *outside max age* (see [`Ttl`]).
     pub ttl_seconds: Option<u64>,
     /// The transformation, run by DataFusion.
     pub sql: String,
@@ -47,6 +48,43 @@ impl FeatureView {
     pub fn feature(&self, name: &str) -> Option<&Feature> {
         self.features.iter().find(|f| f.name == name)
     }
+
+    /// The view's `ttl`, which decides whether a row is outside max age.
+    pub fn ttl(&self) -> Ttl {
+        Ttl {
+            micros: self.ttl_seconds.map(|s| {
+                i64::try_from(s)
+                    .unwrap_or(i64::MAX)
+                    .saturating_mul(1_000_000)
+            }),
+        }
+    }
+}
+
+/// A feature view's `ttl` (Feast's name for the setting): how old a row may
+/// be and still be served. A row older than it is *outside max age* (Feast's
+/// `OUTSIDE_MAX_AGE`, the one word for the status wherever a user sees it):
+/// the server withholds its values, `quiver get` says `outside_max_age`, and
+/// a training set does not join it. Small and `Copy`, so hot paths keep it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Ttl {
+    micros: Option<i64>,
+}
+
+impl Ttl {
+    /// The ttl in microseconds; `None` when the view has none (rows never
+    /// age out).
+    pub fn micros(self) -> Option<i64> {
+        self.micros
+    }
+
+    /// Whether a row stamped `event_time_micros` is outside max age at
+    /// `at_micros`: strictly older than the ttl (a row exactly `ttl` old is
+    /// still served).
+    pub fn is_outside_max_age(self, event_time_micros: i64, at_micros: i64) -> bool {
+        self.micros
+            .is_some_and(|ttl| event_time_micros.saturating_add(ttl) < at_micros)
+    }
 }
 
 /// A view's `ttl` in seconds: the [`crate::duration`] grammar (`90d`,
@@ -64,7 +102,44 @@ pub(crate) fn parse_ttl(text: &str) -> Result<u64, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_ttl;
+    use super::{Ttl, parse_ttl};
+
+    #[test]
+    fn a_row_is_outside_max_age_only_when_older_than_the_ttl() {
+        let day = Ttl {
+            micros: Some(86_400_000_000),
+        };
+        let written = 1_000_000_000_000;
+        assert!(!day.is_outside_max_age(written, written));
+        assert!(!day.is_outside_max_age(written, written + 86_400_000_000));
+        assert!(day.is_outside_max_age(written, written + 86_400_000_001));
+        assert!(!Ttl::default().is_outside_max_age(i64::MIN, i64::MAX));
+        // A ttl too long to add never wraps round into "outside".
+        let forever = Ttl {
+            micros: Some(i64::MAX),
+        };
+        assert!(!forever.is_outside_max_age(written, i64::MAX));
+    }
+
+    #[test]
+    fn a_views_ttl_is_its_seconds_in_microseconds() {
+        let mut view = super::FeatureView {
+            name: "v".into(),
+            source: "s".into(),
+            entity: "e".into(),
+            event_time: "t".into(),
+            ttl_seconds: Some(90),
+            sql: "SELECT 1".into(),
+            sql_file: None,
+            features: Vec::new(),
+            description: String::new(),
+        };
+        assert_eq!(view.ttl().micros(), Some(90_000_000));
+        view.ttl_seconds = Some(u64::MAX);
+        assert_eq!(view.ttl().micros(), Some(i64::MAX));
+        view.ttl_seconds = None;
+        assert_eq!(view.ttl(), Ttl::default());
+    }
 
     #[test]
     fn ttls_are_durations_in_whole_seconds() {

@@ -36,12 +36,7 @@ const ENERGY_TEMPLATE: &[(&str, &str)] = &[
 pub fn init_energy_repo(dir: &Path) -> Result<Vec<PathBuf>, DefinitionError> {
     let config = dir.join(crate::CONFIG_FILE);
     if config.exists() {
-        return Err(DefinitionError::Invalid {
-            file: config,
-            key: "project".to_string(),
-            reason: "a repository already exists here; `quiver init` will not overwrite it"
-                .to_string(),
-        });
+        return Err(DefinitionError::AlreadyExists { path: config });
     }
     let mut written = Vec::new();
     for (relative, contents) in ENERGY_TEMPLATE {

@@ -1,6 +1,7 @@
 //! Errors of the feature job.
 
 use quiver_core::DefinitionError;
+use quiver_online::error_chain;
 use std::path::PathBuf;
 
 /// Why a job did not complete. Whatever the variant, both stores are as they
@@ -10,6 +11,9 @@ pub enum JobError {
     /// The definitions are wrong.
     #[error(transparent)]
     Definition(#[from] DefinitionError),
+    /// The view asked for is not defined.
+    #[error(transparent)]
+    Reference(#[from] quiver_core::ReferenceError),
     /// The source's data is not where the definition says.
     #[error("source `{source_name}`: no data at {location}")]
     SourceMissing {
@@ -29,7 +33,7 @@ pub enum JobError {
     /// Reading the source or running the SQL failed (a malformed CSV row, a
     /// value of the wrong type …); the message names the file and line.
     #[error(
-        "feature view `{view}`: reading source `{source_name}` ({location}) or running the view's SQL failed: {source}"
+        "feature view `{view}`: reading source `{source_name}` ({location}) or running the view's SQL failed"
     )]
     Compute {
         /// The view.
@@ -40,7 +44,7 @@ pub enum JobError {
         location: String,
         /// DataFusion's report.
         #[source]
-        source: Box<deltalake::datafusion::error::DataFusionError>,
+        source: quiver_core::Foreign,
     },
     /// Two output rows share an entity key and an event time (boxed: the
     /// details would make every `Result<_, JobError>` twice as large).
@@ -112,7 +116,7 @@ pub enum JobError {
     /// The online store would refuse the view's rows (a key it cannot hold,
     /// a write too large for it); found before the offline commit.
     #[error(
-        "feature view `{view}` (source `{source_name}`, {location}): the online store would refuse its rows, so nothing was written: {source}"
+        "feature view `{view}` (source `{source_name}`, {location}): the online store would refuse its rows, so nothing was written"
     )]
     OnlineRefuses {
         /// The view.
@@ -127,7 +131,7 @@ pub enum JobError {
     },
     /// The online store failed; the offline commit of this job was undone.
     #[error(
-        "feature view `{view}`: the online store write failed, so the offline commit (version {undone_version}) was undone by restoring the previous contents: {source}"
+        "feature view `{view}`: the online store write failed, so the offline commit (version {undone_version}) was undone by restoring the previous contents"
     )]
     OnlineUndone {
         /// The view.
@@ -140,7 +144,9 @@ pub enum JobError {
     },
     /// The online write failed and undoing the offline commit failed too.
     #[error(
-        "feature view `{view}`: the online store write failed ({online}) and undoing offline version {committed} failed too ({undo}); the offline table is ahead of the online store, and the next `quiver run {view}` repairs the online store from it"
+        "feature view `{view}`: the online store write failed ({}) and undoing offline version {committed} failed too ({}); the offline table is ahead of the online store, and the next `quiver run {view}` repairs the online store from it",
+        error_chain(online),
+        error_chain(&**undo)
     )]
     UndoFailed {
         /// The view.
@@ -165,7 +171,7 @@ pub enum JobError {
         detail: String,
     },
     /// A source that could not be opened.
-    #[error("source `{source_name}` ({location}): {source}")]
+    #[error("source `{source_name}` ({location})")]
     Source {
         /// The source.
         source_name: String,
@@ -173,13 +179,13 @@ pub enum JobError {
         location: String,
         /// DataFusion's or delta-rs's report.
         #[source]
-        source: Box<deltalake::datafusion::error::DataFusionError>,
+        source: quiver_core::Foreign,
     },
     /// The online store failed outside a job's commit (opening, reading, repairing).
     #[error(transparent)]
     Online(#[from] quiver_online::OnlineError),
     /// A file or folder the job needs could not be used.
-    #[error("{}: {source}", path.display())]
+    #[error("{}", path.display())]
     Io {
         /// The file.
         path: PathBuf,

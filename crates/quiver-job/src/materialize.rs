@@ -82,9 +82,9 @@ pub(crate) async fn online_rows_from_table(
         view: view.name.clone(),
         source_name: "(offline table)".to_string(),
         location: offline.table_url(&view.name).to_string(),
-        source: Box::new(deltalake::datafusion::error::DataFusionError::Execution(
-            reason,
-        )),
+        source: quiver_core::Foreign::new(
+            deltalake::datafusion::error::DataFusionError::Execution(reason),
+        ),
     })?;
     Ok((read, rows))
 }

@@ -189,7 +189,7 @@ impl Job<'_> {
             view: self.view.name.clone(),
             source_name: self.source.name.clone(),
             location: self.location.clone(),
-            source: Box::new(e),
+            source: quiver_core::Foreign::new(e),
         }
     }
 

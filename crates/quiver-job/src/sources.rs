@@ -52,7 +52,7 @@ pub(crate) async fn bounded_session_with_source(
                 .map_err(|e| JobError::Source {
                     source_name: source.name.clone(),
                     location: source.location.to_string(),
-                    source: Box::new(e),
+                    source: quiver_core::Foreign::new(e),
                 })?;
             SessionContext::new_with_config_rt(config, runtime)
         }
@@ -62,7 +62,7 @@ pub(crate) async fn bounded_session_with_source(
     let compute_err = |e| JobError::Source {
         source_name: source.name.clone(),
         location: location.clone(),
-        source: Box::new(e),
+        source: quiver_core::Foreign::new(e),
     };
     let missing = || JobError::SourceMissing {
         source_name: source.name.clone(),
@@ -193,7 +193,7 @@ async fn check_declared_columns(
         .map_err(|e| JobError::Source {
             source_name: source.name.clone(),
             location: source.location.to_string(),
-            source: Box::new(e),
+            source: quiver_core::Foreign::new(e),
         })?;
     let schema = provider.schema();
     for (column, value_type) in declared {

@@ -12,22 +12,22 @@ pub enum OfflineError {
         table: String,
     },
     /// delta-rs failed to read or write the table.
-    #[error("offline table {table}: {source}")]
+    #[error("offline table {table}")]
     Delta {
         /// The table's URL.
         table: String,
         /// delta-rs's report.
         #[source]
-        source: Box<deltalake::DeltaTableError>,
+        source: quiver_core::Foreign,
     },
     /// A query over the table failed.
-    #[error("offline table {table}: query failed: {source}")]
+    #[error("offline table {table}: query failed")]
     Query {
         /// The table's URL.
         table: String,
         /// DataFusion's report.
         #[source]
-        source: Box<deltalake::datafusion::error::DataFusionError>,
+        source: quiver_core::Foreign,
     },
     /// The configured location cannot hold tables.
     #[error("offline store location `{location}`: {reason}")]
@@ -58,15 +58,8 @@ pub enum OfflineError {
         problem: String,
     },
     /// A feature a request named is not one of the view's.
-    #[error("feature view `{view}` has no feature `{feature}`; it has: {}", known.join(", "))]
-    UnknownFeature {
-        /// The view.
-        view: String,
-        /// The feature asked for.
-        feature: String,
-        /// The view's features.
-        known: Vec<String>,
-    },
+    #[error(transparent)]
+    Reference(#[from] quiver_core::ReferenceError),
     /// Two requested features would be one output column.
     #[error(
         "feature `{name}` comes from both `{first}` and `{second}`; pass --full-feature-names to name them view__feature"

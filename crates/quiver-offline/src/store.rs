@@ -168,7 +168,7 @@ impl OfflineStore {
         let table = self.table_url(view).to_string();
         move |source| OfflineError::Delta {
             table: table.clone(),
-            source: Box::new(source),
+            source: quiver_core::Foreign::new(source),
         }
     }
 
@@ -179,7 +179,7 @@ impl OfflineStore {
         let table = self.table_url(view).to_string();
         move |source| OfflineError::Query {
             table: table.clone(),
-            source: Box::new(source),
+            source: quiver_core::Foreign::new(source),
         }
     }
 
@@ -271,7 +271,7 @@ impl OfflineStore {
         } else {
             return OfflineError::Delta {
                 table: url.to_string(),
-                source: Box::new(error),
+                source: quiver_core::Foreign::new(error),
             };
         };
         OfflineError::Location {
@@ -824,7 +824,7 @@ fn check_types(
         if !same {
             return Err(OfflineError::Delta {
                 table: table.table_url().to_string(),
-                source: Box::new(DeltaTableError::Generic(format!(
+                source: quiver_core::Foreign::new(DeltaTableError::Generic(format!(
                     "column `{}` is {} in the job's rows but {} in the table; \
                      a view's column types cannot change once it has a table",
                     field.name(),
@@ -989,8 +989,8 @@ mod tests {
                 WriteMode::Append,
             )
             .await
-            .unwrap_err()
-            .to_string();
+            .unwrap_err();
+        let err = quiver_core::error_chain(&err);
         assert!(err.contains("column `value` is Int64"), "{err}");
         assert!(err.contains("Float64 in the table"), "{err}");
         assert_eq!(store.version("clicks").await.unwrap(), Some(0));

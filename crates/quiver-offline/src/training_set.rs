@@ -162,7 +162,7 @@ impl TrainingSet {
     ) -> Result<TrainingSetSummary, OfflineError> {
         let query_err = |source| OfflineError::Query {
             table: "training set".to_string(),
-            source: Box::new(source),
+            source: quiver_core::Foreign::new(source),
         };
         let ctx = self.session().map_err(query_err)?;
         let spill = tempfile::Builder::new()
@@ -202,7 +202,7 @@ impl TrainingSet {
                 .await
                 .map_err(|e| OfflineError::Query {
                     table: store.table_url(&request.view.name).to_string(),
-                    source: Box::new(e),
+                    source: quiver_core::Foreign::new(e),
                 })?;
             matches.push((request.view.name.clone(), version, counter));
         }
@@ -256,18 +256,7 @@ impl TrainingSet {
         for request in &self.views {
             let mut names = Vec::new();
             for feature in &request.features {
-                if !request.view.features.iter().any(|f| &f.name == feature) {
-                    return Err(OfflineError::UnknownFeature {
-                        view: request.view.name.clone(),
-                        feature: feature.clone(),
-                        known: request
-                            .view
-                            .features
-                            .iter()
-                            .map(|f| f.name.clone())
-                            .collect(),
-                    });
-                }
+                request.view.resolve_feature(feature)?;
                 let name = if self.full_feature_names {
                     format!("{}__{feature}", request.view.name)
                 } else {
@@ -478,9 +467,8 @@ impl TrainingSet {
             .field_with_unqualified_name(&view.event_time)?
             .data_type()
             .clone();
-        let ttl_micros = view
-            .ttl_seconds
-            .map(|s| i64::try_from(s).unwrap_or(i64::MAX / 1_000_000) * 1_000_000);
+        let ttl = view.ttl();
+        let ttl_micros = ttl.micros();
         // Only the event-time partitions the entity timestamps can reach.
         let earliest = scan
             .min_micros
@@ -569,7 +557,7 @@ impl TrainingSet {
             time: in_schema.index_of(TIME)?,
             side: in_schema.index_of(SIDE)?,
             feature_time: in_schema.index_of(FEATURE_TIME)?,
-            ttl_micros,
+            ttl,
             matched: matched.clone(),
         });
         let partitions: Vec<Arc<dyn PartitionStream>> =
@@ -777,7 +765,7 @@ struct Fill {
     time: usize,
     side: usize,
     feature_time: usize,
-    ttl_micros: Option<i64>,
+    ttl: quiver_core::Ttl,
     matched: Arc<AtomicU64>,
 }
 
@@ -859,9 +847,8 @@ impl Fill {
             entity_rows.push(i as u32);
             let pick = match (last, last_key) {
                 (Some((index, feature_time)), Some(k)) if k == key => {
-                    let fresh = self
-                        .ttl_micros
-                        .is_none_or(|ttl| time.saturating_sub(feature_time) <= ttl);
+                    // The rule of the online path, at the entity's timestamp.
+                    let fresh = !self.ttl.is_outside_max_age(feature_time, time);
                     fresh.then_some(index)
                 }
                 _ => None,
@@ -966,7 +953,7 @@ async fn write_stream(
     let mut rows = 0u64;
     let query_err = |source| OfflineError::Query {
         table: "training set".to_string(),
-        source: Box::new(source),
+        source: quiver_core::Foreign::new(source),
     };
     match format {
         TableFormat::Parquet => {

@@ -6,6 +6,7 @@
 //! time (`Unavailable`, a server answers 503 and a job may retry later), or
 //! that a node answered with an error (`Backend`).
 
+use quiver_core::Foreign;
 pub(crate) use quiver_online::error_chain;
 use quiver_online::{BoxError, OnlineError};
 use scylla::errors::{
@@ -118,16 +119,20 @@ pub(crate) trait DriverError: std::error::Error + Send + Sync + Sized + 'static 
 impl CqlError {
     /// `error`, as `Unavailable` or as `Backend` failing `operation`.
     pub(crate) fn from_driver<E: DriverError>(store: &str, operation: String, error: E) -> Self {
-        if error.is_unavailable() {
+        let unavailable = error.is_unavailable();
+        // The driver's messages repeat their causes (`…: {0}`), so its
+        // error ends the chain.
+        let source = Box::new(Foreign::new(error));
+        if unavailable {
             CqlError::Unavailable {
                 store: store.to_string(),
-                source: Box::new(error),
+                source,
             }
         } else {
             CqlError::Backend {
                 store: store.to_string(),
                 operation,
-                source: Box::new(error),
+                source,
             }
         }
     }

@@ -72,9 +72,10 @@
 //!   partition and fans out again itself; `docs/DESIGN.md` has the
 //!   measurements of both.
 //! - **A view's `ttl`** becomes `USING TTL` on every row: Cassandra removes
-//!   a row that long after it was *written*. (The server judges
-//!   `outside_ttl` by event time, so a row can be reported outside its TTL
-//!   before Cassandra removes it; after that it is not found.)
+//!   a row that long after it was *written*. (The server judges a row
+//!   outside max age by its event time, so a row can be reported
+//!   `OUTSIDE_MAX_AGE` before Cassandra removes it; after that it is not
+//!   found.)
 //!
 //! What the trait calls atomic: each key's row (one partition) is written
 //! atomically, and a layout change takes effect atomically; a whole `write`

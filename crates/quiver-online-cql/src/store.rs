@@ -17,7 +17,7 @@
 use crate::codec::{Bind, decode_row};
 use crate::config::CqlStoreConfig;
 use crate::connect::{Profiles, connect, store_name};
-use crate::error::{CqlError, is_missing_table, is_retryable};
+use crate::error::{CqlError, error_chain, is_missing_table, is_retryable};
 use crate::schema::{self, ExistingColumn, META_TABLE};
 use futures::{StreamExt, TryStreamExt, stream};
 use quiver_online::{
@@ -385,7 +385,7 @@ impl Inner {
         let rows = result.into_rows_result().map_err(|e| CqlError::Backend {
             store: self.store.clone(),
             operation: "looking up the metadata table".to_string(),
-            source: Box::new(e),
+            source: Box::new(quiver_core::Foreign::new(e)),
         })?;
         Ok(rows.rows_num() > 0)
     }
@@ -412,7 +412,7 @@ impl Inner {
         let rows = result.into_rows_result().map_err(|e| CqlError::Backend {
             store: self.store.clone(),
             operation: operation(),
-            source: Box::new(e),
+            source: Box::new(quiver_core::Foreign::new(e)),
         })?;
         let row = rows
             .maybe_first_row::<(Option<String>, Option<i32>, Option<i32>, Option<i64>)>()
@@ -465,7 +465,7 @@ impl Inner {
                     let (inner, name, stale) = (self.clone(), view.to_string(), cached.clone());
                     tokio::spawn(async move {
                         if let Err(error) = inner.refresh(&name, Some(stale.clone())).await {
-                            tracing::warn!(view = %name, error = %error, "Could not reread a view's definition.");
+                            tracing::warn!(view = %name, error = %error_chain(&error), "Could not reread a view's definition.");
                             // Let a later request try again.
                             stale.refreshing.store(false, Ordering::Release);
                         }
@@ -630,7 +630,7 @@ impl Inner {
         CqlError::Backend {
             store: self.store.clone(),
             operation,
-            source: Box::new(error),
+            source: Box::new(quiver_core::Foreign::new(error)),
         }
     }
 

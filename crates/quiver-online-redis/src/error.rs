@@ -5,7 +5,7 @@
 //! answers 503 and the store heals when Redis is back) and which are answers
 //! Redis gave: see [`is_unavailable`].
 
-use quiver_online::OnlineError;
+use quiver_online::{Foreign, OnlineError};
 
 /// A failure of the Redis store, before it crosses the `OnlineStore` seam.
 #[derive(Debug, thiserror::Error)]
@@ -25,9 +25,10 @@ pub enum Error {
         address: String,
         /// What was being done (`reading view energy_features`).
         operation: String,
-        /// The driver's report.
+        /// The driver's report (whose message repeats its own cause, so
+        /// it ends the chain).
         #[source]
-        source: redis::RedisError,
+        source: Foreign,
     },
     /// Redis answered with an error.
     #[error("redis at {address}: {operation} failed")]
@@ -36,9 +37,10 @@ pub enum Error {
         address: String,
         /// What was being done.
         operation: String,
-        /// The driver's report.
+        /// The driver's report (whose message repeats its own cause, so
+        /// it ends the chain).
         #[source]
-        source: redis::RedisError,
+        source: Foreign,
     },
     /// Another writer gave the view a newer layout while rows were being
     /// written under the older one; those rows are not visible.
@@ -110,7 +112,9 @@ impl Error {
         source: redis::RedisError,
     ) -> Error {
         let (address, operation) = (address.to_string(), operation.into());
-        if is_unavailable(&source) {
+        let unavailable = is_unavailable(&source);
+        let source = Foreign::new(source);
+        if unavailable {
             Error::Unreachable {
                 address,
                 operation,
@@ -133,7 +137,7 @@ impl Error {
 struct WhileDoing {
     operation: String,
     #[source]
-    source: redis::RedisError,
+    source: Foreign,
 }
 
 /// The cause carried inside [`OnlineError::Backend`] for [`Error::Superseded`].

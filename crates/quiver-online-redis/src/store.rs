@@ -496,7 +496,7 @@ impl RedisStore {
         {
             // Nothing reads those rows any more; a failure here only leaves
             // memory to reclaim at the next layout change (or by their TTL).
-            tracing::warn!(view, error = %error, "Could not drop the rows of the view's previous layouts.");
+            tracing::warn!(view, error = %quiver_online::error_chain(&error), "Could not drop the rows of the view's previous layouts.");
         }
         Ok(outcome)
     }

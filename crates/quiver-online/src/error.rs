@@ -1,18 +1,6 @@
 //! Errors of online stores.
 
-/// An error and its causes, `: ` between each, as one line: for logs and
-/// answers that carry one string (a driver often nests the useful part
-/// deep).
-pub fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
+pub use quiver_core::error_chain;
 
 /// The cause of a backend's failure, as its driver reported it.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -47,7 +35,7 @@ pub enum OnlineError {
         reason: String,
     },
     /// The embedded store's files could not be opened or used.
-    #[error("embedded online store at {path}: {source}")]
+    #[error("embedded online store at {path}")]
     Embedded {
         /// The store's folder.
         path: String,
@@ -69,7 +57,7 @@ pub enum OnlineError {
         map_size_mib: usize,
     },
     /// Folder creation and similar.
-    #[error("embedded online store at {path}: {source}")]
+    #[error("embedded online store at {path}")]
     Io {
         /// The store's folder.
         path: String,

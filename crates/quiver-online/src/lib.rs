@@ -19,5 +19,7 @@ pub mod value_json;
 
 pub use embedded::{EmbeddedStore, EmbeddedStoreConfig};
 pub use error::{BoxError, OnlineError, error_chain};
+/// For backends: a driver error that ends a chain (see its doc).
+pub use quiver_core::Foreign;
 pub use row::{EntityRow, FeatureRow, FeatureValue, ViewLayout};
 pub use store::{OnlineStore, WriteOutcome};

@@ -4,7 +4,7 @@
 //! [`Plan`] saying which views to read and where each column comes from.
 
 use crate::ServeError;
-use quiver_core::{FeatureReference, FeatureRepo, ValueType};
+use quiver_core::{FeatureRepo, Ttl, ValueType};
 use quiver_online::ViewLayout;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
@@ -15,14 +15,16 @@ const PLAN_CACHE_CAPACITY: usize = 1024;
 
 /// The definitions the server answers from.
 pub(crate) struct Catalog {
+    /// The definitions, which resolve every name a request gives
+    /// (`FeatureRepo::resolve_feature`): the rule and its errors are
+    /// quiver-core's, shared with the CLI and the simulator.
+    repo: FeatureRepo,
     views: HashMap<String, Arc<ViewEntry>>,
-    view_names: String,
     /// The join keys of the views' entities: `entities` may hold no other.
     join_keys: HashSet<String>,
     /// Features of all views together: no request can name more, each once.
     feature_count: usize,
     services: HashMap<String, Arc<Plan>>,
-    service_names: String,
     plans: RwLock<HashMap<String, Arc<Plan>>>,
 }
 
@@ -34,14 +36,12 @@ pub(crate) struct ViewEntry {
     pub join_key: String,
     /// The type of that key: ids must match it.
     pub key_type: ValueType,
-    /// Rows older than this are outside their max age.
-    pub ttl_micros: Option<i64>,
+    /// The view's ttl: rows older than it are outside max age.
+    pub ttl: Ttl,
     /// The declared features, in declared order.
     pub features: Vec<String>,
     /// Their declared types, in the same order.
     pub feature_types: Vec<ValueType>,
-    /// The same, to look a requested feature up in constant time.
-    feature_set: HashSet<String>,
     /// Store read latency of this view.
     pub read_seconds: metrics::Histogram,
 }
@@ -128,14 +128,9 @@ impl Catalog {
                     name: view.name.clone(),
                     join_key: entity.join_key.clone(),
                     key_type: entity.value_type,
-                    ttl_micros: view.ttl_seconds.map(|s| {
-                        i64::try_from(s)
-                            .unwrap_or(i64::MAX)
-                            .saturating_mul(1_000_000)
-                    }),
+                    ttl: view.ttl(),
                     features: view.features.iter().map(|f| f.name.clone()).collect(),
                     feature_types: view.features.iter().map(|f| f.value_type).collect(),
-                    feature_set: view.features.iter().map(|f| f.name.clone()).collect(),
                     read_seconds: metrics::histogram!(
                         "quiver_serve_store_read_seconds",
                         "view" => view.name.clone()
@@ -147,20 +142,9 @@ impl Catalog {
         let mut catalog = Catalog {
             join_keys: views.values().map(|v| v.join_key.clone()).collect(),
             feature_count: views.values().map(|v| v.features.len()).sum(),
-            view_names: repo
-                .feature_views
-                .keys()
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(", "),
+            repo: repo.clone(),
             views,
             services: HashMap::new(),
-            service_names: repo
-                .feature_services
-                .keys()
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(", "),
             plans: RwLock::new(HashMap::new()),
         };
         for service in repo.feature_services.values() {
@@ -172,7 +156,8 @@ impl Catalog {
                         .insert(service.name.clone(), Arc::new(plan));
                 }
                 // quiver-core checked the service; a registry edited by hand
-                // can still break it. Its requests then get this error.
+                // can still break it. Its requests then get this error
+                // (`Catalog::service` plans it again to report it).
                 Err(error) => tracing::warn!(
                     service = %service.name,
                     %error,
@@ -185,10 +170,8 @@ impl Catalog {
 
     /// The view called `name`.
     pub fn view(&self, name: &str) -> Result<&Arc<ViewEntry>, ServeError> {
-        self.views.get(name).ok_or_else(|| ServeError::UnknownView {
-            view: name.to_string(),
-            known: self.view_names.clone(),
-        })
+        let view = self.repo.feature_view(name)?;
+        Ok(&self.views[&view.name])
     }
 
     /// The join keys of the repository's entities.
@@ -208,13 +191,14 @@ impl Catalog {
 
     /// The plan of a feature service.
     pub fn service(&self, name: &str) -> Result<Arc<Plan>, ServeError> {
-        self.services
-            .get(name)
-            .cloned()
-            .ok_or_else(|| ServeError::UnknownService {
-                service: name.to_string(),
-                known: self.service_names.clone(),
-            })
+        if let Some(plan) = self.services.get(name) {
+            return Ok(plan.clone());
+        }
+        let service = self.repo.feature_service(name)?;
+        // Defined but not plannable (see `Catalog::new`): say why.
+        let references: Vec<String> = service.features.iter().map(|f| f.to_string()).collect();
+        self.plan(references.iter().map(String::as_str))
+            .map(Arc::new)
     }
 
     /// The plan of a list of `view:feature` references, cached by the list.
@@ -259,23 +243,14 @@ impl Catalog {
             columns: Vec::new(),
             ambiguous: None,
         };
-        // Every lookup per reference is a hash lookup, so planning is linear
-        // in the number of references whatever the repository's size.
+        // Views are found by hash and features by a scan of their view's
+        // declared features (quiver-core's rule), and plans are cached, so
+        // planning costs little next to reading the rows.
         let mut seen = HashSet::new();
         let mut view_indexes: HashMap<String, usize> = HashMap::new();
         for text in references {
-            let reference =
-                FeatureReference::parse(text).ok_or_else(|| ServeError::BadFeatureReference {
-                    reference: text.to_string(),
-                })?;
-            let view = self.view(&reference.view)?;
-            if !view.feature_set.contains(&reference.feature) {
-                return Err(ServeError::UnknownFeature {
-                    view: view.name.clone(),
-                    feature: reference.feature,
-                    known: view.features.join(", "),
-                });
-            }
+            let (view, reference) = self.repo.resolve_feature(text)?;
+            let view = &self.views[&view.name];
             if !seen.insert((reference.view.clone(), reference.feature.clone())) {
                 return Err(ServeError::DuplicateFeature {
                     reference: text.to_string(),

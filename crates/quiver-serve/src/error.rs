@@ -3,6 +3,7 @@
 //!
 //! [`StartupError`] is what can stop the server from starting at all.
 
+use quiver_core::ReferenceError;
 use quiver_online::OnlineError;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -11,38 +12,10 @@ use std::path::PathBuf;
 /// is the client's doing and maps to a 4xx status; messages name the problem.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
-    /// A feature reference or path names a view the repository does not define.
-    #[error("unknown feature view `{view}`; the repository defines: {known}")]
-    UnknownView {
-        /// The name asked for.
-        view: String,
-        /// The views there are, comma-separated.
-        known: String,
-    },
-    /// A feature reference names a feature its view does not declare.
-    #[error("feature view `{view}` has no feature `{feature}`; its features: {known}")]
-    UnknownFeature {
-        /// The view.
-        view: String,
-        /// The name asked for.
-        feature: String,
-        /// The view's features, comma-separated.
-        known: String,
-    },
-    /// `feature_service` names no service of the repository.
-    #[error("unknown feature service `{service}`; the repository defines: {known}")]
-    UnknownService {
-        /// The name asked for.
-        service: String,
-        /// The services there are, comma-separated.
-        known: String,
-    },
-    /// A string in `features` is not `view:feature`.
-    #[error("`{reference}` is not a feature reference; write `view:feature`")]
-    BadFeatureReference {
-        /// What was sent.
-        reference: String,
-    },
+    /// A feature reference, view or service the repository does not define
+    /// (resolved by quiver-core, the one place such names are checked).
+    #[error(transparent)]
+    Reference(#[from] ReferenceError),
     /// The same feature appears twice in `features`.
     #[error("feature `{reference}` is requested twice")]
     DuplicateFeature {
@@ -259,10 +232,13 @@ impl ServeError {
     /// `error.code` in JSON and as the `quiver-error-code` gRPC metadata.
     pub fn code(&self) -> &'static str {
         match self {
-            ServeError::UnknownView { .. } => "unknown_feature_view",
-            ServeError::UnknownFeature { .. } => "unknown_feature",
-            ServeError::UnknownService { .. } => "unknown_feature_service",
-            ServeError::BadFeatureReference { .. } => "bad_feature_reference",
+            ServeError::Reference(error) => match error {
+                ReferenceError::UnknownView { .. } => "unknown_feature_view",
+                ReferenceError::UnknownFeature { .. } => "unknown_feature",
+                ReferenceError::UnknownService { .. } => "unknown_feature_service",
+                ReferenceError::NotAReference { .. } => "bad_feature_reference",
+                ReferenceError::NoFeatures => "no_features",
+            },
             ServeError::DuplicateFeature { .. } => "duplicate_feature",
             ServeError::AmbiguousFeatureName { .. } => "ambiguous_feature_name",
             ServeError::FeatureSelection => "features_or_service",
@@ -293,9 +269,11 @@ impl ServeError {
     /// The class deciding the transport status.
     pub fn class(&self) -> ErrorClass {
         match self {
-            ServeError::UnknownView { .. }
-            | ServeError::UnknownFeature { .. }
-            | ServeError::UnknownService { .. }
+            ServeError::Reference(
+                ReferenceError::UnknownView { .. }
+                | ReferenceError::UnknownFeature { .. }
+                | ReferenceError::UnknownService { .. },
+            )
             | ServeError::EntityNotFound { .. }
             | ServeError::NoRoute { .. } => ErrorClass::NotFound,
             ServeError::MethodNotAllowed { .. } => ErrorClass::MethodNotAllowed,
@@ -349,13 +327,13 @@ impl ServeError {
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
     /// The settings file or a `QUIVER_*` variable is invalid.
-    #[error("server settings: {0}")]
+    #[error("invalid server settings")]
     Config(#[from] Box<figment::Error>),
     /// The online store could not be opened.
     #[error(transparent)]
     Store(#[from] OnlineError),
     /// A listening address could not be bound.
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}")]
     Bind {
         /// The address.
         addr: SocketAddr,

@@ -4,10 +4,10 @@
 //! one request: Feast's shape (a `Value` message per cell) and a columnar
 //! one (a typed array per column), which costs both sides far less per value.
 
-use crate::http::AppState;
 use crate::lookup::{Answer, Cell};
 use crate::metrics::EndpointMetrics;
 use crate::request::{EntityId, FeatureRequest, FeatureSelection, RequestLimits};
+use crate::state::AppState;
 use crate::{ServeError, auth::Credentials};
 use quiver_core::ValueType;
 use quiver_online::{FeatureValue, OnlineError};
@@ -83,7 +83,7 @@ impl GrpcService {
             Ok(response) => Ok(Response::new(response)),
             Err(error) => {
                 if error.class() == crate::ErrorClass::Internal {
-                    tracing::error!(%error, "Request failed.");
+                    tracing::error!(error = %quiver_online::error_chain(&error), "Request failed.");
                 }
                 Err(error.to_status())
             }

@@ -3,11 +3,10 @@
 //! success is `{"error": {"code", "message"}}` with the status of
 //! [`ErrorClass`](crate::ErrorClass), including axum's own rejections.
 
-use crate::lookup::Core;
-use crate::metrics::EndpointMetrics;
 use crate::request::FeatureRequest;
-use crate::table_versions::{TableVersion, TableVersions};
-use crate::{ServeError, auth::Credentials, json};
+use crate::state::AppState;
+use crate::table_versions::TableVersion;
+use crate::{ServeError, json};
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::PathRejection;
@@ -19,73 +18,12 @@ use axum::routing::{get, post};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use quiver_online::error_chain;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
-use tokio::sync::Semaphore;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
 
 /// The OpenAPI document served at `/openapi.json`, kept by hand next to the
 /// code and checked against the router by a test.
 pub const OPENAPI: &str = include_str!("openapi.json");
-
-/// What every handler of both transports shares.
-pub(crate) struct AppState {
-    pub core: Core,
-    pub credentials: Credentials,
-    /// Permits for requests in flight, shared by HTTP and gRPC.
-    pub limiter: Arc<Semaphore>,
-    pub max_concurrent_requests: usize,
-    pub max_body_bytes: usize,
-    pub body_timeout: Duration,
-    /// Bodies still arriving, in KiB: see [`read_body`].
-    pub body_budget: BodyBudget,
-    /// The offline tables' latest versions, for `/ready`'s lag report.
-    pub table_versions: TableVersions,
-    /// Cleared when shutdown begins, so `/ready` turns away new traffic.
-    pub ready: AtomicBool,
-    pub http_online: EndpointMetrics,
-    pub http_entity: EndpointMetrics,
-    pub grpc_online: EndpointMetrics,
-    /// gRPC `GetOnlineFeaturesColumnar`.
-    pub grpc_columnar: EndpointMetrics,
-}
-
-impl AppState {
-    /// A permit to answer one request, or the overload error.
-    pub fn admit(&self) -> Result<tokio::sync::OwnedSemaphorePermit, ServeError> {
-        self.limiter.clone().try_acquire_owned().map_err(|_| {
-            metrics::counter!("quiver_serve_overloaded_total").increment(1);
-            ServeError::Overloaded {
-                max: self.max_concurrent_requests,
-            }
-        })
-    }
-}
-
-/// What slow request bodies may hold: `max_buffered_body_bytes`, in KiB.
-pub(crate) struct BodyBudget {
-    kib: Semaphore,
-    /// Requests whose body is still arriving.
-    arriving: AtomicUsize,
-}
-
-impl BodyBudget {
-    pub fn new(max_bytes: usize) -> BodyBudget {
-        BodyBudget {
-            kib: Semaphore::new(kib(max_bytes) as usize),
-            arriving: AtomicUsize::new(0),
-        }
-    }
-
-    /// Requests whose body is still arriving.
-    pub fn arriving(&self) -> usize {
-        self.arriving.load(Ordering::Relaxed)
-    }
-}
-
-/// `bytes` in KiB, rounded up; the config caps the budget at 4 TiB.
-fn kib(bytes: usize) -> u32 {
-    u32::try_from(bytes.div_ceil(1024)).unwrap_or(u32::MAX)
-}
 
 /// The routes. `/health` needs no credentials; everything else does when auth is on.
 pub(crate) fn router(state: Arc<AppState>) -> Router {
@@ -118,7 +56,7 @@ impl IntoResponse for ServeError {
     fn into_response(self) -> Response {
         let class = self.class();
         if class == crate::ErrorClass::Internal {
-            tracing::error!(error = %self, "Request failed.");
+            tracing::error!(error = %error_chain(&self), "Request failed.");
         }
         let status =
             StatusCode::from_u16(class.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -197,7 +135,7 @@ async fn get_entity(
 
 /// The body, at most `max_body_bytes`, within the body timeout. A body that
 /// is not in when the headers are (a large or slow one) first reserves its
-/// length from the [`BodyBudget`], waiting while the budget is spent, so
+/// length from the [`BodyBudget`](crate::state::BodyBudget), waiting while the budget is spent, so
 /// slow clients together never make the server hold more than
 /// `max_buffered_body_bytes`; a body that arrived with its headers, the
 /// usual case, takes neither a timer nor the budget.
@@ -210,13 +148,9 @@ async fn read_body(body: Body, state: &AppState) -> Result<Bytes, ServeError> {
     let collected = match futures::poll!(collect.as_mut()) {
         std::task::Poll::Ready(collected) => Ok(collected),
         std::task::Poll::Pending => {
-            let _arriving = Arriving::new(&state.body_budget);
+            let _arriving = state.body_budget.start_arriving();
             tokio::time::timeout(timeout, async {
-                let _reserved = state
-                    .body_budget
-                    .kib
-                    .acquire_many(kib(expected).max(1))
-                    .await;
+                let _reserved = state.body_budget.reserve(expected).await;
                 collect.await
             })
             .await
@@ -231,22 +165,6 @@ async fn read_body(body: Body, state: &AppState) -> Result<Bytes, ServeError> {
         Ok(Err(error)) => Err(ServeError::MalformedRequest {
             reason: format!("the body could not be read: {error}"),
         }),
-    }
-}
-
-/// Counts a request whose body is arriving, until dropped.
-struct Arriving<'a>(&'a AtomicUsize);
-
-impl Arriving<'_> {
-    fn new(budget: &BodyBudget) -> Arriving<'_> {
-        budget.arriving.fetch_add(1, Ordering::Relaxed);
-        Arriving(&budget.arriving)
-    }
-}
-
-impl Drop for Arriving<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

@@ -29,6 +29,7 @@ mod lookup;
 mod metrics;
 mod request;
 mod server;
+mod state;
 mod table_versions;
 
 pub use config::{ConfigOverrides, LogFormat, ServeConfig};

@@ -6,7 +6,7 @@
 use crate::ServeError;
 use crate::catalog::{Catalog, Plan};
 use crate::request::{EntityId, FeatureRequest, FeatureSelection, RequestLimits};
-use quiver_core::ValueType;
+use quiver_core::{Ttl, ValueType};
 use quiver_online::{FeatureRow, FeatureValue, OnlineError, OnlineStore, ViewLayout};
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -34,7 +34,7 @@ pub(crate) struct Answer<'r> {
     pub reads: Vec<ViewRead>,
     /// Number of entity rows (ids per key column).
     pub rows: usize,
-    /// When the request was answered, for TTLs.
+    /// When the request was answered, for the views' ttls.
     pub now_micros: i64,
 }
 
@@ -47,15 +47,15 @@ pub(crate) struct ViewRead {
     /// The layout the rows were written with; `None` while the view has
     /// never been written.
     pub layout: Option<Arc<ViewLayout>>,
-    /// The view's TTL.
-    pub ttl_micros: Option<i64>,
+    /// The view's ttl.
+    pub ttl: Ttl,
 }
 
 impl ViewRead {
-    /// Whether `row` is older than the view's TTL at `now_micros`.
+    /// Whether `row` is outside max age at `now_micros`.
     pub fn is_outside_max_age(&self, row: &FeatureRow, now_micros: i64) -> bool {
-        self.ttl_micros
-            .is_some_and(|ttl| row.event_time_micros.saturating_add(ttl) < now_micros)
+        self.ttl
+            .is_outside_max_age(row.event_time_micros, now_micros)
     }
 }
 
@@ -68,7 +68,7 @@ pub(crate) enum Cell<'a> {
     Null(i64),
     /// No row (or the row does not carry the feature).
     NotFound,
-    /// The row is older than the view's TTL; the value is withheld.
+    /// The row is outside max age (older than the view's ttl); the value is withheld.
     OutsideMaxAge(i64),
 }
 
@@ -123,7 +123,7 @@ pub(crate) struct EntityAnswer {
     pub layout: Arc<ViewLayout>,
     /// The row.
     pub row: FeatureRow,
-    /// Whether the row is older than the view's TTL.
+    /// Whether the row is outside max age (older than the view's ttl).
     pub outside_max_age: bool,
 }
 
@@ -187,7 +187,7 @@ impl Core {
                     positions,
                     rows,
                     layout,
-                    ttl_micros: planned.view.ttl_micros,
+                    ttl: planned.view.ttl,
                 })
             }
         }))
@@ -297,8 +297,8 @@ impl Core {
         };
         let row = rows.pop().flatten().ok_or_else(not_found)?;
         let outside_max_age = entry
-            .ttl_micros
-            .is_some_and(|ttl| row.event_time_micros.saturating_add(ttl) < now_micros());
+            .ttl
+            .is_outside_max_age(row.event_time_micros, now_micros());
         Ok(EntityAnswer {
             join_key: entry.join_key.clone(),
             id,

@@ -8,11 +8,11 @@
 
 use crate::catalog::Catalog;
 use crate::handover::{self, Inbox, Peer};
-use crate::http::{AppState, BodyBudget};
 use crate::listener::{self, MarkHeadAcceptor};
 use crate::lookup::Core;
 use crate::metrics::EndpointMetrics;
 use crate::request::FeatureRequest;
+use crate::state::{AppState, BodyBudget};
 use crate::table_versions::TableVersionSource;
 use crate::{
     ServeConfig, ServeError, StartupError, auth::Credentials, grpc, grpc_listener, http, json,

@@ -108,7 +108,7 @@ fn main() {
                 .expect("an applied repository")
                 .repo;
             let keys = KeySpace::from_file(std::path::Path::new(&ids), false).expect("an id file");
-            let features = quiver_sim::target::all_features(&repo);
+            let features = repo.all_features();
             for (workers, batch) in [(2, 1), (16, 1), (16, 100)] {
                 let mut s = settings(
                     TargetSpec::Store { repo: dir.clone() },

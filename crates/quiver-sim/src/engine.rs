@@ -357,11 +357,9 @@ pub async fn simulate(
                 setting: "--ids-from",
                 problem: "without a feature repository (--repo), name a file of ids".to_string(),
             })?;
-            let references = crate::target::resolve_features(repo, &settings.features)?;
-            let view = references.first().ok_or_else(|| {
-                SimError::UnknownFeature("the feature selection names no features".to_string())
-            })?;
-            KeySpace::from_offline(repo, &view.view).await?
+            let references = repo.resolve_features(&settings.features)?;
+            // `resolve_features` refuses a selection that names nothing.
+            KeySpace::from_offline(repo, &references[0].view).await?
         }
     };
     let target = Target::prepare(&settings, repo, &keys).await?;

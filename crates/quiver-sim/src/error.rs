@@ -18,9 +18,15 @@ pub enum SimError {
     /// There are no ids to ask for.
     #[error("the key space is empty: {0}")]
     NoKeys(String),
-    /// A feature reference or service does not exist in the repository or the store.
-    #[error("{0}")]
-    UnknownFeature(String),
+    /// A feature reference or service the repository does not define.
+    #[error(transparent)]
+    Reference(#[from] quiver_core::ReferenceError),
+    /// A view the store target reads has never been written to the online store.
+    #[error("feature view `{view}` has no rows in the online store; run `quiver run {view}` first")]
+    NotMaterialized {
+        /// The view.
+        view: String,
+    },
     /// The target could not be reached before the run started.
     #[error("cannot connect to {target}: {reason}")]
     Connect {
@@ -37,7 +43,7 @@ pub enum SimError {
     #[error(transparent)]
     Offline(#[from] quiver_offline::OfflineError),
     /// A file could not be read or written.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         /// The file.
         path: PathBuf,

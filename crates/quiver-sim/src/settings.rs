@@ -159,15 +159,8 @@ impl GrpcRpc {
     }
 }
 
-/// The features each request asks for.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FeatureSelection {
-    /// `view:feature` references.
-    Features(Vec<String>),
-    /// A feature service's name.
-    Service(String),
-}
+/// The features each request asks for: quiver-core's, which resolves them.
+pub use quiver_core::FeatureSelection;
 
 /// How ids are drawn.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

@@ -69,9 +69,7 @@ impl KeySpace {
     /// exactly the keys a full `quiver run` puts in the online store).
     #[cfg(feature = "offline")]
     pub async fn from_offline(repo: &FeatureRepo, view: &str) -> Result<KeySpace, SimError> {
-        let view = repo
-            .feature_view(view)
-            .map_err(|e| SimError::UnknownFeature(e.to_string()))?;
+        let view = repo.feature_view(view)?;
         let entity = repo.entity_of(view);
         let offline = quiver_offline::OfflineStore::for_repo(repo)?;
         let batches = offline

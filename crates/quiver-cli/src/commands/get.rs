@@ -3,6 +3,7 @@
 use crate::args::{Format, GetArgs};
 use crate::output::{load_registry, time_text, value_json, value_text};
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+use quiver_core::Ttl;
 use quiver_online::{FeatureRow, OnlineStore, ViewLayout};
 
 /// The answer for one id.
@@ -17,7 +18,7 @@ pub async fn run(args: &GetArgs) -> anyhow::Result<()> {
     let view = repo.feature_view(&args.view)?;
     let entity = repo.entity_of(view);
     let store = quiver_backends::open_online_store(&repo).await?;
-    let (layout, lookups) = lookup(store.as_ref(), &view.name, view.ttl_seconds, &args.ids).await?;
+    let (layout, lookups) = lookup(store.as_ref(), &view.name, view.ttl(), &args.ids).await?;
     warn_if_behind(&repo, store.as_ref(), &view.name).await;
     match args.format {
         Format::Json => print_json(&entity.join_key, &layout, &lookups),
@@ -26,11 +27,13 @@ pub async fn run(args: &GetArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Reads `ids` of `view` and classifies each: found, not_found or outside_ttl.
+/// Reads `ids` of `view` and classifies each: found, not_found or
+/// outside_max_age (older than the view's ttl: Feast's `OUTSIDE_MAX_AGE`, as
+/// `quiver serve` says).
 pub async fn lookup(
     store: &dyn OnlineStore,
     view: &str,
-    ttl_seconds: Option<u64>,
+    ttl: Ttl,
     ids: &[String],
 ) -> anyhow::Result<(std::sync::Arc<ViewLayout>, Vec<Lookup>)> {
     // Rows and layout from one snapshot: a job redefining the view between
@@ -42,18 +45,10 @@ pub async fn lookup(
         .iter()
         .zip(rows)
         .map(|(id, row)| {
-            let status = match (&row, ttl_seconds) {
-                (None, _) => "not_found",
-                (Some(r), Some(ttl))
-                    if r.event_time_micros.saturating_add(
-                        i64::try_from(ttl)
-                            .unwrap_or(i64::MAX)
-                            .saturating_mul(1_000_000),
-                    ) < now =>
-                {
-                    "outside_ttl"
-                }
-                (Some(_), _) => "found",
+            let status = match &row {
+                None => "not_found",
+                Some(r) if ttl.is_outside_max_age(r.event_time_micros, now) => "outside_max_age",
+                Some(_) => "found",
             };
             Lookup {
                 id: id.clone(),

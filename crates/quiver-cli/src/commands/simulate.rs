@@ -31,7 +31,7 @@ async fn simulate(args: &SimulateRunArgs) -> anyhow::Result<()> {
     } else if !args.features.is_empty() {
         FeatureSelection::Features(args.features.clone())
     } else if let Some(repo) = &repo {
-        FeatureSelection::Features(quiver_sim::target::all_features(repo))
+        FeatureSelection::Features(repo.all_features())
     } else if args.target == SimTarget::Noop {
         FeatureSelection::Features(vec!["noop:feature".to_string()])
     } else {

@@ -22,12 +22,11 @@ fn format_of(path: &Path, given: Option<FileFormat>, what: &str) -> anyhow::Resu
 pub async fn run(args: &TrainingSetArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let repo = load_registry(&args.repo.repo)?;
-    let key = if args.feature_service.is_some() {
-        "--feature-service"
-    } else {
-        "--features"
+    let selection = match &args.feature_service {
+        Some(service) => quiver_core::FeatureSelection::Service(service.clone()),
+        None => quiver_core::FeatureSelection::Features(args.features.clone()),
     };
-    let selected = repo.select_features(&args.features, args.feature_service.as_deref(), key)?;
+    let selected = repo.select_features(&selection)?;
     let views = selected
         .into_iter()
         .map(|(view, features)| ViewFeatures {

@@ -92,6 +92,32 @@ fn init_apply_run_get_history() {
         "history is oldest first"
     );
     assert_eq!(*days.last().unwrap(), "2014-02-28");
+
+    // A ttl makes the 2014 rows outside max age: the word `quiver serve`
+    // uses (OUTSIDE_MAX_AGE), and the values are still shown.
+    let config = format!("{repo}/quiver.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let with_ttl = text.replacen(
+        "event_time = \"day_date\"\n",
+        "event_time = \"day_date\"\nttl = \"30d\"\n",
+        1,
+    );
+    assert_ne!(text, with_ttl, "the template names the view's event time");
+    std::fs::write(&config, with_ttl).unwrap();
+    ok(&["apply", "--repo", &repo]);
+    let got = get_json(&repo, &["MAC000002", "NOPE"]);
+    assert_eq!(got[0]["status"], "outside_max_age");
+    assert!(got[0]["features"]["energy_sum_3months"].as_f64().unwrap() > 0.0);
+    assert_eq!(got[1]["status"], "not_found");
+    let table = ok(&[
+        "get",
+        "energy_features",
+        "--repo",
+        &repo,
+        "--id",
+        "MAC000002",
+    ]);
+    assert!(table.contains("outside_max_age"), "{table}");
 }
 
 #[test]

@@ -3,6 +3,7 @@
 #[cfg(feature = "integration")]
 mod backends;
 mod commands;
+mod error_messages;
 mod huge_settings;
 mod interrupted_jobs;
 mod offline_job;

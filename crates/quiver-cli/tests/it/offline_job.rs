@@ -245,7 +245,10 @@ fn a_training_set_joins_point_in_time_and_keeps_every_row() {
         "--out",
         dir.path().join("never.csv").to_str().unwrap(),
     ]);
-    assert!(err.contains("unknown feature `nope`"), "{err}");
+    assert!(
+        err.contains("feature view `energy_features` has no feature `nope`"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -144,7 +144,7 @@ fn simulate_names_what_is_wrong() {
         "nope",
         "--quiet",
     ]);
-    assert!(err.contains("no feature service `nope`"), "{err}");
+    assert!(err.contains("unknown feature service `nope`"), "{err}");
     let err = fails(&["simulate", "--repo", &repo, "--duration", "soon"]);
     assert!(err.contains("soon"), "{err}");
 

@@ -2,7 +2,7 @@
 //! exactly as they were.
 
 use crate::support::{VIEW, run};
-use quiver_core::FeatureRepo;
+use quiver_core::{FeatureRepo, error_chain};
 use quiver_job::{JobError, RunOptions};
 use quiver_test::TestRepo;
 use quiver_test::repo::ENERGY_HEADER;
@@ -28,10 +28,9 @@ async fn ran_once() -> (TestRepo, Vec<(std::path::PathBuf, Vec<u8>)>) {
 async fn fails_with(source: &str) -> String {
     let (repo, before) = ran_once().await;
     repo.write_source(source);
-    let error = run(&repo)
-        .await
-        .expect_err("the job should fail")
-        .to_string();
+    let error = run(&repo).await.expect_err("the job should fail");
+    // The cause (the CSV reader's report) is the error's source.
+    let error = error_chain(&error);
     assert_unchanged(&repo, &before, &error);
     error
 }
@@ -247,7 +246,7 @@ async fn a_key_too_long_for_the_online_store_fails_before_the_offline_commit() {
     ));
     let error = run(&repo).await.unwrap_err();
     assert!(matches!(error, JobError::OnlineRefuses { .. }), "{error}");
-    let error = error.to_string();
+    let error = error_chain(&error);
     assert!(
         error.contains("nothing was written") && error.contains("1 to 495 bytes"),
         "{error}"

@@ -12,10 +12,9 @@ fn repo() -> TestRepo {
 }
 
 async fn apply_error(repo: &TestRepo) -> String {
-    apply(repo)
-        .await
-        .expect_err("apply should fail")
-        .to_string()
+    let error = apply(repo).await.expect_err("apply should fail");
+    // Where (the file) and what (the TOML parser's report) are two levels.
+    quiver_core::error_chain(&error)
 }
 
 #[tokio::test]

@@ -1,0 +1,323 @@
+//! [`Target`]: what receives the requests — the online store called directly,
+//! the HTTP or gRPC server, or nothing (to measure the generator itself) — and
+//! [`Connection`], one per worker, which sends one request and waits for it.
+//!
+//! Both are enums rather than trait objects so the hot path has no boxing or
+//! dynamic dispatch, and request bodies are built from pieces prepared once
+//! per id before the run. This module dispatches; each transport's client is
+//! its own module (`http`, `grpc`), and `tls` is the TLS client both use.
+
+mod grpc;
+mod http;
+mod tls;
+
+pub use grpc::GrpcTarget;
+pub use http::HttpTarget;
+
+use crate::record::RequestError;
+use crate::{KeySpace, SimError, SimSettings, TargetSpec};
+use bytes::Bytes;
+use http::{http_connect, http_send};
+use http_body_util::Full;
+use hyper::client::conn::http1::SendRequest;
+use quiver_core::FeatureRepo;
+use quiver_online::OnlineStore;
+use quiver_proto::serving::serving_service_client::ServingServiceClient;
+use std::sync::Arc;
+use tonic::transport::Channel;
+
+/// A prepared target: connections are made from it, one per worker.
+#[derive(Clone)]
+pub enum Target {
+    /// Reads straight from an online store, one `read` per feature view per request.
+    Store {
+        /// The store.
+        store: Arc<dyn OnlineStore>,
+        /// The views every request reads.
+        views: Arc<[String]>,
+        /// The key space, to turn indexes into keys.
+        keys: KeySpace,
+    },
+    /// `POST /get-online-features` over HTTP/1.1 keep-alive connections.
+    Http(Arc<HttpTarget>),
+    /// `GetOnlineFeatures` over gRPC.
+    Grpc(Arc<GrpcTarget>),
+    /// Answers every request at once, in process.
+    Noop,
+}
+
+impl Target {
+    /// Prepares the target `settings` name. The store target needs `repo`.
+    pub async fn prepare(
+        settings: &SimSettings,
+        repo: Option<&FeatureRepo>,
+        keys: &KeySpace,
+    ) -> Result<Target, SimError> {
+        let target = match &settings.target {
+            TargetSpec::Noop => Target::Noop,
+            TargetSpec::Store { .. } => {
+                let repo = repo.ok_or(SimError::Setting {
+                    setting: "--target store",
+                    problem: "needs a feature repository (--repo)".to_string(),
+                })?;
+                let references = repo.resolve_features(&settings.features)?;
+                let store = quiver_backends::open_online_store(repo).await?;
+                let mut views: Vec<String> = Vec::new();
+                for reference in &references {
+                    if views.contains(&reference.view) {
+                        continue;
+                    }
+                    if store.layout(&reference.view).await?.is_none() {
+                        return Err(SimError::NotMaterialized {
+                            view: reference.view.clone(),
+                        });
+                    }
+                    views.push(reference.view.clone());
+                }
+                Target::Store {
+                    store,
+                    views: views.into(),
+                    keys: keys.clone(),
+                }
+            }
+            TargetSpec::Http { url } => {
+                Target::Http(Arc::new(HttpTarget::new(url, settings, keys)?))
+            }
+            TargetSpec::Grpc { url, rpc } => {
+                Target::Grpc(Arc::new(GrpcTarget::new(url, *rpc, settings, keys)?))
+            }
+        };
+        // Fail before the run, with a clear message, if the target is not there.
+        target.connect().await?;
+        Ok(target)
+    }
+
+    /// A new connection (for the store and noop targets, a handle).
+    pub async fn connect(&self) -> Result<Connection, SimError> {
+        Ok(match self {
+            Target::Noop => Connection::Noop,
+            Target::Store { store, views, keys } => Connection::Store {
+                store: Arc::clone(store),
+                views: Arc::clone(views),
+                keys: keys.clone(),
+            },
+            Target::Http(http) => {
+                let sender = http_connect(http).await.map_err(|e| SimError::Connect {
+                    target: http.address.clone(),
+                    reason: e.describe(),
+                })?;
+                Connection::Http {
+                    target: Arc::clone(http),
+                    sender: Some(sender),
+                }
+            }
+            Target::Grpc(grpc) => Connection::Grpc {
+                target: Arc::clone(grpc),
+                client: grpc.connect().await?,
+            },
+        })
+    }
+}
+
+/// One worker's way to the target.
+pub enum Connection {
+    /// Direct store reads.
+    Store {
+        /// The store.
+        store: Arc<dyn OnlineStore>,
+        /// Views read per request.
+        views: Arc<[String]>,
+        /// Index to key.
+        keys: KeySpace,
+    },
+    /// An HTTP/1.1 keep-alive connection; `None` after it broke, reopened on the next request.
+    Http {
+        /// Address and bodies.
+        target: Arc<HttpTarget>,
+        /// The open connection.
+        sender: Option<SendRequest<Full<Bytes>>>,
+    },
+    /// A gRPC channel (HTTP/2; reconnects by itself).
+    Grpc {
+        /// Prepared requests.
+        target: Arc<GrpcTarget>,
+        /// The client.
+        client: ServingServiceClient<Channel>,
+    },
+    /// Nothing to send.
+    Noop,
+}
+
+impl Connection {
+    /// Sends one request for the ids at `ids` and waits for the whole answer.
+    pub async fn send(&mut self, ids: &[u32]) -> Result<(), RequestError> {
+        match self {
+            Connection::Noop => {
+                // Nothing here ever waits, so spend Tokio's cooperative
+                // budget: every so often the worker yields and the other
+                // workers, the live line and the timers get their turn.
+                tokio::task::consume_budget().await;
+                Ok(())
+            }
+            Connection::Store { store, views, keys } => {
+                let all = keys.ids();
+                let asked: Vec<&str> = ids.iter().map(|&i| all[i as usize].as_str()).collect();
+                for view in views.iter() {
+                    store
+                        .read(view, &asked)
+                        .await
+                        .map_err(|e| RequestError::Store(quiver_online::error_chain(&e)))?;
+                }
+                // The embedded store answers without ever waiting; see Noop.
+                tokio::task::consume_budget().await;
+                Ok(())
+            }
+            Connection::Http { target, sender } => {
+                if sender.is_none() {
+                    *sender = Some(http_connect(target).await?);
+                }
+                let result =
+                    http_send(target, sender.as_mut().expect("connected above"), ids).await;
+                if matches!(result, Err(RequestError::Transport(_))) {
+                    *sender = None;
+                }
+                result
+            }
+            Connection::Grpc { target, client } => target.send(client, ids).await,
+        }
+    }
+
+    /// Forgets a connection left in an unknown state by an abandoned request
+    /// (a timeout); the next request opens a new one.
+    pub fn reset(&mut self) {
+        if let Connection::Http { sender, .. } = self {
+            *sender = None;
+        }
+    }
+}
+
+/// `access`'s headers as the transport's own types, parsed once; a header
+/// `parse` refuses is a `--header` error saying it is not `valid`.
+fn typed_headers<K, V>(
+    access: &crate::Access,
+    valid: &str,
+    parse: impl Fn(&crate::RequestHeader) -> Option<(K, V)>,
+) -> Result<Vec<(K, V)>, SimError> {
+    access
+        .headers
+        .iter()
+        .map(|header| {
+            parse(header).ok_or_else(|| SimError::Setting {
+                setting: "--header",
+                problem: format!("`{}` is not {valid}", header.name),
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::http::RequestBodies;
+    use super::*;
+    use crate::{FeatureSelection, GrpcRpc, KeyDistribution, LoadModel, StopCondition};
+    use quiver_proto::serving::value;
+    use std::time::Duration;
+
+    fn settings(features: FeatureSelection, batch_size: usize) -> SimSettings {
+        SimSettings {
+            target: TargetSpec::Noop,
+            features,
+            entity_key: "id".to_string(),
+            batch_size,
+            distribution: KeyDistribution::Uniform,
+            load: LoadModel::Closed { workers: 1 },
+            warmup: Duration::ZERO,
+            stop: StopCondition::Requests(1),
+            timeout: Duration::from_secs(1),
+            seed: 1,
+            access: Default::default(),
+        }
+    }
+
+    fn body(bodies: &RequestBodies, ids: &[u32]) -> serde_json::Value {
+        serde_json::from_slice(&bodies.body(ids)).unwrap()
+    }
+
+    #[test]
+    fn http_bodies_have_feasts_shape() {
+        let keys = KeySpace::new(vec!["MAC000002".into(), "a\"b".into()], false).unwrap();
+        let features = FeatureSelection::Features(vec!["v:f".into(), "v:g".into()]);
+        let single = RequestBodies::new(&settings(features.clone(), 1), &keys);
+        assert_eq!(
+            body(&single, &[0]),
+            serde_json::json!({"entities": {"id": ["MAC000002"]}, "features": ["v:f", "v:g"]})
+        );
+        let batch = RequestBodies::new(&settings(features, 3), &keys);
+        assert_eq!(
+            body(&batch, &[1, 0, 1])["entities"]["id"],
+            serde_json::json!(["a\"b", "MAC000002", "a\"b"])
+        );
+        let service = RequestBodies::new(
+            &settings(FeatureSelection::Service("model_v1".into()), 1),
+            &keys,
+        );
+        assert_eq!(
+            body(&service, &[0]),
+            serde_json::json!({"entities": {"id": ["MAC000002"]}, "feature_service": "model_v1"})
+        );
+    }
+
+    #[test]
+    fn int64_keys_are_sent_as_numbers() {
+        let keys = KeySpace::new(vec!["12".into(), "-7".into()], true).unwrap();
+        let features = FeatureSelection::Features(vec!["v:f".into()]);
+        let bodies = RequestBodies::new(&settings(features.clone(), 2), &keys);
+        assert_eq!(
+            body(&bodies, &[0, 1])["entities"]["id"],
+            serde_json::json!([12, -7])
+        );
+        let grpc = GrpcTarget::new(
+            "http://127.0.0.1:1",
+            GrpcRpc::Feast,
+            &settings(features, 1),
+            &keys,
+        )
+        .unwrap();
+        let request = grpc.request(&[1]);
+        assert_eq!(
+            request.entities["id"].val[0].val,
+            Some(value::Val::Int64Val(-7))
+        );
+    }
+
+    #[test]
+    fn headers_ride_on_every_request_or_are_refused_by_name() {
+        let keys = KeySpace::new(vec!["MAC000002".into()], false).unwrap();
+        let features = FeatureSelection::Features(vec!["v:f".into()]);
+        let mut settings = settings(features, 1);
+        settings.access.headers = vec!["x-api-key: k1".parse().unwrap()];
+        let grpc = GrpcTarget::new("http://127.0.0.1:1", GrpcRpc::Feast, &settings, &keys).unwrap();
+        let call = grpc.call(&[0]);
+        assert_eq!(call.metadata().get("x-api-key").unwrap(), "k1");
+        let http = HttpTarget::new("http://127.0.0.1:1", &settings, &keys).unwrap();
+        assert_eq!(http.headers[0].1, "k1");
+        // A `-bin` key names binary gRPC metadata, which a text value cannot be.
+        settings.access.headers = vec!["token-bin: abc".parse().unwrap()];
+        let Err(error) = GrpcTarget::new("http://127.0.0.1:1", GrpcRpc::Feast, &settings, &keys)
+        else {
+            panic!("a -bin key was accepted");
+        };
+        assert!(
+            error
+                .to_string()
+                .contains("`token-bin` is not valid gRPC metadata"),
+            "{error}"
+        );
+        settings.access.headers.clear();
+        settings.access.ca_cert = Some("ca.pem".into());
+        let Err(error) = HttpTarget::new("http://127.0.0.1:1", &settings, &keys) else {
+            panic!("a CA for http:// was accepted");
+        };
+        assert!(error.to_string().contains("is not https://"), "{error}");
+    }
+}
