@@ -26,7 +26,9 @@ static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
         .enable_all()
         .build()
         .unwrap();
-    let store = quiver_online::open_online_store(&repo).unwrap();
+    let store = runtime
+        .block_on(quiver_backends::open_online_store(&repo))
+        .unwrap();
     let view = repo.feature_view("energy_features").unwrap();
     let layout = ViewLayout::of(view, repo.entity_of(view));
     let rows: Vec<EntityRow> = (2..6)

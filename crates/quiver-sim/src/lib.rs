@@ -48,7 +48,10 @@ mod tests {
         let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
         for (file, forbidden) in [
             ("engine.rs", "report"),
-            ("target.rs", "report"),
+            ("target/mod.rs", "report"),
+            ("target/http.rs", "report"),
+            ("target/grpc.rs", "report"),
+            ("target/tls.rs", "report"),
             ("workload.rs", "report"),
             ("record.rs", "report"),
             ("record.rs", "live"),
