@@ -11,7 +11,7 @@
 //! A server-backed store that cannot be reached when it is opened is not an
 //! error here: [`open_online_store`] hands back a store that answers
 //! [`OnlineError::Unavailable`] and opens itself on a later call once its
-//! server answers ([`reconnect`]), so `quiver serve` started before its
+//! server answers (the private `reconnect` module), so `quiver serve` started before its
 //! Redis or Cassandra reports not-ready and becomes ready by itself.
 #![deny(missing_docs)]
 

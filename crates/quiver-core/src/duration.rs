@@ -4,7 +4,7 @@
 //! `quiver simulate --timeout 500ms` and the online stores' settings all read
 //! [`parse`], which is [humantime]'s grammar: a number and a unit, possibly
 //! several (`1h 30m`), units from `ns` to `y` (`ms`, `s`, `m`, `h`, `d`, `w`,
-//! and their long names such as `days`), fractions allowed (`1.5s`). [`format`] writes the same grammar back, so a value read, written
+//! and their long names such as `days`), fractions allowed (`1.5s`). [`format()`] writes the same grammar back, so a value read, written
 //! and read again is unchanged.
 //!
 //! [`text`] is the serde form of the same, for settings structs

@@ -125,9 +125,9 @@ pub enum JobError {
         source_name: String,
         /// Where the source is.
         location: String,
-        /// The online store's report.
+        /// The online store's report (boxed: it would double every `JobError`'s size).
         #[source]
-        source: quiver_online::OnlineError,
+        source: Box<quiver_online::OnlineError>,
     },
     /// The online store failed; the offline commit of this job was undone.
     #[error(

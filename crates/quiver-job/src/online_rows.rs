@@ -74,7 +74,7 @@ pub fn entity_rows(batch: &RecordBatch) -> Result<Vec<EntityRow>, String> {
 /// For each entity key, the (event time, batch, row) of its latest row: a
 /// later or equal event time wins.
 fn winners(batches: &[RecordBatch]) -> Result<HashMap<EntityKey<'_>, (i64, usize, usize)>, String> {
-    let mut latest: HashMap<EntityKey, (i64, usize, usize)> = HashMap::new();
+    let mut latest: HashMap<EntityKey<'_>, (i64, usize, usize)> = HashMap::new();
     for (b, batch) in batches.iter().enumerate() {
         let keys = batch.column(0);
         for (row, time) in event_times(batch)?.into_iter().enumerate() {

@@ -452,7 +452,7 @@ impl Job<'_> {
                     view: view.name.clone(),
                     source_name: self.source.name.clone(),
                     location: self.location.clone(),
-                    source: refusal,
+                    source: Box::new(refusal),
                 },
             });
         }
@@ -617,7 +617,10 @@ struct Rollback {
 /// later than both the job's new row for it and its latest row outside the
 /// range), with the row each must go back to, if any. Reads the table's
 /// rows in the range and the rows of those entities outside it.
-#[allow(clippy::too_many_arguments)]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the job's state at this phase; a struct would be built for one call"
+)]
 async fn rows_to_roll_back(
     view: &FeatureView,
     entity: &Entity,

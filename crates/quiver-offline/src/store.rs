@@ -301,7 +301,7 @@ impl OfflineStore {
     /// table (partitioned by the event-time column) on first write.
     /// Appending nothing commits nothing. Rows are written in partition order
     /// (event time, then `entity_key`), whatever order they come in, one
-    /// partition at a time (see [`crate::data_files`]). The job streams its
+    /// partition at a time (see the private `data_files` module). The job streams its
     /// rows through [`write_files`](Self::write_files) and
     /// [`commit`](Self::commit) instead, which hold no more than a few
     /// batches; this sorts in memory, for callers with few rows.
@@ -754,7 +754,7 @@ async fn data_files(table: &DeltaTable) -> Result<Vec<Add>, DeltaTableError> {
         // Deprecated in favour of Arrow arrays, but a file selection is still
         // made of `add` actions, whose raw paths it compares.
         .map_ok(
-            #[allow(deprecated)]
+            #[allow(deprecated, reason = "a file selection is still made of `add` actions")]
             |file| file.add_action(),
         )
         .try_collect()

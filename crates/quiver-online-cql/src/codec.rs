@@ -38,7 +38,7 @@ pub(crate) enum Bind<'a> {
 impl SerializeValue for Bind<'_> {
     fn serialize<'b>(
         &self,
-        typ: &ColumnType,
+        typ: &ColumnType<'_>,
         writer: CellWriter<'b>,
     ) -> Result<WrittenCellProof<'b>, SerializationError> {
         match *self {

@@ -661,7 +661,7 @@ impl Inner {
             reason,
         };
         match rows
-            .maybe_first_row::<ColumnIterator>()
+            .maybe_first_row::<ColumnIterator<'_, '_>>()
             .map_err(|e| corrupt(e.to_string()))?
         {
             None => Ok(None),

@@ -406,8 +406,10 @@ fn list_or_commas<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Stri
 }
 
 #[cfg(test)]
-// figment::Jail's closures must return figment::Error, which is large.
-#[allow(clippy::result_large_err)]
+#[allow(
+    clippy::result_large_err,
+    reason = "figment::Jail's closures must return figment::Error, which is large"
+)]
 mod tests {
     use super::*;
 

@@ -65,7 +65,7 @@ impl GrpcService {
         &self,
         request: &GetOnlineFeaturesRequest,
         metrics: &EndpointMetrics,
-        encode: impl FnOnce(&Answer) -> Result<T, ServeError>,
+        encode: impl FnOnce(&Answer<'_>) -> Result<T, ServeError>,
     ) -> Result<Response<T>, Status> {
         let started = Instant::now();
         let result = async {
@@ -183,7 +183,7 @@ fn feature_request<'p>(
     })
 }
 
-fn response(answer: &Answer) -> GetOnlineFeaturesResponse {
+fn response(answer: &Answer<'_>) -> GetOnlineFeaturesResponse {
     let plan = &answer.plan;
     let mut names = Vec::with_capacity(plan.key_columns.len() + plan.columns.len());
     names.extend(plan.key_columns.iter().map(|k| k.name.clone()));
@@ -240,7 +240,7 @@ fn response(answer: &Answer) -> GetOnlineFeaturesResponse {
 
 /// The answer packed by column: one typed array per column, one status byte
 /// per cell. The same cells as [`response`], in the same order.
-fn columnar_response(answer: &Answer) -> Result<GetOnlineFeaturesColumnarResponse, ServeError> {
+fn columnar_response(answer: &Answer<'_>) -> Result<GetOnlineFeaturesColumnarResponse, ServeError> {
     let plan = &answer.plan;
     let rows = answer.rows;
     let mut names = Vec::with_capacity(plan.key_columns.len() + plan.columns.len());

@@ -14,7 +14,7 @@ const KEY_TIMESTAMP: &str = "\"1970-01-01T00:00:00Z\"";
 /// The hot path of batch requests: each cell is visited once, statuses are
 /// kept as bytes and written in runs, and a view's event times are rendered
 /// once and reused by every column of that view.
-pub(crate) fn write_answer(answer: &Answer, out: &mut Vec<u8>) {
+pub(crate) fn write_answer(answer: &Answer<'_>, out: &mut Vec<u8>) {
     let plan = &answer.plan;
     out.reserve(64 + answer.rows * plan.columns.len() * 32);
     out.extend_from_slice(b"{\"metadata\":{\"feature_names\":[");
@@ -236,7 +236,7 @@ fn comma(out: &mut Vec<u8>, first: &mut bool) {
     *first = false;
 }
 
-fn write_id(out: &mut Vec<u8>, id: &EntityId) {
+fn write_id(out: &mut Vec<u8>, id: &EntityId<'_>) {
     match id {
         EntityId::Text(text) => write_str(out, text),
         EntityId::Int(i) => out.extend_from_slice(itoa::Buffer::new().format(*i).as_bytes()),

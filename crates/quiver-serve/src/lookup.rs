@@ -313,7 +313,7 @@ fn now_micros() -> i64 {
     chrono::Utc::now().timestamp_micros()
 }
 
-fn check_id_types(key: &str, key_type: ValueType, ids: &[EntityId]) -> Result<(), ServeError> {
+fn check_id_types(key: &str, key_type: ValueType, ids: &[EntityId<'_>]) -> Result<(), ServeError> {
     let wrong = ids.iter().find(|id| match (key_type, id) {
         (ValueType::Int64, EntityId::Int(_)) => false,
         (ValueType::Int64, EntityId::Text(_)) => true,
@@ -338,7 +338,7 @@ fn check_id_types(key: &str, key_type: ValueType, ids: &[EntityId]) -> Result<()
 }
 
 /// The same entity row twice would be answered twice; it is a client bug.
-fn check_duplicates(plan: &Plan, columns: &[&[EntityId]]) -> Result<(), ServeError> {
+fn check_duplicates(plan: &Plan, columns: &[&[EntityId<'_>]]) -> Result<(), ServeError> {
     let duplicate = |row: usize| {
         let (key, id) = (&plan.key_columns[0].name, &columns[0][row]);
         ServeError::DuplicateEntityId {
@@ -368,7 +368,7 @@ fn check_duplicates(plan: &Plan, columns: &[&[EntityId]]) -> Result<(), ServeErr
     }
     let mut seen = HashSet::with_capacity(rows);
     for row in 0..rows {
-        let tuple: Vec<Cow<str>> = columns.iter().map(|c| c[row].key_text()).collect();
+        let tuple: Vec<Cow<'_, str>> = columns.iter().map(|c| c[row].key_text()).collect();
         if !seen.insert(tuple) {
             return Err(duplicate(row));
         }

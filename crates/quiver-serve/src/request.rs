@@ -196,7 +196,7 @@ impl<'de> DeserializeSeed<'de> for RequestSeed<'_> {
 impl<'de> Visitor<'de> for RequestSeed<'_> {
     type Value = RawRequest<'de>;
 
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(
             "a JSON object such as {\"entities\": {\"id\": [\"MAC000002\"]}, \"features\": [\"view:feature\"]}",
         )
@@ -248,7 +248,7 @@ impl<'de> DeserializeSeed<'de> for EntitiesSeed<'_> {
 impl<'de> Visitor<'de> for EntitiesSeed<'_> {
     type Value = Columns<'de>;
 
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("an object of join key to a list of ids")
     }
 
@@ -320,7 +320,7 @@ impl<'de> DeserializeSeed<'de> for IdsSeed<'_, '_> {
 impl<'de> Visitor<'de> for IdsSeed<'_, '_> {
     type Value = Vec<EntityId<'de>>;
 
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a list of ids (strings or integers)")
     }
 
@@ -354,7 +354,7 @@ impl<'de> DeserializeSeed<'de> for FeaturesSeed<'_> {
 impl<'de> Visitor<'de> for FeaturesSeed<'_> {
     type Value = Option<Vec<Cow<'de, str>>>;
 
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a list of `view:feature` references")
     }
 
@@ -391,7 +391,7 @@ impl<'de: 'a, 'a> serde::Deserialize<'de> for CowStr<'a> {
         struct StrVisitor<'a>(std::marker::PhantomData<&'a ()>);
         impl<'de: 'a, 'a> Visitor<'de> for StrVisitor<'a> {
             type Value = CowStr<'a>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a string")
             }
             fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
@@ -413,7 +413,7 @@ impl<'de: 'a, 'a> serde::Deserialize<'de> for EntityId<'a> {
         struct IdVisitor<'a>(std::marker::PhantomData<&'a ()>);
         impl<'de: 'a, 'a> Visitor<'de> for IdVisitor<'a> {
             type Value = EntityId<'a>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("an id: a string or an integer")
             }
             fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
@@ -622,7 +622,7 @@ mod tests {
     #[test]
     fn join_keys_are_hashed_beyond_a_few() {
         let names: Vec<String> = (0..100).map(|i| format!("k{i}")).collect();
-        let mut columns: Columns = Vec::new();
+        let mut columns: Columns<'_> = Vec::new();
         let mut seen = KeySet::default();
         for (i, name) in names.iter().enumerate() {
             assert!(seen.insert(&columns, name));

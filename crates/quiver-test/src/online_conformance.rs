@@ -1,4 +1,4 @@
-//! The [`OnlineStore`](quiver_online::OnlineStore) contract, as executable checks.
+//! The [`OnlineStore`] contract, as executable checks.
 //!
 //! Each check takes a fresh, empty store and panics with a message naming the
 //! broken guarantee. [`online_store_conformance!`](crate::online_store_conformance)

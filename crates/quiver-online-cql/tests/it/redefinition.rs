@@ -193,8 +193,8 @@ async fn a_redefinition_claimed_during_a_long_one_wins_and_the_long_one_fails_cl
     let v3 = with_feature(&v1, "n", ValueType::Int64);
     // The columns exist beforehand (as after `quiver apply`), so B's write
     // waits for no schema change and lands while A still writes.
-    host_a.prepare(&[v2.clone()]).await.unwrap();
-    host_a.prepare(&[v3.clone()]).await.unwrap();
+    host_a.prepare(std::slice::from_ref(&v2)).await.unwrap();
+    host_a.prepare(std::slice::from_ref(&v3)).await.unwrap();
     let a_rows = rows_with(20_000, 2, &[FeatureValue::Bool(true)]);
     let b_rows = rows_with(3, 3, &[FeatureValue::Int64(7)]);
     let long_write = host_a.write(&v2, &a_rows, None);

@@ -1,7 +1,7 @@
 //! What the benches share: the demo's rows, the two value layouts being
 //! compared (one packed value per entity, or a hash with a field per
 //! feature), a reader of each, and a connection to the test Redis.
-#![allow(dead_code)] // each bench uses its own part
+#![allow(dead_code, reason = "each bench uses its own part")]
 
 use quiver_core::ValueType;
 use quiver_online::{EntityRow, FeatureRow, FeatureValue, ViewLayout, codec};

@@ -359,27 +359,24 @@ impl EmbeddedStore {
             key.extend_from_slice(row.key.as_bytes());
             value.clear();
             codec::encode_into(&row.row, &mut value);
-            match inner.rows.get(wtxn, &key).map_err(err)? {
-                Some(bytes) => {
-                    let stored_time =
-                        codec::event_time(bytes).map_err(|reason| OnlineError::Corrupt {
-                            view: view.to_string(),
-                            key: row.key.clone(),
-                            reason,
-                        })?;
-                    if stored_time > row.row.event_time_micros {
-                        outcome.skipped_older += 1;
-                        continue;
-                    }
-                    if bytes == value.as_slice() {
-                        // Already stored: putting it again would copy its
-                        // page, and a rewrite of every row (the job's repair)
-                        // would need twice the view's size.
-                        outcome.written += 1;
-                        continue;
-                    }
+            if let Some(bytes) = inner.rows.get(wtxn, &key).map_err(err)? {
+                let stored_time =
+                    codec::event_time(bytes).map_err(|reason| OnlineError::Corrupt {
+                        view: view.to_string(),
+                        key: row.key.clone(),
+                        reason,
+                    })?;
+                if stored_time > row.row.event_time_micros {
+                    outcome.skipped_older += 1;
+                    continue;
                 }
-                None => {}
+                if bytes == value.as_slice() {
+                    // Already stored: putting it again would copy its
+                    // page, and a rewrite of every row (the job's repair)
+                    // would need twice the view's size.
+                    outcome.written += 1;
+                    continue;
+                }
             }
             inner.rows.put(wtxn, &key, &value).map_err(err)?;
             outcome.written += 1;

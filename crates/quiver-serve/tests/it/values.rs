@@ -26,12 +26,11 @@ last_day = "date"
 seen_at = "timestamp"
 "#;
 
-/// Each stored row: id, then per feature the stored value, its JSON and
-/// its gRPC value.
-fn cases() -> Vec<(
-    &'static str,
-    [(FeatureValue, serde_json::Value, value::Val); 3],
-)> {
+/// A stored value, its JSON and its gRPC value.
+type Encodings = (FeatureValue, serde_json::Value, value::Val);
+
+/// Each stored row: id, then per feature its [`Encodings`].
+fn cases() -> Vec<(&'static str, [Encodings; 3])> {
     use value::Val;
     vec![
         (
