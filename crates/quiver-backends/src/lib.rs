@@ -13,6 +13,31 @@
 //! [`OnlineError::Unavailable`] and opens itself on a later call once its
 //! server answers (the private `reconnect` module), so `quiver serve` started before its
 //! Redis or Cassandra reports not-ready and becomes ready by itself.
+//!
+//! # Example
+//!
+//! A repository without an `[online_store]` table gets the embedded store,
+//! in its `data/online` folder:
+//!
+//! ```
+//! use quiver_core::{FeatureRepo, scaffold};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let dir = tempfile::tempdir()?;
+//! scaffold::init_energy_repo(dir.path())?;
+//! let repo = FeatureRepo::load(dir.path())?;
+//! assert_eq!(repo.online_store.kind(), "embedded");
+//!
+//! let store = quiver_backends::open_online_store(&repo).await?;
+//! store.check().await?;
+//! assert!(dir.path().join("data/online/data.mdb").is_file());
+//! // Nothing written yet: the view has no layout in the store.
+//! assert_eq!(store.layout(scaffold::ENERGY_VIEW).await?, None);
+//! assert!(quiver_backends::known_backends().contains(&"embedded"));
+//! # Ok(())
+//! # }
+//! ```
 #![deny(missing_docs)]
 
 mod reconnect;

@@ -9,6 +9,31 @@
 //! paths) happen here, so their errors can point at the TOML key. Checks that
 //! need DataFusion (does the SQL parse, does it yield the declared columns)
 //! live in `quiver-job`, which reports them with the same [`DefinitionError`].
+//!
+//! # Example
+//!
+//! Load the repository `quiver init` writes, and resolve a feature the way a
+//! request names it (`view:feature`):
+//!
+//! ```
+//! use quiver_core::{FeatureRepo, ValueType, scaffold};
+//!
+//! let dir = tempfile::tempdir()?;
+//! scaffold::init_energy_repo(dir.path())?;
+//! let repo = FeatureRepo::load(dir.path())?;
+//!
+//! let (view, reference) = repo.resolve_feature("energy_features:energy_sum_3months")?;
+//! assert_eq!(view.entity, "household");
+//! assert_eq!(reference.feature, "energy_sum_3months");
+//! assert_eq!(
+//!     view.feature("energy_count_1yr").map(|f| f.value_type),
+//!     Some(ValueType::Int64)
+//! );
+//! // An unknown name is an error that lists the names there are.
+//! let unknown = repo.resolve_feature("energy_features:nope").unwrap_err();
+//! assert!(unknown.to_string().contains("energy_sum_3months"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![deny(missing_docs)]
 
 pub mod duration;

@@ -19,6 +19,50 @@
 //!
 //! [`validate_view`] is the SQL half of `quiver apply`: it plans the query
 //! without reading data and reports every mismatch with the declaration.
+//!
+//! # Example
+//!
+//! The demo's repository with ten days of two households: one run writes
+//! every row offline and each household's latest row online; a rerun over
+//! the same input writes nothing.
+//!
+//! ```
+//! use chrono::NaiveDate;
+//! use quiver_core::{FeatureRepo, scaffold};
+//! use quiver_datagen::energy::{self, EnergyConfig};
+//! use quiver_job::{RunOptions, run_view};
+//! use quiver_offline::OfflineStore;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let dir = tempfile::tempdir()?;
+//! scaffold::init_energy_repo(dir.path())?;
+//! let data = EnergyConfig {
+//!     households: 2,
+//!     first_day: NaiveDate::from_ymd_opt(2013, 1, 1).unwrap(),
+//!     last_day: NaiveDate::from_ymd_opt(2013, 1, 10).unwrap(),
+//!     max_start_offset: 0,
+//!     ..EnergyConfig::default()
+//! };
+//! let csv = dir.path().join(scaffold::ENERGY_SOURCE_FILE);
+//! let generated = energy::write_csv_file(&data, &csv, |_| {})?;
+//!
+//! let repo = FeatureRepo::load(dir.path())?;
+//! let online = quiver_backends::open_online_store(&repo).await?;
+//! let offline = OfflineStore::for_repo(&repo)?;
+//! let view = scaffold::ENERGY_VIEW;
+//!
+//! let first = run_view(&repo, view, online.as_ref(), &offline, RunOptions::default()).await?;
+//! assert_eq!(generated.rows, 20);
+//! assert_eq!(first.offline_rows_written, generated.rows);
+//! assert_eq!(first.online_rows_written, 2);
+//!
+//! let again = run_view(&repo, view, online.as_ref(), &offline, RunOptions::default()).await?;
+//! assert_eq!(again.offline_rows_written, 0);
+//! assert_eq!(again.offline_version, first.offline_version);
+//! # Ok(())
+//! # }
+//! ```
 #![deny(missing_docs)]
 
 mod arrow_types;

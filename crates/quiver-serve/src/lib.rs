@@ -13,6 +13,67 @@
 //! Errors are [`ServeError`]s; [`ErrorClass`] is the one place an error
 //! becomes an HTTP status or gRPC code. The JSON contract is in
 //! `docs/SERVING.md` and at `GET /openapi.json`.
+//!
+//! # Example
+//!
+//! A one-feature repository, a row in its embedded store, and a server bound
+//! to free ports answering a Feast-shaped request (here without the network,
+//! through [`Server::answer_json`]; [`Server::run`] serves the same over HTTP
+//! and gRPC):
+//!
+//! ```
+//! use quiver_core::FeatureRepo;
+//! use quiver_online::{EntityRow, FeatureRow, FeatureValue, ViewLayout};
+//! use quiver_serve::{ServeConfig, Server};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let dir = tempfile::tempdir()?;
+//! std::fs::write(
+//!     dir.path().join("quiver.toml"),
+//!     r#"
+//! [project]
+//! name = "example"
+//! [entities.household]
+//! join_key = "id"
+//! [sources.daily]
+//! format = "csv"
+//! location = "data/daily.csv"
+//! [sources.daily.schema]
+//! id = "string"
+//! day = "date"
+//! energy_sum = "float64"
+//! [feature_views.energy]
+//! source = "daily"
+//! entity = "household"
+//! event_time = "day"
+//! sql = "SELECT id, day, energy_sum FROM daily"
+//! [feature_views.energy.features]
+//! energy_sum = "float64"
+//! "#,
+//! )?;
+//! let repo = FeatureRepo::load(dir.path())?;
+//! let store = quiver_backends::open_online_store(&repo).await?;
+//! let view = repo.feature_view("energy")?;
+//! let layout = ViewLayout::of(view, repo.entity_of(view));
+//! let row = FeatureRow { event_time_micros: 0, values: vec![FeatureValue::Float64(7.5)] };
+//! store.write(&layout, &[EntityRow { key: "MAC000002".into(), row }], None).await?;
+//!
+//! let config = ServeConfig {
+//!     http_addr: "127.0.0.1:0".parse()?,
+//!     grpc_addr: "127.0.0.1:0".parse()?,
+//!     ..ServeConfig::default()
+//! };
+//! let server = Server::bind(&repo, store, config).await?;
+//! assert_ne!(server.http_addr().port(), 0);
+//!
+//! let body = br#"{"entities": {"id": ["MAC000002"]}, "features": ["energy:energy_sum"]}"#;
+//! let answer: serde_json::Value = serde_json::from_slice(&server.answer_json(body).await?)?;
+//! assert_eq!(answer["results"][1]["values"][0], 7.5);
+//! assert_eq!(answer["results"][1]["statuses"][0], "PRESENT");
+//! # Ok(())
+//! # }
+//! ```
 #![deny(missing_docs)]
 
 mod auth;

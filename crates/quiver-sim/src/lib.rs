@@ -16,6 +16,44 @@
 //! (coordinated omission; see [`engine`]). And nothing is shared between
 //! workers on the hot path: each owns its connection, id picker and
 //! [`record::Recorder`], merged only when the run ends.
+//!
+//! # Example
+//!
+//! A closed loop of two workers against the in-process no-op target (what
+//! `quiver simulate --target noop` measures: the generator itself), stopped
+//! after 1,000 requests:
+//!
+//! ```
+//! use quiver_sim::{
+//!     FeatureSelection, KeyDistribution, KeySpace, LoadModel, SimPlan, SimSettings,
+//!     StopCondition, Target, TargetSpec,
+//! };
+//! use std::time::Duration;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let settings = SimSettings {
+//!     target: TargetSpec::Noop,
+//!     features: FeatureSelection::Features(vec!["energy_features:energy_sum".to_string()]),
+//!     entity_key: "id".to_string(),
+//!     batch_size: 10,
+//!     distribution: KeyDistribution::Zipf { exponent: 1.0 },
+//!     load: LoadModel::Closed { workers: 2 },
+//!     warmup: Duration::ZERO,
+//!     stop: StopCondition::Requests(1_000),
+//!     timeout: Duration::from_secs(1),
+//!     seed: 7,
+//!     access: Default::default(),
+//! };
+//! let keys = KeySpace::new((2..102).map(|i| format!("MAC{i:06}")).collect(), false)?;
+//! let target = Target::prepare(&settings, None, &keys).await?;
+//! let plan = SimPlan { settings, target, keys, live_line: false };
+//! let result = quiver_sim::run(plan).await?;
+//! assert_eq!(result.totals.requests, 1_000);
+//! assert_eq!(result.totals.errors, 0);
+//! # Ok(())
+//! # }
+//! ```
 #![deny(missing_docs)]
 
 pub mod engine;
