@@ -41,7 +41,7 @@ fn main() -> ExitCode {
         .expect("a Tokio runtime starts");
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Init { dir } => commands::init::run(&dir),
+            Command::Init { dir } => commands::init::run(&dir, commands::Caller::User),
             Command::Apply { repo } => commands::apply::run(&repo.repo).await,
             Command::Run(args) => commands::run::run(&args).await,
             Command::Get(args) => commands::get::run(&args).await,

@@ -19,7 +19,7 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<()> {
     if dir.join(quiver_core::CONFIG_FILE).exists() {
         println!("Using the repository already in {}.", dir.display());
     } else {
-        super::init::run(dir)?;
+        super::init::run(dir, super::Caller::Demo)?;
     }
 
     step(3, "Validate and register the definitions");

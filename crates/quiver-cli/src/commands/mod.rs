@@ -1,5 +1,16 @@
 //! One module per subcommand; each calls into the libraries and prints.
 
+/// Who called a command, so that its "Next:" hint fits: a user who typed it
+/// is told the step that comes next; inside `quiver demo` the demo runs that
+/// step itself, and a hint to run it by hand would mislead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Caller {
+    /// The command as typed on the command line.
+    User,
+    /// A step of `quiver demo`.
+    Demo,
+}
+
 pub mod apply;
 pub mod datagen;
 pub mod demo;

@@ -191,6 +191,32 @@ fn errors_are_one_clear_line_and_a_failure_exit() {
 }
 
 #[test]
+fn init_names_the_step_that_comes_next() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty");
+    let out = ok(&["init", empty.to_str().unwrap()]);
+    assert!(
+        out.contains("Next: put data in place (quiver datagen energy"),
+        "{out}"
+    );
+
+    // Data generated first: only `apply` is left.
+    let with_data = dir.path().join("with-data");
+    let csv = with_data.join("data/energy.csv");
+    ok(&[
+        "datagen",
+        "energy",
+        "--households",
+        "1",
+        "--out",
+        csv.to_str().unwrap(),
+    ]);
+    let out = ok(&["init", with_data.to_str().unwrap()]);
+    assert!(!out.contains("quiver datagen"), "{out}");
+    assert!(out.contains("Next: `quiver apply --repo"), "{out}");
+}
+
+#[test]
 fn demo_runs_end_to_end_and_says_what_to_try_next() {
     let dir = tempfile::tempdir().unwrap();
     let demo = dir.path().join("demo");
@@ -199,6 +225,8 @@ fn demo_runs_end_to_end_and_says_what_to_try_next() {
     assert!(out.contains("MAC999999"), "{out}");
     assert!(out.contains("not_found"), "{out}");
     assert!(out.contains("Try next"), "{out}");
+    // The demo generates the data itself: no step tells the user to.
+    assert!(!out.contains("Next: put data in place"), "{out}");
     // A second demo in the same folder reuses it, and the job adds nothing.
     let again = ok(&["demo", "--dir", demo.to_str().unwrap(), "--households", "3"]);
     assert!(again.contains("no new rows"), "{again}");
