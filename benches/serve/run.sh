@@ -39,7 +39,9 @@ server_cost() { # ", server CPU N us/request" since server_mark
   local cpu requests
   cpu="$(awk -v a="$cpu0" -v b="$(server_cpu)" 'BEGIN { print b - a }')"
   requests=$(( $(server_requests) - requests0 ))
-  [ "$requests" -gt 0 ] && awk -v c="$cpu" -v n="$requests" 'BEGIN { printf ", server CPU %.1f us/request", c * 1e6 / n }'
+  if [ "$requests" -gt 0 ]; then
+    awk -v c="$cpu" -v n="$requests" 'BEGIN { printf ", server CPU %.1f us/request", c * 1e6 / n }'
+  fi
 }
 
 simulate() { # name, then simulate flags
@@ -89,9 +91,13 @@ PY
 import json, sys
 r = json.load(open(sys.argv[2]))
 p = {d["percentage"]: d["latency"] / 1000 for d in r["latencyDistribution"] or []}
-errors = sum((r.get("statusCodeDistribution") or {}).get(k, 0) for k in (r.get("statusCodeDistribution") or {}) if k != "OK")
+codes = r.get("statusCodeDistribution") or {}
+errors = sum(n for code, n in codes.items() if code != "OK")
+# ghz counts the calls still in flight when its duration ends as errors.
+kinds = "; ".join(f"{n}x {text[:60]}" for text, n in (r.get("errorDistribution") or {}).items())
 print(f"{sys.argv[1]:<30} ghz: {r['rps']:,.0f} req/s ({r['rps'] * int(sys.argv[3]):,.0f} rows/s), "
-      f"p50 {p.get(50, 0):.0f} us, p99 {p.get(99, 0):.0f} us, errors {errors}{sys.argv[4]}")
+      f"p50 {p.get(50, 0):.0f} us, p99 {p.get(99, 0):.0f} us, errors {errors}{sys.argv[4]}"
+      + (f" [{kinds}]" if kinds else ""))
 PY
 }
 

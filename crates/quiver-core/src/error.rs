@@ -168,7 +168,8 @@ impl std::fmt::Display for Foreign {
 /// No `source`: the message already says it (see the type's doc).
 impl std::error::Error for Foreign {}
 
-fn list(names: &[String]) -> String {
+/// Names for a message: each in backticks, comma-separated; `none` for none.
+pub(crate) fn list(names: &[String]) -> String {
     if names.is_empty() {
         "none".to_string()
     } else {

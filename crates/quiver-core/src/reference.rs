@@ -9,6 +9,7 @@
 //! view) are checked when the repository loads and reported as
 //! [`crate::DefinitionError`]s, which point at the TOML key instead.
 
+use crate::error::list;
 use crate::{Feature, FeatureReference, FeatureRepo, FeatureService, FeatureView};
 use serde::{Deserialize, Serialize};
 
@@ -71,17 +72,6 @@ pub enum FeatureSelection {
     Service(String),
 }
 
-fn list(names: &[String]) -> String {
-    if names.is_empty() {
-        "none".to_string()
-    } else {
-        names
-            .iter()
-            .map(|n| format!("`{n}`"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
-}
 
 impl FeatureView {
     /// The declared feature called `name`, or the error naming the ones

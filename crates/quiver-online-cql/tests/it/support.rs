@@ -141,17 +141,8 @@ impl Drop for TestStore {
     }
 }
 
-/// An error with its causes, the way a person needs to read it.
-pub fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
+/// An error with its causes, as the CLI prints it.
+pub use quiver_online::error_chain as chain;
 
 /// Runs plain CQL against the store's keyspace, for setting up odd states.
 pub async fn cql(store: &CqlStore, statement: &str) {

@@ -108,17 +108,8 @@ pub async fn store_with(
     TestStore { store, url }
 }
 
-/// An error and its causes on one line.
-pub fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
+/// An error and its causes on one line, as the CLI prints it.
+pub use quiver_online::error_chain as chain;
 
 /// Asserts `result` is `OnlineError::Unavailable` naming `address`.
 pub fn assert_unavailable<T: std::fmt::Debug>(result: Result<T, OnlineError>, address: &str) {

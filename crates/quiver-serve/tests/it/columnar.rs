@@ -1,7 +1,7 @@
 //! `GetOnlineFeaturesColumnar` answers every cell exactly as
 //! `GetOnlineFeatures` does, only packed by column, and fails alike.
 
-use crate::grpc::proto_request;
+use crate::grpc::{proto_request, sample_requests};
 use crate::support::*;
 use crate::values::{FEATURES, repo_with_odd_values};
 use quiver_proto::serving::get_online_features_request::Kind;
@@ -108,16 +108,7 @@ async fn columnar_answers_every_cell_as_the_feast_shape_does() {
     let (_repo, definitions) = computed_repo().await;
     let server = start(&definitions, test_config()).await;
     let mut client = server.grpc_client().await;
-    let requests = [
-        json!({"entities": {"id": ["MAC000002", "MAC000003", "MAC999999"]},
-               "features": ["energy_features:energy_sum", "energy_features:energy_count", "energy_features:energy_max_1yr"]}),
-        json!({"entities": {"id": ["MAC000004", "MAC000002"]}, "feature_service": "energy_model_v1",
-               "full_feature_names": true}),
-        json!({"entities": {"id": ["MAC000002", "MAC999999", "MAC000004", "MAC000003"]},
-               "features": ["household_totals:double_count", "energy_features:energy_sum_1yr", "household_totals:energy_sum"],
-               "include_event_timestamps": true}),
-    ];
-    for request in requests {
+    for request in sample_requests() {
         let feast = client
             .get_online_features(proto_request(&request))
             .await

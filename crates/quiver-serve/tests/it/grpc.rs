@@ -47,6 +47,21 @@ pub(crate) fn proto_request(body: &serde_json::Value) -> GetOnlineFeaturesReques
     }
 }
 
+/// Requests both transports and both gRPC answers must agree on: a feature
+/// list, a feature service with full names, and an unknown id among known
+/// ones with event times (null values and times in every column).
+pub(crate) fn sample_requests() -> [serde_json::Value; 3] {
+    [
+        json!({"entities": {"id": ["MAC000002", "MAC000003", "MAC999999"]},
+               "features": ["energy_features:energy_sum", "energy_features:energy_count", "energy_features:energy_max_1yr"]}),
+        json!({"entities": {"id": ["MAC000004", "MAC000002"]}, "feature_service": "energy_model_v1",
+               "full_feature_names": true}),
+        json!({"entities": {"id": ["MAC000002", "MAC999999", "MAC000004", "MAC000003"]},
+               "features": ["household_totals:double_count", "energy_features:energy_sum_1yr", "household_totals:energy_sum"],
+               "include_event_timestamps": true}),
+    ]
+}
+
 /// The gRPC response in the HTTP JSON shape, to compare the two.
 fn as_json(response: &GetOnlineFeaturesResponse) -> serde_json::Value {
     let names = &response
@@ -107,17 +122,7 @@ async fn grpc_and_http_answer_alike() {
     let (_repo, definitions) = computed_repo().await;
     let server = start(&definitions, test_config()).await;
     let mut client = server.grpc_client().await;
-    let requests = [
-        json!({"entities": {"id": ["MAC000002", "MAC000003", "MAC999999"]},
-               "features": ["energy_features:energy_sum", "energy_features:energy_count", "energy_features:energy_max_1yr"]}),
-        json!({"entities": {"id": ["MAC000004", "MAC000002"]}, "feature_service": "energy_model_v1",
-               "full_feature_names": true}),
-        // An unknown id among known ones: null values and times in every column.
-        json!({"entities": {"id": ["MAC000002", "MAC999999", "MAC000004", "MAC000003"]},
-               "features": ["household_totals:double_count", "energy_features:energy_sum_1yr", "household_totals:energy_sum"],
-               "include_event_timestamps": true}),
-    ];
-    for request in requests {
+    for request in sample_requests() {
         let over_http = post_features(server.http, &request).await;
         assert_eq!(over_http.status, 200);
         let over_grpc = client
