@@ -72,7 +72,6 @@ pub enum FeatureSelection {
     Service(String),
 }
 
-
 impl FeatureView {
     /// The declared feature called `name`, or the error naming the ones
     /// there are.
