@@ -170,6 +170,31 @@
 //! `lz4_flex` (which Arrow uses) and `yoke`; the OpenSSL backend would
 //! avoid only the rustls part, for a C library dependency and a second TLS
 //! stack.
+//!
+//! # Example
+//!
+//! The settings of a repository's `[online_store]` table (besides its
+//! `type`), checked without a cluster: a key the store does not know is
+//! refused, named.
+//!
+//! ```
+//! use quiver_online_cql::{CqlError, CqlStoreConfig};
+//!
+//! let settings: toml::Table = toml::from_str(
+//!     r#"
+//!     contact_points = ["cassandra.eu-west-1.amazonaws.com:9142"]
+//!     local_datacenter = "eu-west-1"
+//!     "#,
+//! )?;
+//! let config = CqlStoreConfig::from_toml(settings)?;
+//! assert_eq!(config.contact_points, ["cassandra.eu-west-1.amazonaws.com:9142"]);
+//! assert_eq!(config.keyspace, None); // the project's name
+//!
+//! let typo: toml::Table = toml::from_str(r#"contact_point = ["127.0.0.1:9042"]"#)?;
+//! let error = CqlStoreConfig::from_toml(typo).unwrap_err();
+//! assert!(matches!(error, CqlError::Config { key, .. } if key == "contact_point"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![deny(missing_docs)]
 
 mod codec;

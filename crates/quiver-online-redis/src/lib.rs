@@ -82,6 +82,28 @@
 //! * **TTL**: rows of a view with a TTL are written with `PX`, so a row not
 //!   rewritten within the TTL disappears (and is reported as not found); the
 //!   meta hash never expires.
+//!
+//! # Example
+//!
+//! The settings of a repository's `[online_store]` table (besides its
+//! `type`), read without a server; an unknown key is refused.
+//!
+//! ```
+//! use quiver_online_redis::RedisStoreConfig;
+//! use std::time::Duration;
+//!
+//! let config: RedisStoreConfig = toml::from_str(
+//!     r#"
+//!     url = "rediss://redis.internal:6380/0"
+//!     password_env = "REDIS_PASSWORD"
+//!     request_timeout = "500ms"
+//!     "#,
+//! )?;
+//! assert_eq!(config.url, "rediss://redis.internal:6380/0");
+//! assert_eq!(config.request_timeout, Duration::from_millis(500));
+//! assert!(toml::from_str::<RedisStoreConfig>(r#"urll = "redis://127.0.0.1""#).is_err());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![deny(missing_docs)]
 
 mod codec;
