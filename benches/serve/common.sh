@@ -29,6 +29,13 @@ if [ -z "$repo" ]; then
   "$quiver" apply --repo "$repo" >/dev/null
   "$quiver" run energy_features --repo "$repo" --quiet >&2
 fi
+# Every feature of the demo view, as its quiver.toml declares them
+# (`view:feature`, comma-separated): what every benchmark request asks for,
+# as `quiver simulate` does by default. request.lua reads it too.
+export FEATURES
+FEATURES="$(python3 -c 'import sys, tomllib
+view = tomllib.load(open(sys.argv[1], "rb"))["feature_views"]["energy_features"]
+print(",".join("energy_features:" + f for f in view["features"]))' "$repo/quiver.toml")"
 ids="$work/ids.txt"
 tail -n +2 "$repo/data/energy.csv" | cut -d, -f1 | sort -u > "$ids"
 

@@ -24,11 +24,7 @@ source "$(dirname "$0")/common.sh"
 start_quiver
 
 # Quiver's answer to one id, as nginx will send it.
-features=$(python3 -c 'import sys, json; print(json.dumps(["energy_features:" + f for f in sys.argv[1:]]))' \
-  energy_median energy_mean energy_max energy_count energy_std energy_sum energy_min \
-  energy_sum_3months energy_sum_6months energy_sum_1yr energy_count_3months energy_count_6months \
-  energy_count_1yr energy_max_3months energy_max_6months energy_max_1yr energy_mean_3months \
-  energy_mean_6months energy_mean_1yr energy_stddev_3months energy_stddev_6months energy_stddev_1yr)
+features=$(python3 -c 'import json, os; print(json.dumps(os.environ["FEATURES"].split(",")))')
 curl -fs http://127.0.0.1:6566/get-online-features -H 'Content-Type: application/json' \
   -d "{\"entities\":{\"id\":[\"$(head -1 "$ids")\"]},\"features\":$features}" > "$work/answer.json"
 grep -q '"PRESENT"' "$work/answer.json" || { echo "Quiver's answer has no value:" >&2; cat "$work/answer.json" >&2; exit 1; }

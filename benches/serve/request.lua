@@ -1,21 +1,15 @@
 -- wrk script: POST /get-online-features for BATCH random ids drawn from IDS_FILE,
--- asking for every feature of the demo view — the same requests as
+-- asking for the FEATURES given (comma-separated `view:feature`; common.sh
+-- sets every feature of the demo view) — the same requests as
 -- `quiver simulate --target http --batch-size BATCH`.
--- Usage: BATCH=1 IDS_FILE=ids.txt wrk -s request.lua http://127.0.0.1:6566
+-- Usage: BATCH=1 IDS_FILE=ids.txt FEATURES=v:a,v:b wrk -s request.lua http://127.0.0.1:6566
 local ids = {}
 local batch = tonumber(os.getenv("BATCH") or "1")
 for line in io.lines(os.getenv("IDS_FILE")) do ids[#ids + 1] = line end
 
 local features = {}
-for _, name in ipairs({
-  "energy_median", "energy_mean", "energy_max", "energy_count", "energy_std",
-  "energy_sum", "energy_min", "energy_sum_3months", "energy_sum_6months",
-  "energy_sum_1yr", "energy_count_3months", "energy_count_6months",
-  "energy_count_1yr", "energy_max_3months", "energy_max_6months",
-  "energy_max_1yr", "energy_mean_3months", "energy_mean_6months",
-  "energy_mean_1yr", "energy_stddev_3months", "energy_stddev_6months",
-  "energy_stddev_1yr" }) do
-  features[#features + 1] = '"energy_features:' .. name .. '"'
+for name in string.gmatch(os.getenv("FEATURES") or error("set FEATURES (view:feature,...)"), "[^,]+") do
+  features[#features + 1] = '"' .. name .. '"'
 end
 local features_json = "[" .. table.concat(features, ",") .. "]"
 

@@ -74,13 +74,9 @@ ghz_bin="${GHZ:-$(command -v ghz || echo "$HOME/go/bin/ghz")}"
 ghz_run() {
   [ -x "$ghz_bin" ] || { printf '%-30s ghz not installed (go install github.com/bojand/ghz/cmd/ghz@v0.120.0)\n' "$1"; return; }
   python3 - "$ids" "$3" > "$work/ghz-$1.json" <<'PY'
-import json, sys
+import json, os, sys
 ids = [l.strip() for l in open(sys.argv[1])][: int(sys.argv[2])]
-names = """energy_median energy_mean energy_max energy_count energy_std energy_sum energy_min
-energy_sum_3months energy_sum_6months energy_sum_1yr energy_count_3months energy_count_6months
-energy_count_1yr energy_max_3months energy_max_6months energy_max_1yr energy_mean_3months
-energy_mean_6months energy_mean_1yr energy_stddev_3months energy_stddev_6months energy_stddev_1yr""".split()
-print(json.dumps({"features": {"val": ["energy_features:" + n for n in names]},
+print(json.dumps({"features": {"val": os.environ["FEATURES"].split(",")},
                   "entities": {"id": {"val": [{"string_val": i} for i in ids]}}}))
 PY
   server_mark

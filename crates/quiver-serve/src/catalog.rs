@@ -40,8 +40,6 @@ pub(crate) struct ViewEntry {
     pub ttl: Ttl,
     /// The declared features, in declared order.
     pub features: Vec<String>,
-    /// Their declared types, in the same order.
-    pub feature_types: Vec<ValueType>,
     /// Store read latency of this view.
     pub read_seconds: metrics::Histogram,
 }
@@ -130,7 +128,6 @@ impl Catalog {
                     key_type: entity.value_type,
                     ttl: view.ttl(),
                     features: view.features.iter().map(|f| f.name.clone()).collect(),
-                    feature_types: view.features.iter().map(|f| f.value_type).collect(),
                     read_seconds: metrics::histogram!(
                         "quiver_serve_store_read_seconds",
                         "view" => view.name.clone()
@@ -249,8 +246,9 @@ impl Catalog {
         let mut seen = HashSet::new();
         let mut view_indexes: HashMap<String, usize> = HashMap::new();
         for text in references {
-            let (view, reference) = self.repo.resolve_feature(text)?;
-            let view = &self.views[&view.name];
+            let (declared, reference) = self.repo.resolve_feature(text)?;
+            let declared_type = declared.resolve_feature(&reference.feature)?.value_type;
+            let view = &self.views[&declared.name];
             if !seen.insert((reference.view.clone(), reference.feature.clone())) {
                 return Err(ServeError::DuplicateFeature {
                     reference: text.to_string(),
@@ -285,11 +283,6 @@ impl Catalog {
             };
             let planned = &mut plan.views[view_index];
             planned.features.push(reference.feature.clone());
-            let declared_type = view
-                .features
-                .iter()
-                .position(|f| *f == reference.feature)
-                .map_or(ValueType::String, |i| view.feature_types[i]);
             plan.columns.push(FeatureColumn {
                 view: view_index,
                 slot: planned.features.len() - 1,
