@@ -1,28 +1,85 @@
 //! Where tables and files live: a local folder or an S3 bucket, and the
 //! settings the object store needs to reach it.
 //!
-//! S3 goes through delta-rs's S3 support (object_store underneath). It takes
-//! the usual AWS variables (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
-//! `AWS_SESSION_TOKEN`, `AWS_REGION`, `AWS_ENDPOINT_URL`, `AWS_ALLOW_HTTP`)
-//! and the repository's `[offline_store] storage_options`, which win over
-//! the environment. Commits use S3's conditional put (`If-None-Match: *`),
-//! which AWS S3 and most S3-compatible stores support: of two jobs writing
-//! the same version, one wins and the other retries on top of it, so no
-//! DynamoDB lock table is needed (docs/DESIGN.md, "Safe commits on S3").
+//! S3 goes through object_store's own S3 client, registered with delta-rs for
+//! the `s3://` and `s3a://` schemes. It takes the usual AWS variables
+//! (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`,
+//! `AWS_REGION`, `AWS_ENDPOINT_URL`, `AWS_ALLOW_HTTP`, and the web-identity,
+//! container and instance credentials object_store finds itself) and the
+//! repository's `[offline_store] storage_options`, which win over the
+//! environment. Commits use S3's conditional put (`If-None-Match: *`), which
+//! AWS S3 and most S3-compatible stores support: of two jobs writing the same
+//! version, one wins and the other retries on top of it, so no lock table is
+//! needed (docs/DESIGN.md, "Safe commits on S3"). delta-rs's own AWS crate is
+//! not used: since delta-rs 1.0 it adds nothing to the commit protocol, and
+//! its AWS SDK (profile and SSO credentials) was 4 % of the first build's
+//! compiling (docs/DESIGN.md, "The first build").
 
-use deltalake::logstore::ObjectStoreRef;
-use deltalake::{DeltaTable, DeltaTableBuilder, DeltaTableError};
+use deltalake::logstore::{
+    default_logstore, logstore_factories, object_store_factories, LogStore, LogStoreFactory,
+    ObjectStoreFactory, ObjectStoreRef, StorageConfig,
+};
+use deltalake::{DeltaResult, DeltaTable, DeltaTableBuilder, DeltaTableError};
+use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
+use object_store::path::Path;
+use object_store::ObjectStoreScheme;
 use std::collections::HashMap;
-use std::sync::Once;
+use std::str::FromStr;
+use std::sync::{Arc, Once};
 use url::Url;
 
 /// The URL schemes a location may have besides a local path.
 pub const SUPPORTED_SCHEMES: [&str; 3] = ["s3", "s3a", "file"];
 
-/// Teaches delta-rs the `s3://` scheme; harmless to call more than once.
+/// Teaches delta-rs the `s3://` and `s3a://` schemes; harmless to call more
+/// than once.
 pub fn register_cloud_handlers() {
     static ONCE: Once = Once::new();
-    ONCE.call_once(|| deltalake::aws::register_handlers(None));
+    ONCE.call_once(|| {
+        for scheme in ["s3://", "s3a://"] {
+            let url = Url::parse(scheme).expect("a scheme alone is a valid URL");
+            object_store_factories().insert(url.clone(), Arc::new(S3Stores));
+            logstore_factories().insert(url, Arc::new(S3Stores));
+        }
+    });
+}
+
+/// Builds the S3 client for a bucket, and the log store over it.
+struct S3Stores;
+
+impl ObjectStoreFactory for S3Stores {
+    fn parse_url_opts(
+        &self,
+        url: &Url,
+        config: &StorageConfig,
+    ) -> DeltaResult<(ObjectStoreRef, Path)> {
+        // The environment first, then the repository's options over it.
+        let mut builder = AmazonS3Builder::from_env()
+            .with_url(url.as_str())
+            .with_retry(config.retry.clone());
+        for (key, value) in &config.raw {
+            if let Ok(key) = AmazonS3ConfigKey::from_str(&key.to_ascii_lowercase()) {
+                builder = builder.with_config(key, value.clone());
+            }
+        }
+        let (_, prefix) = ObjectStoreScheme::parse(url).map_err(|error| {
+            DeltaTableError::InvalidTableLocation(format!("{url}: {error}"))
+        })?;
+        Ok((Arc::new(builder.build()?), prefix))
+    }
+}
+
+impl LogStoreFactory for S3Stores {
+    fn with_options(
+        &self,
+        prefixed_store: ObjectStoreRef,
+        root_store: ObjectStoreRef,
+        location: &Url,
+        options: &StorageConfig,
+    ) -> DeltaResult<Arc<dyn LogStore>> {
+        // delta-rs's default log store commits with a conditional put.
+        Ok(default_logstore(prefixed_store, root_store, location, options))
+    }
 }
 
 /// How to reach one location: its URL and the object-store options.
