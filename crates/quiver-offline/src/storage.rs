@@ -16,13 +16,13 @@
 //! compiling (docs/DESIGN.md, "The first build").
 
 use deltalake::logstore::{
-    default_logstore, logstore_factories, object_store_factories, LogStore, LogStoreFactory,
-    ObjectStoreFactory, ObjectStoreRef, StorageConfig,
+    LogStore, LogStoreFactory, ObjectStoreFactory, ObjectStoreRef, StorageConfig, default_logstore,
+    logstore_factories, object_store_factories,
 };
 use deltalake::{DeltaResult, DeltaTable, DeltaTableBuilder, DeltaTableError};
+use object_store::ObjectStoreScheme;
 use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::path::Path;
-use object_store::ObjectStoreScheme;
 use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::{Arc, Once};
@@ -62,9 +62,8 @@ impl ObjectStoreFactory for S3Stores {
                 builder = builder.with_config(key, value.clone());
             }
         }
-        let (_, prefix) = ObjectStoreScheme::parse(url).map_err(|error| {
-            DeltaTableError::InvalidTableLocation(format!("{url}: {error}"))
-        })?;
+        let (_, prefix) = ObjectStoreScheme::parse(url)
+            .map_err(|error| DeltaTableError::InvalidTableLocation(format!("{url}: {error}")))?;
         Ok((Arc::new(builder.build()?), prefix))
     }
 }
@@ -78,7 +77,12 @@ impl LogStoreFactory for S3Stores {
         options: &StorageConfig,
     ) -> DeltaResult<Arc<dyn LogStore>> {
         // delta-rs's default log store commits with a conditional put.
-        Ok(default_logstore(prefixed_store, root_store, location, options))
+        Ok(default_logstore(
+            prefixed_store,
+            root_store,
+            location,
+            options,
+        ))
     }
 }
 
@@ -118,7 +122,45 @@ impl StorageOptions {
     }
 }
 
+/// A hint for an S3 error about credentials: the environment names an AWS
+/// profile but holds no keys, and this client reads no `~/.aws` profiles.
+pub(crate) fn profile_hint() -> Option<String> {
+    profile_hint_for(
+        std::env::var("AWS_PROFILE").ok().as_deref(),
+        std::env::var_os("AWS_ACCESS_KEY_ID").is_some(),
+    )
+}
+
+fn profile_hint_for(profile: Option<&str>, keys_in_environment: bool) -> Option<String> {
+    match profile {
+        Some(profile) if !profile.is_empty() && !keys_in_environment => Some(format!(
+            "AWS_PROFILE is `{profile}`, but Quiver does not read ~/.aws profiles: export \
+             its credentials first with `eval \"$(aws configure export-credentials --format env)\"`"
+        )),
+        _ => None,
+    }
+}
+
 /// Whether `url` is on the local file system.
 pub fn is_local(url: &Url) -> bool {
     url.scheme() == "file"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_profile_without_keys_gets_a_hint_naming_it() {
+        let hint = profile_hint_for(Some("analytics"), false).expect("a hint");
+        assert!(hint.contains("`analytics`"), "{hint}");
+        assert!(hint.contains("aws configure export-credentials"), "{hint}");
+    }
+
+    #[test]
+    fn keys_in_the_environment_or_no_profile_need_no_hint() {
+        assert_eq!(profile_hint_for(Some("analytics"), true), None);
+        assert_eq!(profile_hint_for(None, false), None);
+        assert_eq!(profile_hint_for(Some(""), false), None);
+    }
 }

@@ -253,8 +253,22 @@ impl OfflineStore {
     fn explain_store_error(&self, url: &Url, error: DeltaTableError) -> OfflineError {
         let text = error.to_string();
         let bucket = url.host_str().unwrap_or_default();
+        let hint = || {
+            crate::storage::profile_hint()
+                .map(|hint| format!("; {hint}"))
+                .unwrap_or_default()
+        };
         let reason = if text.contains("NoSuchBucket") {
             format!("the bucket `{bucket}` does not exist (or is not visible to these credentials)")
+        } else if text.contains("169.254.169.254") {
+            // No keys in the environment, so object_store asked the EC2
+            // instance metadata service, which is not there.
+            format!(
+                "no AWS credentials for bucket `{bucket}`: set AWS_ACCESS_KEY_ID and \
+                 AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN), or run where a role \
+                 provides them{}",
+                hint()
+            )
         } else if [
             "InvalidAccessKeyId",
             "SignatureDoesNotMatch",
@@ -266,7 +280,8 @@ impl OfflineStore {
         {
             format!(
                 "access to bucket `{bucket}` was denied: check AWS_ACCESS_KEY_ID, \
-                 AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN) and the bucket's policy"
+                 AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN) and the bucket's policy{}",
+                hint()
             )
         } else {
             return OfflineError::Delta {
@@ -865,6 +880,25 @@ mod tests {
             Url::from_directory_path(dir.path()).unwrap(),
             StorageOptions::default(),
         )
+    }
+
+    #[test]
+    fn no_credentials_are_named_as_such_not_as_a_refusal() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = Url::parse("s3://features/offline/clicks/").unwrap();
+        // object_store's words when no keys are set and the instance
+        // metadata service refuses (or is absent).
+        let error = DeltaTableError::Generic(
+            "Generic S3 error: Error performing PUT http://169.254.169.254/latest/api/token \
+             in 3ms - Server returned non-2xx status code: 403 Forbidden"
+                .into(),
+        );
+        let text = store(&dir).explain_store_error(&url, error).to_string();
+        assert!(
+            text.contains("no AWS credentials for bucket `features`"),
+            "{text}"
+        );
+        assert!(!text.contains("denied"), "{text}");
     }
 
     fn view() -> FeatureView {
