@@ -165,7 +165,10 @@ fn open_embedded(repo: &FeatureRepo) -> Result<Arc<dyn OnlineStore>, OnlineError
 pub async fn prepare_online_store(repo: &FeatureRepo) -> Result<(), OnlineError> {
     refuse_written_secrets(&repo.online_store)?;
     let store = open_online_store(repo).await?;
-    store.prepare(&layouts(repo)).await
+    store.prepare(&layouts(repo)).await?;
+    // A store that creates nothing in `prepare` (Redis) has not been
+    // reached yet: `quiver apply` must not call a dead store ready.
+    store.check().await
 }
 
 /// Refuses a password written into `[online_store]` (a `password` key, or

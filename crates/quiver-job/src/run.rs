@@ -202,6 +202,9 @@ impl Job<'_> {
         self.options
             .progress
             .phase(format!("Checking online store of {}", view.name));
+        // A store that is down fails the job now, before minutes of compute
+        // and before anything is staged.
+        self.online.check().await?;
         repair_online(
             view,
             entity,
@@ -433,7 +436,8 @@ impl Job<'_> {
     }
 
     /// What could still fail must fail before the offline commit, the staged
-    /// files deleted: keys or rows the online store would refuse (after the
+    /// files deleted: an online store that stopped answering, keys or rows
+    /// the online store would refuse (after the
     /// commit they could only be undone by restoring the table), a first run
     /// with no rows, and another writer (Spark, say) having committed
     /// meanwhile, since the anti-join was against the version the job
@@ -444,6 +448,11 @@ impl Job<'_> {
         latest: &[quiver_online::EntityRow],
     ) -> Result<StagedFiles, JobError> {
         let view = self.view;
+        // Down since the job began? Then fail here, not after the commit.
+        if let Err(down) = self.online.check().await {
+            staged.discard().await;
+            return Err(down.into());
+        }
         if let Err(refusal) = self.online.check_write(&self.layout, latest).await {
             staged.discard().await;
             return Err(match refusal {

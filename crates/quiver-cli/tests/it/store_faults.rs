@@ -1,9 +1,9 @@
 //! Faults of a server-backed store under `quiver serve` and `quiver run`,
 //! each made on a real `redis-server` of the test's own (Debian's package,
 //! as `scripts/services/up.sh` installs it): down at start, gone while
-//! serving, full part-way through a job's write.
+//! serving, down for `apply` and `run`, full part-way through a job's write.
 
-use crate::support::{energy_repo, get_json, ok, serve};
+use crate::support::{energy_repo, fails, get_json, ok, serve};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -181,6 +181,35 @@ fn the_server_follows_its_store_down_and_up_without_a_restart() {
     let body = wait_for(&served.http, "/features/energy_features/MAC000002", 200);
     assert!(body.contains("MAC000002"), "{body}");
     wait_for(&served.http, "/ready", 200);
+}
+
+#[test]
+fn a_redis_that_is_down_fails_apply_and_run_before_anything_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut redis = OwnRedis::new(&dir.path().join("redis"));
+    redis.start();
+    let repo = energy_repo(&dir.path().join("repo"), 20);
+    use_redis(&repo, &redis.url(), "");
+    redis.stop();
+    let down = format!("127.0.0.1:{} is unavailable", redis.port);
+
+    // `apply` used to call a store it never reached "ready".
+    let out = fails(&["apply", "--repo", &repo]);
+    assert!(out.contains(&down), "{out}");
+
+    // `run` used to compute, commit the offline table, fail the online
+    // write and restore the table; now it stops before computing.
+    let out = fails(&["run", "energy_features", "--repo", &repo, "--quiet"]);
+    assert!(out.contains(&down), "{out}");
+    assert!(!out.contains("restor"), "{out}");
+    let log = Path::new(&repo).join("data/offline/energy_features/_delta_log");
+    let commits = std::fs::read_dir(&log).map_or(0, |files| files.count());
+    assert_eq!(
+        commits,
+        0,
+        "the offline table was written: {}",
+        log.display()
+    );
 }
 
 #[test]
