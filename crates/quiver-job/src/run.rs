@@ -294,12 +294,8 @@ impl Job<'_> {
         let plan = &query.plan;
         let stream = execute_stream(plan.clone(), query.ctx.task_ctx()).map_err(compute_err)?;
         let in_schema = plan.schema();
-        let normalised: Vec<usize> = std::iter::once(entity.join_key.as_str())
-            .chain(std::iter::once(view.event_time.as_str()))
-            .chain(view.features.iter().map(|f| f.name.as_str()))
-            .map(|name| in_schema.index_of(name))
-            .collect::<Result<_, _>>()
-            .map_err(|e| compute_err(e.into()))?;
+        let normalised =
+            written_columns(&in_schema, entity, view).map_err(|e| compute_err(e.into()))?;
         let exists = in_schema.index_of(EXISTS).ok();
         let out_schema = Arc::new(
             in_schema
@@ -333,12 +329,8 @@ impl Job<'_> {
             let columns: Vec<usize> = (0..kept.num_columns()).filter(|&i| i != exists).collect();
             Ok::<_, DataFusionError>(kept.project(&columns)?)
         });
-        let written_columns: Vec<usize> = std::iter::once(entity.join_key.as_str())
-            .chain(std::iter::once(view.event_time.as_str()))
-            .chain(view.features.iter().map(|f| f.name.as_str()))
-            .map(|name| out_schema.index_of(name))
-            .collect::<Result<_, _>>()
-            .map_err(|e| compute_err(e.into()))?;
+        let written_columns =
+            written_columns(&out_schema, entity, view).map_err(|e| compute_err(e.into()))?;
         let mut latest = LatestRowCollector::default();
         let mut problem: Option<String> = None;
         let mut observe = |batch: &RecordBatch| -> Result<(), deltalake::DeltaTableError> {
@@ -437,11 +429,10 @@ impl Job<'_> {
 
     /// What could still fail must fail before the offline commit, the staged
     /// files deleted: an online store that stopped answering, keys or rows
-    /// the online store would refuse (after the
-    /// commit they could only be undone by restoring the table), a first run
-    /// with no rows, and another writer (Spark, say) having committed
-    /// meanwhile, since the anti-join was against the version the job
-    /// started from.
+    /// the online store would refuse (after the commit they could only be
+    /// undone by restoring the table), a first run with no rows, and another
+    /// writer (Spark, say) having committed meanwhile, since the anti-join
+    /// was against the version the job started from.
     async fn check_before_commit(
         &self,
         staged: StagedFiles,
@@ -829,6 +820,20 @@ async fn undo_offline(
 /// (the scans), from their metrics. A view reads one source, but its SQL may
 /// scan it more than once (the demo's does, to fill in missing days), so the
 /// counts are not added up.
+/// Where the columns a view writes (key, event time, features, in that
+/// order) sit in `schema`.
+fn written_columns(
+    schema: &deltalake::arrow::datatypes::Schema,
+    entity: &Entity,
+    view: &FeatureView,
+) -> Result<Vec<usize>, ArrowError> {
+    std::iter::once(entity.join_key.as_str())
+        .chain(std::iter::once(view.event_time.as_str()))
+        .chain(view.features.iter().map(|f| f.name.as_str()))
+        .map(|name| schema.index_of(name))
+        .collect()
+}
+
 fn rows_scanned(plan: &Arc<dyn ExecutionPlan>) -> usize {
     let children = plan.children();
     if children.is_empty() {
