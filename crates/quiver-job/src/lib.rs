@@ -71,6 +71,7 @@ mod materialize;
 mod online_rows;
 mod progress;
 mod run;
+mod sliding_windows;
 mod sources;
 mod validate;
 
@@ -80,5 +81,6 @@ pub use materialize::{MaterializeOptions, MaterializeSummary, materialize};
 pub use online_rows::{LatestRowCollector, entity_rows, latest_rows_per_entity};
 pub use progress::Progress;
 pub use run::{DEFAULT_MEMORY_LIMIT, RunOptions, RunSummary, run_view};
+pub use sliding_windows::SlidingRowsWindows;
 pub use sources::session_with_source;
 pub use validate::{ValidatedView, validate_repo, validate_view};

@@ -9,6 +9,7 @@ use deltalake::arrow::record_batch::RecordBatch;
 use deltalake::arrow::row::{OwnedRow, RowConverter, SortField};
 use deltalake::datafusion::error::DataFusionError;
 use deltalake::datafusion::logical_expr::{cast, col, lit};
+use deltalake::datafusion::physical_plan::display::DisplayableExecutionPlan;
 use deltalake::datafusion::physical_plan::{ExecutionPlan, execute_stream};
 use futures::StreamExt;
 use quiver_core::{BatchSource, Entity, FeatureRepo, FeatureView, ValueType};
@@ -348,6 +349,11 @@ impl Job<'_> {
             .await;
         let rows_read = source_rows_scanned(plan, query.mark_existing);
         let spilled_bytes = spilled_bytes(plan);
+        tracing::debug!(
+            view = %view.name,
+            "The view's query, with each operator's time and rows:\n{}",
+            DisplayableExecutionPlan::with_metrics(plan.as_ref()).indent(true)
+        );
         let failed_query = screened.lock().expect("not poisoned").failure.take();
         let staged = match (staged, problem, failed_query) {
             (_, _, Some(failure)) if is_out_of_memory(&failure) => {

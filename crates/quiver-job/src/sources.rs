@@ -3,9 +3,10 @@
 use crate::{JobError, arrow_type};
 use deltalake::arrow::datatypes::{Field, Schema};
 use deltalake::datafusion::error::DataFusionError;
+use deltalake::datafusion::execution::SessionStateBuilder;
 use deltalake::datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
 use deltalake::datafusion::execution::object_store::ObjectStoreUrl;
-use deltalake::datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use deltalake::datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use deltalake::datafusion::prelude::{
     CsvReadOptions, ParquetReadOptions, SessionConfig, SessionContext,
 };
@@ -36,13 +37,13 @@ pub(crate) async fn bounded_session_with_source(
         // (a split file would count lines from each split).
         .with_repartition_file_scans(source.format != SourceFormat::Csv)
         .with_information_schema(false);
-    let ctx = match memory_limit {
-        None => SessionContext::new_with_config(config),
+    let runtime = match memory_limit {
+        None => Arc::new(RuntimeEnv::default()),
         Some(limit) => {
             config = config
                 .with_sort_spill_reservation_bytes(limit / 32)
                 .set_bool("datafusion.optimizer.prefer_hash_join", false);
-            let runtime = RuntimeEnvBuilder::new()
+            RuntimeEnvBuilder::new()
                 // Tracking names the largest consumers when the pool runs out.
                 .with_memory_pool(Arc::new(TrackConsumersPool::new(
                     FairSpillPool::new(limit),
@@ -53,10 +54,18 @@ pub(crate) async fn bounded_session_with_source(
                     source_name: source.name.clone(),
                     location: source.location.to_string(),
                     source: quiver_core::Foreign::new(e),
-                })?;
-            SessionContext::new_with_config_rt(config, runtime)
+                })?
         }
     };
+    let state = SessionStateBuilder::new()
+        .with_config(config)
+        .with_runtime_env(runtime)
+        .with_default_features()
+        // Runs last, once DataFusion has planned the windows' sorts and
+        // partitioning: it changes how a window is computed, not the plan.
+        .with_physical_optimizer_rule(Arc::new(crate::SlidingRowsWindows))
+        .build();
+    let ctx = SessionContext::new_with_state(state);
     let storage = quiver_offline::StorageOptions::new(repo.offline_store.storage_options.clone());
     let location = source.location.to_string();
     let compute_err = |e| JobError::Source {

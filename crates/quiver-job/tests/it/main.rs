@@ -5,6 +5,7 @@ mod bad_input;
 mod definitions;
 mod end_to_end;
 mod replace_range;
+mod sliding_windows;
 mod source_formats;
 mod support;
 mod windows;
