@@ -14,9 +14,15 @@ root="$(cd "$(dirname "$0")/../.." && pwd)"
 runs="${1:-2}"
 sizes="${2:-5560,55600}"
 previous="${3:-}"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/quiver-target}"
-cargo build --release --locked --workspace --bins --examples --manifest-path "$root/Cargo.toml" >&2
-quiver="$CARGO_TARGET_DIR/release/quiver"
+# QUIVER_BIN: a release `quiver` already built from this checkout (skips the
+# build, which otherwise makes the benches' own feature set).
+if [ -n "${QUIVER_BIN:-}" ]; then
+  quiver="$QUIVER_BIN"
+else
+  export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/quiver-target}"
+  cargo build --release --locked --workspace --bins --examples --manifest-path "$root/Cargo.toml" >&2
+  quiver="$CARGO_TARGET_DIR/release/quiver"
+fi
 venv="${QUIVER_BENCH_VENV:-$HOME/.cache/quiver/bench-venv}"
 [ -x "$venv/bin/python" ] || { python3 -m venv "$venv"; "$venv/bin/pip" install -q duckdb==1.* pandas pyarrow; }
 python="$venv/bin/python"

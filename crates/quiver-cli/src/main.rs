@@ -16,8 +16,33 @@ use std::process::ExitCode;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Tells mimalloc to keep the memory a job frees for reuse instead of
+/// returning it to the OS a second later. A job's sorts spill and merge
+/// large buffers over and over; returned pages come back through page faults
+/// the kernel must zero, which took a third of the job's CPU at ten times the
+/// demo (docs/DESIGN.md, "Allocator"). The peak stays what the job's memory
+/// limit makes it; the process ends when the job does.
+fn keep_freed_memory() {
+    // mimalloc v3's `mi_option_purge_delay` (milliseconds; -1: never purge),
+    // which libmimalloc-sys has no constant for; the test below checks the
+    // index against the option's documented default.
+    const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+    // SAFETY: mimalloc's options are atomics, settable at any time.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if matches!(
+        cli.command,
+        Command::Run(_)
+            | Command::Demo(_)
+            | Command::Materialize(_)
+            | Command::MaterializeIncremental(_)
+            | Command::TrainingSet(_)
+    ) {
+        keep_freed_memory();
+    }
     // `quiver history … | head` must end quietly when `head` has read
     // enough, as other command-line tools do, not panic on a closed pipe:
     // Rust ignores SIGPIPE, so put back the default, which ends the process.
@@ -88,4 +113,19 @@ pub fn init_logging(default_filter: &str, json: bool) {
     } else {
         builder.try_init()
     };
+}
+
+#[cfg(test)]
+mod tests {
+    /// The option index `keep_freed_memory` sets is mimalloc v3's purge
+    /// delay: its default is 1,000 ms, a value no neighbouring option has.
+    #[test]
+    fn the_purge_delay_option_is_where_keep_freed_memory_sets_it() {
+        if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
+            return; // the environment overrides the default
+        }
+        // SAFETY: reading an option has no preconditions.
+        let delay = unsafe { libmimalloc_sys::mi_option_get(15) };
+        assert_eq!(delay, 1000);
+    }
 }
