@@ -12,11 +12,14 @@
 
 use deltalake::DeltaTableError;
 use deltalake::ObjectStore;
-use deltalake::arrow::datatypes::SchemaRef;
+use deltalake::arrow::datatypes::{DataType, Schema, SchemaRef};
 use deltalake::arrow::record_batch::RecordBatch;
 use deltalake::datafile::writer::{DeltaWriter, WriterConfig};
 use deltalake::kernel::Add;
 use deltalake::operations::write::configs::WriterStatsConfig;
+use deltalake::parquet::basic::Compression;
+use deltalake::parquet::file::properties::WriterProperties;
+use deltalake::parquet::schema::types::ColumnPath;
 use futures::StreamExt;
 use std::num::NonZeroU64;
 use std::sync::Arc;
@@ -33,6 +36,33 @@ pub(crate) struct FileLayout {
     pub partition_column: String,
     /// Which columns get min/max statistics, from the table's properties.
     pub stats: WriterStatsConfig,
+}
+
+/// Snappy, as delta-rs and Spark write by default, but no dictionary for
+/// floating-point columns. Measurements are nearly all distinct, so the
+/// dictionary is abandoned anyway, and only after every value of the file
+/// went through its hash table: an event-time partition holds one row per
+/// entity, too few to reach the dictionary's size limit. That hashing was
+/// 15 % of the job's CPU at ten times the demo (docs/DESIGN.md, "Parquet
+/// settings").
+fn writer_properties(schema: &Schema) -> WriterProperties {
+    let floats = schema.fields().iter().filter(|f| {
+        matches!(
+            f.data_type(),
+            DataType::Float16 | DataType::Float32 | DataType::Float64
+        )
+    });
+    floats
+        .fold(
+            WriterProperties::builder()
+                .set_created_by(format!("quiver {}", env!("CARGO_PKG_VERSION")))
+                .set_compression(Compression::SNAPPY),
+            |builder, field| {
+                builder
+                    .set_column_dictionary_enabled(ColumnPath::from(field.name().as_str()), false)
+            },
+        )
+        .build()
 }
 
 /// Rows in partition order (the partition column first, as a job's sorted
@@ -60,7 +90,7 @@ where
     let config = WriterConfig::new(
         layout.schema.clone(),
         vec![layout.partition_column.clone()],
-        None,
+        Some(writer_properties(&layout.schema)),
         NonZeroU64::new(TARGET_FILE_BYTES),
         None,
         layout.stats.num_indexed_cols,
