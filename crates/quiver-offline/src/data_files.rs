@@ -44,7 +44,7 @@ pub(crate) struct FileLayout {
 /// went through its hash table: an event-time partition holds one row per
 /// entity, too few to reach the dictionary's size limit. That hashing was
 /// 15 % of the job's CPU at ten times the demo (docs/DESIGN.md, "Parquet
-/// settings").
+/// settings"); it also made the files larger.
 fn writer_properties(schema: &Schema) -> WriterProperties {
     let floats = schema.fields().iter().filter(|f| {
         matches!(

@@ -6,10 +6,11 @@
 -- no value.
 --
 -- Days on which a household has no reading are filled in (`calendar`), so that 90
--- calendar days are exactly 90 rows and the windows can be ROWS frames: DataFusion
--- computes those about 3x faster than the equivalent RANGE frames over a date
--- (`RANGE BETWEEN INTERVAL '89 days' PRECEDING AND CURRENT ROW`; measured in
--- docs/BENCHMARKS.md). Filled-in rows hold only nulls, which aggregates ignore, and
+-- calendar days are exactly 90 rows and the windows can be ROWS frames, which
+-- Quiver computes in its own window operator, many times faster than the
+-- equivalent RANGE frames over a date (`RANGE BETWEEN INTERVAL '89 days'
+-- PRECEDING AND CURRENT ROW`), which DataFusion evaluates row by row
+-- (docs/DESIGN.md, "Trailing windows"). Filled-in rows hold only nulls, which aggregates ignore, and
 -- are dropped at the end; readings with a missing key or day pass through, so the
 -- job reports them.
 WITH readings AS (
