@@ -227,6 +227,15 @@ impl SlidingRowsWindowExec {
         let exprs = replaced.window_expr();
         let partition_by = exprs.first()?.partition_by().to_vec();
         let input = replaced.input().schema();
+        // Partition keys are compared in Arrow's row format.
+        let key_fields = partition_by
+            .iter()
+            .map(|key| key.data_type(&input).map(SortField::new))
+            .collect::<Result<Vec<_>>>()
+            .ok()?;
+        if !RowConverter::supports_fields(&key_fields) {
+            return None;
+        }
         let windows = exprs
             .iter()
             .map(|expr| {
@@ -357,7 +366,8 @@ impl ExecutionPlan for SlidingRowsWindowExec {
 
 /// The partition that the last batch ended in, which the next may continue.
 struct Carried {
-    key: OwnedRow,
+    /// The partition's key (`None` without `PARTITION BY`: one partition).
+    key: Option<OwnedRow>,
     /// Rows of the partition seen so far.
     rows: usize,
     /// Per window, the partition's last rows of its argument that a later
@@ -386,30 +396,29 @@ impl WindowsStream {
             .iter()
             .map(|expr| expr.evaluate(batch)?.into_array(rows))
             .collect::<Result<Vec<_>>>()?;
-        let ranges = if key_columns.is_empty() {
-            std::iter::once(0..rows).collect()
+        let (ranges, first_key, last_key) = if key_columns.is_empty() {
+            (std::iter::once(0..rows).collect(), None, None)
         } else {
-            partition(&key_columns)?.ranges()
+            let converter = match &mut self.keys {
+                Some(converter) => converter,
+                None => self.keys.insert(RowConverter::new(
+                    key_columns
+                        .iter()
+                        .map(|c| SortField::new(c.data_type().clone()))
+                        .collect(),
+                )?),
+            };
+            let key_at = |row: usize| -> Result<OwnedRow> {
+                let columns: Vec<ArrayRef> = key_columns.iter().map(|c| c.slice(row, 1)).collect();
+                Ok(converter.convert_columns(&columns)?.row(0).owned())
+            };
+            let ranges = partition(&key_columns)?.ranges();
+            (ranges, Some(key_at(0)?), Some(key_at(rows - 1)?))
         };
-        let converter = match &mut self.keys {
-            Some(converter) => converter,
-            None => self.keys.insert(RowConverter::new(
-                key_columns
-                    .iter()
-                    .map(|c| SortField::new(c.data_type().clone()))
-                    .collect(),
-            )?),
-        };
-        let key_at = |row: usize| -> Result<OwnedRow> {
-            let columns: Vec<ArrayRef> = key_columns.iter().map(|c| c.slice(row, 1)).collect();
-            Ok(converter.convert_columns(&columns)?.row(0).owned())
-        };
-        let first_key = key_at(0)?;
-        let last_key = key_at(rows - 1)?;
         let carried = self
             .carried
             .take()
-            .filter(|carried| carried.key.row() == first_key.row());
+            .filter(|carried| carried.key == first_key);
         let last_range = ranges.len() - 1;
         let mut columns = batch.columns().to_vec();
         let mut tails = Vec::with_capacity(self.windows.len());

@@ -249,6 +249,23 @@ async fn every_supported_aggregate_equals_datafusions_own_on_finite_data() {
     }
 }
 
+/// Without `PARTITION BY` the whole input is one partition, carried across
+/// every batch.
+#[tokio::test]
+async fn a_window_over_the_whole_input_equals_datafusions_own() {
+    let data = finite(&table(3_000, 13));
+    let sql = "SELECT t, SUM(x) OVER w AS s, COUNT(n) OVER w AS c, MAX(n) OVER w AS m \
+        FROM data WINDOW w AS (ORDER BY t ROWS BETWEEN 40 PRECEDING AND CURRENT ROW) ORDER BY t";
+    for batch_size in [5, 8192] {
+        let (plan, ours) = run(&context(batch_size, true, &data).await, sql).await;
+        assert!(uses_quiver_windows(&plan));
+        let (_, theirs) = run(&context(batch_size, false, &data).await, sql).await;
+        for (i, field) in ours.schema().fields().iter().enumerate() {
+            assert_same(field.name(), ours.column(i), theirs.column(i));
+        }
+    }
+}
+
 /// Each result is a function of its frame alone: the same rows cut into
 /// batches of 3 or of 8192 give the same bits.
 #[tokio::test]
