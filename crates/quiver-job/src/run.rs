@@ -822,10 +822,6 @@ async fn undo_offline(
     Ok(())
 }
 
-/// Rows read from the source: the largest count among the leaves of `plan`
-/// (the scans), from their metrics. A view reads one source, but its SQL may
-/// scan it more than once (the demo's does, to fill in missing days), so the
-/// counts are not added up.
 /// Where the columns a view writes (key, event time, features, in that
 /// order) sit in `schema`.
 fn written_columns(
@@ -840,6 +836,10 @@ fn written_columns(
         .collect()
 }
 
+/// Rows read from the source: the largest count among the leaves of `plan`
+/// (the scans), from their metrics. A view reads one source, but its SQL may
+/// scan it more than once (the demo's does, to fill in missing days), so the
+/// counts are not added up.
 fn rows_scanned(plan: &Arc<dyn ExecutionPlan>) -> usize {
     let children = plan.children();
     if children.is_empty() {

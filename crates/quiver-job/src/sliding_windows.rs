@@ -213,7 +213,6 @@ fn trailing_rows(frame: &WindowFrame) -> Option<usize> {
 pub struct SlidingRowsWindowExec {
     replaced: Arc<BoundedWindowAggExec>,
     windows: Vec<TrailingWindow>,
-    partition_by: Vec<Arc<dyn PhysicalExpr>>,
     metrics: ExecutionPlanMetricsSet,
 }
 
@@ -225,15 +224,10 @@ impl SlidingRowsWindowExec {
             return None;
         }
         let exprs = replaced.window_expr();
-        let partition_by = exprs.first()?.partition_by().to_vec();
+        let partition_by = exprs.first()?.partition_by();
         let input = replaced.input().schema();
         // Partition keys are compared in Arrow's row format.
-        let key_fields = partition_by
-            .iter()
-            .map(|key| key.data_type(&input).map(SortField::new))
-            .collect::<Result<Vec<_>>>()
-            .ok()?;
-        if !RowConverter::supports_fields(&key_fields) {
+        if !RowConverter::supports_fields(&key_fields(partition_by, &input).ok()?) {
             return None;
         }
         let windows = exprs
@@ -243,7 +237,7 @@ impl SlidingRowsWindowExec {
                     && expr
                         .partition_by()
                         .iter()
-                        .zip(&partition_by)
+                        .zip(partition_by)
                         .all(|(a, b)| a.eq(b));
                 same_partitions
                     .then(|| TrailingWindow::try_new(expr, &input))
@@ -253,10 +247,17 @@ impl SlidingRowsWindowExec {
         Some(Self {
             replaced,
             windows,
-            partition_by,
             metrics: ExecutionPlanMetricsSet::new(),
         })
     }
+}
+
+/// How `partition_by` is compared: each key's type, in Arrow's row format.
+fn key_fields(partition_by: &[Arc<dyn PhysicalExpr>], input: &Schema) -> Result<Vec<SortField>> {
+    partition_by
+        .iter()
+        .map(|key| key.data_type(input).map(SortField::new))
+        .collect()
 }
 
 impl DisplayAs for SlidingRowsWindowExec {
@@ -313,7 +314,6 @@ impl ExecutionPlan for SlidingRowsWindowExec {
             Some(window) => Ok(Arc::new(Self {
                 replaced: Arc::new(window.clone()),
                 windows: self.windows.clone(),
-                partition_by: self.partition_by.clone(),
                 metrics: ExecutionPlanMetricsSet::new(),
             })),
             None => Ok(replaced),
@@ -335,13 +335,19 @@ impl ExecutionPlan for SlidingRowsWindowExec {
         partition: usize,
         context: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
+        let partition_by = self.replaced.window_expr()[0].partition_by().to_vec();
+        let key_fields = key_fields(&partition_by, &self.replaced.input().schema())?;
+        let keys = match key_fields.is_empty() {
+            true => None,
+            false => Some(RowConverter::new(key_fields)?),
+        };
         let input = self.replaced.input().execute(partition, context)?;
         let schema = self.schema();
         let mut windows = WindowsStream {
             schema: schema.clone(),
             windows: self.windows.clone(),
-            partition_by: self.partition_by.clone(),
-            keys: None,
+            partition_by,
+            keys,
             carried: None,
             metrics: BaselineMetrics::new(&self.metrics, partition),
         };
@@ -379,6 +385,7 @@ struct WindowsStream {
     schema: Arc<Schema>,
     windows: Vec<TrailingWindow>,
     partition_by: Vec<Arc<dyn PhysicalExpr>>,
+    /// Compares partition keys (`None` without `PARTITION BY`).
     keys: Option<RowConverter>,
     carried: Option<Carried>,
     metrics: BaselineMetrics,
@@ -396,24 +403,17 @@ impl WindowsStream {
             .iter()
             .map(|expr| expr.evaluate(batch)?.into_array(rows))
             .collect::<Result<Vec<_>>>()?;
-        let (ranges, first_key, last_key) = if key_columns.is_empty() {
-            (std::iter::once(0..rows).collect(), None, None)
-        } else {
-            let converter = match &mut self.keys {
-                Some(converter) => converter,
-                None => self.keys.insert(RowConverter::new(
-                    key_columns
-                        .iter()
-                        .map(|c| SortField::new(c.data_type().clone()))
-                        .collect(),
-                )?),
-            };
-            let key_at = |row: usize| -> Result<OwnedRow> {
-                let columns: Vec<ArrayRef> = key_columns.iter().map(|c| c.slice(row, 1)).collect();
-                Ok(converter.convert_columns(&columns)?.row(0).owned())
-            };
-            let ranges = partition(&key_columns)?.ranges();
-            (ranges, Some(key_at(0)?), Some(key_at(rows - 1)?))
+        let (ranges, first_key, last_key) = match &self.keys {
+            None => (std::iter::once(0..rows).collect(), None, None),
+            Some(converter) => {
+                let key_at = |row: usize| -> Result<OwnedRow> {
+                    let columns: Vec<ArrayRef> =
+                        key_columns.iter().map(|c| c.slice(row, 1)).collect();
+                    Ok(converter.convert_columns(&columns)?.row(0).owned())
+                };
+                let ranges = partition(&key_columns)?.ranges();
+                (ranges, Some(key_at(0)?), Some(key_at(rows - 1)?))
+            }
         };
         let carried = self
             .carried
