@@ -7,9 +7,10 @@
 # line also gives the server's CPU time per request, which does not depend
 # on how hungry the generator is. Server and generators share this machine.
 #
-# Usage: [SERVER_THREADS=N] [HTTP_THREADS=N] [QUIVER=release/quiver] [REPO=DIR] benches/serve/run.sh [SECONDS]
+# Usage: [SERVER_THREADS=N] [HTTP_THREADS=N] [QUIVER=release/quiver] [REPO=DIR] [ONLY=REGEX] benches/serve/run.sh [SECONDS]
 #        (default 20 s per measurement; REPO: a repository where the demo job
-#        has run, else one is made)
+#        has run, else one is made; ONLY: run just the measurements whose
+#        name matches, e.g. ONLY='100ids' or ONLY='1id-closed')
 # Writes every simulate report under $OUT (default ./serve-bench) and prints
 # one line per measurement.
 set -euo pipefail
@@ -44,8 +45,12 @@ server_cost() { # ", server CPU N us/request" since server_mark
   fi
 }
 
+# Whether measurement NAME is to run (ONLY, a bash regex, default all).
+wanted() { [[ "$1" =~ ${ONLY:-.} ]]; }
+
 simulate() { # name, then simulate flags
   local name="$1"; shift
+  wanted "$name" || return 0
   server_mark
   "$quiver" simulate --repo "$repo" --ids-from "$ids" --warmup 3s \
     --duration "${seconds}s" --quiet --out "$out/$name" "$@" >"$out/$name.txt" 2>&1 \
@@ -62,6 +67,7 @@ PY
 }
 
 wrk_run() { # name, batch, connections
+  wanted "$1" || return 0
   server_mark
   local line; line="$(BATCH="$2" IDS_FILE="$ids" wrk -t1 -c"$3" -d"${seconds}s" \
     -s "$root/benches/serve/request.lua" http://127.0.0.1:6566 | grep '^wrk:')"
@@ -72,6 +78,7 @@ wrk_run() { # name, batch, connections
 # the file for every call: NAME, RPC, BATCH, CONCURRENCY.
 ghz_bin="${GHZ:-$(command -v ghz || echo "$HOME/go/bin/ghz")}"
 ghz_run() {
+  wanted "$1" || return 0
   [ -x "$ghz_bin" ] || { printf '%-30s ghz not installed (go install github.com/bojand/ghz/cmd/ghz@v0.120.0)\n' "$1"; return; }
   python3 - "$ids" "$3" > "$work/ghz-$1.json" <<'PY'
 import json, os, sys

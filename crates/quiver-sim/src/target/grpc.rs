@@ -1,59 +1,55 @@
-//! The gRPC client: [`GrpcTarget`] holds the endpoint and the
-//! `GetOnlineFeatures` requests of the `quiver-proto` service, prepared once
-//! per id; [`GrpcTarget::connect`] opens a channel (over TLS for `https://`)
-//! and [`GrpcTarget::send`] makes one call.
+//! The gRPC client: [`GrpcTarget`] holds the address and the
+//! `GetOnlineFeatures` requests of the `quiver-proto` service, encoded once
+//! per id; [`grpc_connect`] opens an HTTP/2 connection (over TLS for
+//! `https://`) and [`grpc_send`] makes one call on it.
+//!
+//! The calls go straight through hyper's HTTP/2 client rather than a tonic
+//! `Channel`, and the answer is received whole and its `grpc-status` read,
+//! not decoded: the same work the HTTP client does (it reads the whole JSON
+//! answer and its status without parsing it), so the two transports are
+//! compared on the server's cost, not on the generator's. A tonic client
+//! costs the generator about twice as much per call (docs/BENCHMARKS.md).
 
 use super::tls::{Tls, address_and_tls};
 use super::typed_headers;
 use crate::record::RequestError;
 use crate::{FeatureSelection, GrpcRpc, KeySpace, SimError, SimSettings};
-use hyper_util::rt::TokioIo;
+use bytes::{BufMut, Bytes, BytesMut};
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http2::SendRequest;
+use hyper::header::{HeaderName, HeaderValue};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use prost::Message;
 use quiver_online::error_chain;
 use quiver_proto::serving::get_online_features_request::Kind;
-use quiver_proto::serving::serving_service_client::ServingServiceClient;
 use quiver_proto::serving::{FeatureList, GetOnlineFeaturesRequest, RepeatedValue, Value, value};
 use std::collections::HashMap;
-use tonic::transport::{Channel, Endpoint};
 
-/// A gRPC target's endpoint and prepared requests.
+/// The service's path, as quiver-proto declares it.
+const SERVICE: &str = "/quiver.serving.v1.ServingService";
+
+/// A gRPC target's address and prepared requests.
 pub struct GrpcTarget {
-    /// The RPC called.
-    rpc: GrpcRpc,
-    endpoint: Endpoint,
-    /// `host:port`, for TLS connections made here.
-    address: String,
+    /// `host:port`.
+    pub(super) address: String,
     /// For `https://`: the TLS client and the name the certificate must carry.
     tls: Option<Tls>,
-    /// Extra metadata (credentials), parsed once.
-    metadata: Vec<(
-        tonic::metadata::MetadataKey<tonic::metadata::Ascii>,
-        tonic::metadata::MetadataValue<tonic::metadata::Ascii>,
-    )>,
+    /// The RPC's full URI (HTTP/2 sends its scheme and authority).
+    uri: hyper::Uri,
+    /// Extra metadata (credentials), checked and parsed once.
+    metadata: Vec<(HeaderName, HeaderValue)>,
     /// `kind` of every request (features or service), prepared once.
     kind: Kind,
     entity_key: String,
     /// Each id as a proto value.
     values: Vec<Value>,
-    /// Batch-size-1 requests, one per id, ready to clone.
-    single: Vec<GetOnlineFeaturesRequest>,
+    /// Batch-size-1 messages, one per id, framed and ready to send.
+    single: Vec<Bytes>,
 }
 
 impl GrpcTarget {
-    /// The call for the ids at `ids`, with the metadata.
-    pub(super) fn call(&self, ids: &[u32]) -> tonic::Request<GetOnlineFeaturesRequest> {
-        let mut call = tonic::Request::new(self.request(ids));
-        for (key, value) in &self.metadata {
-            call.metadata_mut().insert(key.clone(), value.clone());
-        }
-        call
-    }
-
+    /// The request message for the ids at `ids`.
     pub(super) fn request(&self, ids: &[u32]) -> GetOnlineFeaturesRequest {
-        if let [one] = ids
-            && let Some(request) = self.single.get(*one as usize)
-        {
-            return request.clone();
-        }
         build_grpc_request(
             &self.kind,
             &self.entity_key,
@@ -63,41 +59,39 @@ impl GrpcTarget {
         )
     }
 
-    /// A channel to the endpoint, made with the TLS client for `https://`.
-    pub(super) async fn connect(&self) -> Result<ServingServiceClient<Channel>, SimError> {
-        let connected = match &self.tls {
-            None => self.endpoint.connect().await,
-            Some(tls) => {
-                let (tls, address) = (tls.clone(), self.address.clone());
-                self.endpoint
-                    .connect_with_connector(tower::service_fn(move |_: hyper::Uri| {
-                        let (tls, address) = (tls.clone(), address.clone());
-                        async move { tls.connect(&address).await.map(TokioIo::new) }
-                    }))
-                    .await
-            }
+    /// The call for the ids at `ids`: headers, metadata and the framed message.
+    pub(super) fn call(&self, ids: &[u32]) -> hyper::Request<Full<Bytes>> {
+        let message = match ids {
+            [one] if (*one as usize) < self.single.len() => self.single[*one as usize].clone(),
+            _ => frame(&self.request(ids)),
         };
-        let channel = connected.map_err(|e| SimError::Connect {
-            target: self.endpoint.uri().to_string(),
-            reason: error_chain(&e),
-        })?;
-        Ok(ServingServiceClient::new(channel))
+        let mut call = hyper::Request::new(Full::new(message));
+        *call.method_mut() = hyper::Method::POST;
+        *call.uri_mut() = self.uri.clone();
+        let headers = call.headers_mut();
+        headers.insert(
+            hyper::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/grpc"),
+        );
+        headers.insert(hyper::header::TE, HeaderValue::from_static("trailers"));
+        for (name, value) in &self.metadata {
+            headers.insert(name.clone(), value.clone());
+        }
+        call
     }
+}
 
-    /// One call for the ids at `ids`; the answer is received whole and dropped.
-    pub(super) async fn send(
-        &self,
-        client: &mut ServingServiceClient<Channel>,
-        ids: &[u32],
-    ) -> Result<(), RequestError> {
-        let call = self.call(ids);
-        // The whole answer is decoded either way, as a client would.
-        let answered = match self.rpc {
-            GrpcRpc::Feast => client.get_online_features(call).await.map(|_| ()),
-            GrpcRpc::Columnar => client.get_online_features_columnar(call).await.map(|_| ()),
-        };
-        answered.map_err(|status| RequestError::Grpc(status.code(), status.message().to_string()))
-    }
+/// `message` as one gRPC length-prefixed message: not compressed, its
+/// length big-endian, then its bytes.
+fn frame(message: &GetOnlineFeaturesRequest) -> Bytes {
+    let length = message.encoded_len();
+    let mut framed = BytesMut::with_capacity(5 + length);
+    framed.put_u8(0);
+    framed.put_u32(u32::try_from(length).expect("a request is far below 4 GiB"));
+    message
+        .encode(&mut framed)
+        .expect("the buffer was sized to the message");
+    framed.freeze()
 }
 
 fn build_grpc_request(
@@ -120,17 +114,36 @@ impl GrpcTarget {
         settings: &SimSettings,
         keys: &KeySpace,
     ) -> Result<GrpcTarget, SimError> {
-        let endpoint = Endpoint::from_shared(url.to_string())
-            .map_err(|e| SimError::Setting {
-                setting: "--url",
-                problem: format!("`{url}` is not a gRPC endpoint: {e}"),
-            })?
-            .tcp_nodelay(true);
-        let (address, tls) = address_and_tls(endpoint.uri(), url, &settings.access, b"h2")?;
+        let bad = |problem: String| SimError::Setting {
+            setting: "--url",
+            problem: format!("`{url}` is not a gRPC endpoint: {problem}"),
+        };
+        let base: hyper::Uri = url.parse().map_err(|e| bad(format!("{e}")))?;
+        let (Some(scheme), Some(authority)) = (base.scheme(), base.authority()) else {
+            return Err(bad("it needs a scheme and a host".to_string()));
+        };
+        let (address, tls) = address_and_tls(&base, url, &settings.access, b"h2")?;
+        let method = match rpc {
+            GrpcRpc::Feast => "GetOnlineFeatures",
+            GrpcRpc::Columnar => "GetOnlineFeaturesColumnar",
+        };
+        let uri = hyper::Uri::builder()
+            .scheme(scheme.clone())
+            .authority(authority.clone())
+            .path_and_query(format!("{SERVICE}/{method}"))
+            .build()
+            .map_err(|e| bad(format!("{e}")))?;
+        // Checked as gRPC metadata (a `-bin` key needs a binary value), sent as headers.
         let metadata = typed_headers(&settings.access, "valid gRPC metadata", |header| {
+            let key = tonic::metadata::MetadataKey::<tonic::metadata::Ascii>::from_bytes(
+                header.name.as_bytes(),
+            )
+            .ok()?;
+            let value: tonic::metadata::MetadataValue<tonic::metadata::Ascii> =
+                header.value.parse().ok()?;
             Some((
-                tonic::metadata::MetadataKey::from_bytes(header.name.as_bytes()).ok()?,
-                header.value.parse().ok()?,
+                HeaderName::from_bytes(key.as_str().as_bytes()).ok()?,
+                HeaderValue::from_bytes(value.as_bytes()).ok()?,
             ))
         })?;
         let kind = match &settings.features {
@@ -152,16 +165,21 @@ impl GrpcTarget {
         let single = if settings.batch_size == 1 {
             values
                 .iter()
-                .map(|v| build_grpc_request(&kind, &settings.entity_key, vec![v.clone()]))
+                .map(|v| {
+                    frame(&build_grpc_request(
+                        &kind,
+                        &settings.entity_key,
+                        vec![v.clone()],
+                    ))
+                })
                 .collect()
         } else {
             Vec::new()
         };
         Ok(GrpcTarget {
-            rpc,
-            endpoint,
             address,
             tls,
+            uri,
             metadata,
             kind,
             entity_key: settings.entity_key.clone(),
@@ -169,4 +187,90 @@ impl GrpcTarget {
             single,
         })
     }
+}
+
+/// A new HTTP/2 connection to the target (over TLS for `https://`).
+pub(super) async fn grpc_connect(
+    target: &GrpcTarget,
+) -> Result<SendRequest<Full<Bytes>>, RequestError> {
+    let address = &target.address;
+    let failed = |e: &dyn std::fmt::Display| RequestError::Connect(format!("{address}: {e}"));
+    match &target.tls {
+        None => {
+            let stream = tokio::net::TcpStream::connect(address)
+                .await
+                .map_err(|e| failed(&e))?;
+            let _ = stream.set_nodelay(true);
+            h2_handshake(TokioIo::new(stream))
+                .await
+                .map_err(|e| failed(&error_chain(&e)))
+        }
+        Some(tls) => {
+            let stream = tls.connect(address).await.map_err(|e| failed(&e))?;
+            h2_handshake(TokioIo::new(stream))
+                .await
+                .map_err(|e| failed(&error_chain(&e)))
+        }
+    }
+}
+
+async fn h2_handshake<T>(io: T) -> hyper::Result<SendRequest<Full<Bytes>>>
+where
+    T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let (sender, connection) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), io).await?;
+    tokio::spawn(async move {
+        // Ends when the sender is dropped or the server closes the connection.
+        let _ = connection.await;
+    });
+    Ok(sender)
+}
+
+/// One call for the ids at `ids`: the whole answer is received and its
+/// status read; an OK answer must hold one complete message.
+pub(super) async fn grpc_send(
+    target: &GrpcTarget,
+    sender: &mut SendRequest<Full<Bytes>>,
+    ids: &[u32],
+) -> Result<(), RequestError> {
+    let transport = |e: hyper::Error| RequestError::Transport(error_chain(&e));
+    sender.ready().await.map_err(transport)?;
+    let response = sender
+        .send_request(target.call(ids))
+        .await
+        .map_err(transport)?;
+    let (head, body) = response.into_parts();
+    if head.status != hyper::StatusCode::OK {
+        return Err(RequestError::Status(
+            head.status.as_u16(),
+            "not a gRPC answer".to_string(),
+        ));
+    }
+    let body = body.collect().await.map_err(transport)?;
+    // An error before any message comes as headers only ("Trailers-Only").
+    let status = match body.trailers() {
+        Some(trailers) => tonic::Status::from_header_map(trailers),
+        None => tonic::Status::from_header_map(&head.headers),
+    };
+    let status = status.ok_or_else(|| {
+        RequestError::Transport("the answer ended without a grpc-status".to_string())
+    })?;
+    if status.code() != tonic::Code::Ok {
+        return Err(RequestError::Grpc(
+            status.code(),
+            status.message().to_string(),
+        ));
+    }
+    let message = body.to_bytes();
+    let declared = message
+        .get(1..5)
+        .map(|length| u32::from_be_bytes(length.try_into().expect("four bytes")) as usize);
+    if declared.map(|length| 5 + length) != Some(message.len()) {
+        return Err(RequestError::Transport(format!(
+            "the answer's {} bytes are not one whole gRPC message",
+            message.len()
+        )));
+    }
+    Ok(())
 }

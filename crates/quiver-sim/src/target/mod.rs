@@ -17,14 +17,13 @@ pub use http::HttpTarget;
 use crate::record::RequestError;
 use crate::{KeySpace, SimError, SimSettings, TargetSpec};
 use bytes::Bytes;
+use grpc::{grpc_connect, grpc_send};
 use http::{http_connect, http_send};
 use http_body_util::Full;
-use hyper::client::conn::http1::SendRequest;
+use hyper::client::conn::{http1, http2};
 use quiver_core::FeatureRepo;
 use quiver_online::OnlineStore;
-use quiver_proto::serving::serving_service_client::ServingServiceClient;
 use std::sync::Arc;
-use tonic::transport::Channel;
 
 /// A prepared target: connections are made from it, one per worker.
 #[derive(Clone)]
@@ -40,7 +39,8 @@ pub enum Target {
     },
     /// `POST /get-online-features` over HTTP/1.1 keep-alive connections.
     Http(Arc<HttpTarget>),
-    /// `GetOnlineFeatures` over gRPC.
+    /// `GetOnlineFeatures` (or its columnar twin) over gRPC, one HTTP/2
+    /// connection per worker.
     Grpc(Arc<GrpcTarget>),
     /// Answers every request at once, in process.
     Noop,
@@ -111,10 +111,16 @@ impl Target {
                     sender: Some(sender),
                 }
             }
-            Target::Grpc(grpc) => Connection::Grpc {
-                target: Arc::clone(grpc),
-                client: grpc.connect().await?,
-            },
+            Target::Grpc(grpc) => {
+                let sender = grpc_connect(grpc).await.map_err(|e| SimError::Connect {
+                    target: grpc.address.clone(),
+                    reason: e.describe(),
+                })?;
+                Connection::Grpc {
+                    target: Arc::clone(grpc),
+                    sender: Some(sender),
+                }
+            }
         })
     }
 }
@@ -135,14 +141,15 @@ pub enum Connection {
         /// Address and bodies.
         target: Arc<HttpTarget>,
         /// The open connection.
-        sender: Option<SendRequest<Full<Bytes>>>,
+        sender: Option<http1::SendRequest<Full<Bytes>>>,
     },
-    /// A gRPC channel (HTTP/2; reconnects by itself).
+    /// An HTTP/2 connection for gRPC calls; `None` after it broke, reopened
+    /// on the next request.
     Grpc {
-        /// Prepared requests.
+        /// Address and prepared requests.
         target: Arc<GrpcTarget>,
-        /// The client.
-        client: ServingServiceClient<Channel>,
+        /// The open connection.
+        sender: Option<http2::SendRequest<Full<Bytes>>>,
     },
     /// Nothing to send.
     Noop,
@@ -183,7 +190,17 @@ impl Connection {
                 }
                 result
             }
-            Connection::Grpc { target, client } => target.send(client, ids).await,
+            Connection::Grpc { target, sender } => {
+                if sender.is_none() {
+                    *sender = Some(grpc_connect(target).await?);
+                }
+                let result =
+                    grpc_send(target, sender.as_mut().expect("connected above"), ids).await;
+                if matches!(result, Err(RequestError::Transport(_))) {
+                    *sender = None;
+                }
+                result
+            }
         }
     }
 
@@ -298,7 +315,12 @@ mod tests {
         settings.access.headers = vec!["x-api-key: k1".parse().unwrap()];
         let grpc = GrpcTarget::new("http://127.0.0.1:1", GrpcRpc::Feast, &settings, &keys).unwrap();
         let call = grpc.call(&[0]);
-        assert_eq!(call.metadata().get("x-api-key").unwrap(), "k1");
+        assert_eq!(call.headers()["x-api-key"], "k1");
+        assert_eq!(call.headers()["content-type"], "application/grpc");
+        assert_eq!(
+            call.uri().to_string(),
+            "http://127.0.0.1:1/quiver.serving.v1.ServingService/GetOnlineFeatures"
+        );
         let http = HttpTarget::new("http://127.0.0.1:1", &settings, &keys).unwrap();
         assert_eq!(http.headers[0].1, "k1");
         // A `-bin` key names binary gRPC metadata, which a text value cannot be.
