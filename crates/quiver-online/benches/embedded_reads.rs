@@ -81,6 +81,31 @@ fn reads(c: &mut Criterion) {
             black_box(rows)
         })
     });
+    // 100 ids in no order, as a client's batch comes: each key far from
+    // the one before it in the B-tree.
+    let shuffled: Vec<Vec<&str>> = (0..64u64)
+        .map(|batch| {
+            let mut hash = batch.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+            (0..100)
+                .map(|_| {
+                    hash ^= hash << 13;
+                    hash ^= hash >> 7;
+                    hash ^= hash << 17;
+                    ids[(hash % HOUSEHOLDS as u64) as usize].as_str()
+                })
+                .collect()
+        })
+        .collect();
+    group.bench_function(
+        BenchmarkId::new("hundred_entities_unordered", FEATURES),
+        |b| {
+            b.iter(|| {
+                next = (next + 1) % shuffled.len();
+                let rows = ready(store.read("energy_features", &shuffled[next])).unwrap();
+                black_box(rows)
+            })
+        },
+    );
     group.finish();
 }
 
