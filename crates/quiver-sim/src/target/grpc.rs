@@ -1,7 +1,7 @@
 //! The gRPC client: [`GrpcTarget`] holds the address and the
 //! `GetOnlineFeatures` requests of the `quiver-proto` service, encoded once
-//! per id; [`grpc_connect`] opens an HTTP/2 connection (over TLS for
-//! `https://`) and [`grpc_send`] makes one call on it.
+//! per id; its connections are HTTP/2 (over TLS for `https://`), on which
+//! [`grpc_send`] makes one call.
 //!
 //! The calls go straight through hyper's HTTP/2 client rather than a tonic
 //! `Channel`, and the answer is received whole and its `grpc-status` read,
@@ -11,14 +11,14 @@
 //! costs the generator about twice as much per call (docs/BENCHMARKS.md).
 
 use super::tls::{Tls, address_and_tls};
-use super::typed_headers;
+use super::{Handshake, drive, typed_headers};
 use crate::record::RequestError;
 use crate::{FeatureSelection, GrpcRpc, KeySpace, SimError, SimSettings};
 use bytes::{BufMut, Bytes, BytesMut};
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http2::SendRequest;
 use hyper::header::{HeaderName, HeaderValue};
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioExecutor;
 use prost::Message;
 use quiver_online::error_chain;
 use quiver_proto::serving::get_online_features_request::Kind;
@@ -33,7 +33,7 @@ pub struct GrpcTarget {
     /// `host:port`.
     pub(super) address: String,
     /// For `https://`: the TLS client and the name the certificate must carry.
-    tls: Option<Tls>,
+    pub(super) tls: Option<Tls>,
     /// The RPC's full URI (HTTP/2 sends its scheme and authority).
     uri: hyper::Uri,
     /// Extra metadata (credentials), checked and parsed once.
@@ -189,42 +189,16 @@ impl GrpcTarget {
     }
 }
 
-/// A new HTTP/2 connection to the target (over TLS for `https://`).
-pub(super) async fn grpc_connect(
-    target: &GrpcTarget,
-) -> Result<SendRequest<Full<Bytes>>, RequestError> {
-    let address = &target.address;
-    let failed = |e: &dyn std::fmt::Display| RequestError::Connect(format!("{address}: {e}"));
-    match &target.tls {
-        None => {
-            let stream = tokio::net::TcpStream::connect(address)
-                .await
-                .map_err(|e| failed(&e))?;
-            let _ = stream.set_nodelay(true);
-            h2_handshake(TokioIo::new(stream))
-                .await
-                .map_err(|e| failed(&error_chain(&e)))
-        }
-        Some(tls) => {
-            let stream = tls.connect(address).await.map_err(|e| failed(&e))?;
-            h2_handshake(TokioIo::new(stream))
-                .await
-                .map_err(|e| failed(&error_chain(&e)))
-        }
+impl Handshake for SendRequest<Full<Bytes>> {
+    async fn over<T>(io: T) -> hyper::Result<Self>
+    where
+        T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    {
+        let (sender, connection) =
+            hyper::client::conn::http2::handshake(TokioExecutor::new(), io).await?;
+        drive(connection);
+        Ok(sender)
     }
-}
-
-async fn h2_handshake<T>(io: T) -> hyper::Result<SendRequest<Full<Bytes>>>
-where
-    T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
-{
-    let (sender, connection) =
-        hyper::client::conn::http2::handshake(TokioExecutor::new(), io).await?;
-    tokio::spawn(async move {
-        // Ends when the sender is dropped or the server closes the connection.
-        let _ = connection.await;
-    });
-    Ok(sender)
 }
 
 /// One call for the ids at `ids`: the whole answer is received and its

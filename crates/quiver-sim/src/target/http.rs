@@ -1,16 +1,15 @@
 //! The HTTP client: [`HttpTarget`] holds the address and the JSON bodies of
 //! Feast's `POST /get-online-features`, assembled from pieces encoded once per
-//! id; [`http_connect`] opens an HTTP/1.1 keep-alive connection (over TLS for
-//! `https://`) and [`http_send`] sends one request and reads the whole answer.
+//! id; its connections are HTTP/1.1 keep-alive (over TLS for `https://`), on
+//! which [`http_send`] sends one request and reads the whole answer.
 
 use super::tls::{Tls, address_and_tls};
-use super::typed_headers;
+use super::{Handshake, drive, typed_headers};
 use crate::record::RequestError;
 use crate::{FeatureSelection, KeySpace, SimError, SimSettings};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
-use hyper_util::rt::TokioIo;
 use quiver_online::error_chain;
 
 /// An HTTP target's address and prepared bodies.
@@ -18,7 +17,7 @@ pub struct HttpTarget {
     /// `host:port` to connect to.
     pub(super) address: String,
     /// For `https://`: the TLS client and the name the certificate must carry.
-    tls: Option<Tls>,
+    pub(super) tls: Option<Tls>,
     /// Extra headers (credentials), parsed once.
     pub(super) headers: Vec<(hyper::header::HeaderName, hyper::header::HeaderValue)>,
     /// The request URI path.
@@ -132,40 +131,15 @@ impl HttpTarget {
     }
 }
 
-pub(super) async fn http_connect(
-    target: &HttpTarget,
-) -> Result<SendRequest<Full<Bytes>>, RequestError> {
-    let address = &target.address;
-    let failed = |e: &dyn std::fmt::Display| RequestError::Connect(format!("{address}: {e}"));
-    match &target.tls {
-        None => {
-            let stream = tokio::net::TcpStream::connect(address)
-                .await
-                .map_err(|e| failed(&e))?;
-            let _ = stream.set_nodelay(true);
-            http_handshake(TokioIo::new(stream))
-                .await
-                .map_err(|e| failed(&e))
-        }
-        Some(tls) => {
-            let stream = tls.connect(address).await.map_err(|e| failed(&e))?;
-            http_handshake(TokioIo::new(stream))
-                .await
-                .map_err(|e| failed(&e))
-        }
+impl Handshake for SendRequest<Full<Bytes>> {
+    async fn over<T>(io: T) -> hyper::Result<Self>
+    where
+        T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    {
+        let (sender, connection) = hyper::client::conn::http1::handshake(io).await?;
+        drive(connection);
+        Ok(sender)
     }
-}
-
-async fn http_handshake<T>(io: T) -> hyper::Result<SendRequest<Full<Bytes>>>
-where
-    T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
-{
-    let (sender, connection) = hyper::client::conn::http1::handshake(io).await?;
-    tokio::spawn(async move {
-        // Ends when the sender is dropped or the server closes the connection.
-        let _ = connection.await;
-    });
-    Ok(sender)
 }
 
 pub(super) async fn http_send(

@@ -17,13 +17,16 @@ pub use http::HttpTarget;
 use crate::record::RequestError;
 use crate::{KeySpace, SimError, SimSettings, TargetSpec};
 use bytes::Bytes;
-use grpc::{grpc_connect, grpc_send};
-use http::{http_connect, http_send};
+use grpc::grpc_send;
+use http::http_send;
 use http_body_util::Full;
 use hyper::client::conn::{http1, http2};
+use hyper_util::rt::TokioIo;
 use quiver_core::FeatureRepo;
 use quiver_online::OnlineStore;
+use quiver_online::error_chain;
 use std::sync::Arc;
+use tls::Tls;
 
 /// A prepared target: connections are made from it, one per worker.
 #[derive(Clone)]
@@ -101,26 +104,14 @@ impl Target {
                 views: Arc::clone(views),
                 keys: keys.clone(),
             },
-            Target::Http(http) => {
-                let sender = http_connect(http).await.map_err(|e| SimError::Connect {
-                    target: http.address.clone(),
-                    reason: e.describe(),
-                })?;
-                Connection::Http {
-                    target: Arc::clone(http),
-                    sender: Some(sender),
-                }
-            }
-            Target::Grpc(grpc) => {
-                let sender = grpc_connect(grpc).await.map_err(|e| SimError::Connect {
-                    target: grpc.address.clone(),
-                    reason: e.describe(),
-                })?;
-                Connection::Grpc {
-                    target: Arc::clone(grpc),
-                    sender: Some(sender),
-                }
-            }
+            Target::Http(http) => Connection::Http {
+                target: Arc::clone(http),
+                sender: Some(first_connection(&http.address, http.tls.as_ref()).await?),
+            },
+            Target::Grpc(grpc) => Connection::Grpc {
+                target: Arc::clone(grpc),
+                sender: Some(first_connection(&grpc.address, grpc.tls.as_ref()).await?),
+            },
         })
     }
 }
@@ -180,26 +171,14 @@ impl Connection {
                 Ok(())
             }
             Connection::Http { target, sender } => {
-                if sender.is_none() {
-                    *sender = Some(http_connect(target).await?);
-                }
-                let result =
-                    http_send(target, sender.as_mut().expect("connected above"), ids).await;
-                if matches!(result, Err(RequestError::Transport(_))) {
-                    *sender = None;
-                }
-                result
+                let open = open(sender, &target.address, target.tls.as_ref()).await?;
+                let result = http_send(target, open, ids).await;
+                forget_if_broken(sender, result)
             }
             Connection::Grpc { target, sender } => {
-                if sender.is_none() {
-                    *sender = Some(grpc_connect(target).await?);
-                }
-                let result =
-                    grpc_send(target, sender.as_mut().expect("connected above"), ids).await;
-                if matches!(result, Err(RequestError::Transport(_))) {
-                    *sender = None;
-                }
-                result
+                let open = open(sender, &target.address, target.tls.as_ref()).await?;
+                let result = grpc_send(target, open, ids).await;
+                forget_if_broken(sender, result)
             }
         }
     }
@@ -211,6 +190,78 @@ impl Connection {
             *sender = None;
         }
     }
+}
+
+/// A client protocol's handshake (HTTP/1.1 or HTTP/2) over an open
+/// connection, giving the handle requests are sent on.
+pub(super) trait Handshake: Sized {
+    /// Handshakes over `io` and drives the connection in a task of its own.
+    async fn over<T>(io: T) -> hyper::Result<Self>
+    where
+        T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static;
+}
+
+/// Drives a client connection in a task of its own until the sender is
+/// dropped or the server closes it.
+fn drive<F>(connection: F)
+where
+    F: std::future::Future + Send + 'static,
+{
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+}
+
+/// A new connection to `address` (TCP with NODELAY, over TLS when `tls` is
+/// given), after the protocol's handshake.
+async fn connect<C: Handshake>(address: &str, tls: Option<&Tls>) -> Result<C, RequestError> {
+    let failed = |e: &dyn std::fmt::Display| RequestError::Connect(format!("{address}: {e}"));
+    let handshaken = match tls {
+        None => {
+            let stream = tokio::net::TcpStream::connect(address)
+                .await
+                .map_err(|e| failed(&e))?;
+            let _ = stream.set_nodelay(true);
+            C::over(TokioIo::new(stream)).await
+        }
+        Some(tls) => {
+            let stream = tls.connect(address).await.map_err(|e| failed(&e))?;
+            C::over(TokioIo::new(stream)).await
+        }
+    };
+    handshaken.map_err(|e| failed(&error_chain(&e)))
+}
+
+/// A worker's first connection; failing, the run does not start.
+async fn first_connection<C: Handshake>(address: &str, tls: Option<&Tls>) -> Result<C, SimError> {
+    connect(address, tls).await.map_err(|e| SimError::Connect {
+        target: address.to_string(),
+        reason: e.describe(),
+    })
+}
+
+/// The open connection in `sender`, opened again first if it broke.
+async fn open<'s, C: Handshake>(
+    sender: &'s mut Option<C>,
+    address: &str,
+    tls: Option<&Tls>,
+) -> Result<&'s mut C, RequestError> {
+    if sender.is_none() {
+        *sender = Some(connect(address, tls).await?);
+    }
+    Ok(sender.as_mut().expect("connected above"))
+}
+
+/// `result`, after forgetting the connection in `sender` if it broke
+/// mid-request: the next request opens a new one.
+fn forget_if_broken<C>(
+    sender: &mut Option<C>,
+    result: Result<(), RequestError>,
+) -> Result<(), RequestError> {
+    if matches!(result, Err(RequestError::Transport(_))) {
+        *sender = None;
+    }
+    result
 }
 
 /// `access`'s headers as the transport's own types, parsed once; a header
