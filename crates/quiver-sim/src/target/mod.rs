@@ -213,31 +213,39 @@ where
 }
 
 /// A new connection to `address` (TCP with NODELAY, over TLS when `tls` is
-/// given), after the protocol's handshake.
+/// given), after the protocol's handshake; failing, why, naming the address.
 async fn connect<C: Handshake>(address: &str, tls: Option<&Tls>) -> Result<C, RequestError> {
-    let failed = |e: &dyn std::fmt::Display| RequestError::Connect(format!("{address}: {e}"));
+    handshaken(address, tls)
+        .await
+        .map_err(|reason| RequestError::Connect(format!("{address}: {reason}")))
+}
+
+/// [`connect`]'s work; failing, why, without the address.
+async fn handshaken<C: Handshake>(address: &str, tls: Option<&Tls>) -> Result<C, String> {
     let handshaken = match tls {
         None => {
             let stream = tokio::net::TcpStream::connect(address)
                 .await
-                .map_err(|e| failed(&e))?;
+                .map_err(|e| e.to_string())?;
             let _ = stream.set_nodelay(true);
             C::over(TokioIo::new(stream)).await
         }
         Some(tls) => {
-            let stream = tls.connect(address).await.map_err(|e| failed(&e))?;
+            let stream = tls.connect(address).await.map_err(|e| e.to_string())?;
             C::over(TokioIo::new(stream)).await
         }
     };
-    handshaken.map_err(|e| failed(&error_chain(&e)))
+    handshaken.map_err(|e| error_chain(&e))
 }
 
 /// A worker's first connection; failing, the run does not start.
 async fn first_connection<C: Handshake>(address: &str, tls: Option<&Tls>) -> Result<C, SimError> {
-    connect(address, tls).await.map_err(|e| SimError::Connect {
-        target: address.to_string(),
-        reason: e.describe(),
-    })
+    handshaken(address, tls)
+        .await
+        .map_err(|reason| SimError::Connect {
+            target: address.to_string(),
+            reason,
+        })
 }
 
 /// The open connection in `sender`, opened again first if it broke.

@@ -74,16 +74,26 @@ async fn an_absent_server_fails_before_the_run() {
         .local_addr()
         .unwrap()
         .port();
-    let s = settings(
-        TargetSpec::Http {
-            url: format!("http://127.0.0.1:{port}"),
+    let url = format!("http://127.0.0.1:{port}");
+    for target in [
+        TargetSpec::Http { url: url.clone() },
+        TargetSpec::Grpc {
+            url: url.clone(),
+            rpc: quiver_sim::GrpcRpc::Columnar,
         },
-        LoadModel::Closed { workers: 1 },
-        StopCondition::Requests(1),
-    );
-    let error = Target::prepare(&s, None, &keys()).await.err().unwrap();
-    assert!(matches!(error, SimError::Connect { .. }), "{error}");
-    assert!(error.to_string().contains(&port.to_string()));
+    ] {
+        let s = settings(
+            target,
+            LoadModel::Closed { workers: 1 },
+            StopCondition::Requests(1),
+        );
+        let error = Target::prepare(&s, None, &keys()).await.err().unwrap();
+        assert!(matches!(error, SimError::Connect { .. }), "{error}");
+        // The address once, then the cause.
+        let message = error.to_string();
+        assert_eq!(message.matches(&port.to_string()).count(), 1, "{message}");
+        assert!(message.contains("refused"), "{message}");
+    }
 }
 
 #[test]
