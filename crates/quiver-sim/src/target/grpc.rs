@@ -1,14 +1,16 @@
-//! The gRPC client: [`GrpcTarget`] holds the address and the
-//! `GetOnlineFeatures` requests of the `quiver-proto` service, encoded once
-//! per id; its connections are HTTP/2 (over TLS for `https://`), on which
+//! The gRPC client: [`GrpcTarget`] holds the address and the pieces of the
+//! `GetOnlineFeatures` requests of the `quiver-proto` service (each id and
+//! the features, encoded once), from which each call's message is
+//! assembled; its connections are HTTP/2 (over TLS for `https://`), on which
 //! [`grpc_send`] makes one call.
 //!
 //! The calls go straight through hyper's HTTP/2 client rather than a tonic
 //! `Channel`, and the answer is received whole and its `grpc-status` read,
-//! not decoded: the same work the HTTP client does (it reads the whole JSON
-//! answer and its status without parsing it), so the two transports are
-//! compared on the server's cost, not on the generator's. A tonic client
-//! costs the generator about twice as much per call (docs/BENCHMARKS.md).
+//! not decoded: the same work the HTTP client does (it assembles bodies
+//! from pieces encoded once and reads the whole JSON answer and its status
+//! without parsing it), so the two transports are compared on the server's
+//! cost, not on the generator's (docs/DESIGN.md, "The load generator's gRPC
+//! client").
 
 use super::tls::{Tls, address_and_tls};
 use super::{Handshake, drive, typed_headers};
@@ -22,8 +24,7 @@ use hyper_util::rt::TokioExecutor;
 use prost::Message;
 use quiver_online::error_chain;
 use quiver_proto::serving::get_online_features_request::Kind;
-use quiver_proto::serving::{FeatureList, GetOnlineFeaturesRequest, RepeatedValue, Value, value};
-use std::collections::HashMap;
+use quiver_proto::serving::{FeatureList, GetOnlineFeaturesRequest, Value, value};
 
 /// The service's path, as quiver-proto declares it.
 const SERVICE: &str = "/quiver.serving.v1.ServingService";
@@ -38,34 +39,56 @@ pub struct GrpcTarget {
     uri: hyper::Uri,
     /// Extra metadata (credentials), checked and parsed once.
     metadata: Vec<(HeaderName, HeaderValue)>,
-    /// `kind` of every request (features or service), prepared once.
-    kind: Kind,
+    /// Every request's fields but its entities (the features or the
+    /// service), encoded once.
+    request_fields: Bytes,
     entity_key: String,
-    /// Each id as a proto value.
-    values: Vec<Value>,
-    /// Batch-size-1 messages, one per id, framed and ready to send.
-    single: Vec<Bytes>,
+    /// Each id as an encoded `RepeatedValue.val` field, encoded once.
+    encoded_ids: Vec<Bytes>,
 }
 
+/// Field numbers in serving.proto: `GetOnlineFeaturesRequest.entities`, a
+/// map entry's key and value, and `RepeatedValue.val`.
+const ENTITIES: u32 = 3;
+const ENTRY_KEY: u32 = 1;
+const ENTRY_VALUE: u32 = 2;
+const REPEATED_VAL: u32 = 1;
+
 impl GrpcTarget {
-    /// The request message for the ids at `ids`.
-    pub(super) fn request(&self, ids: &[u32]) -> GetOnlineFeaturesRequest {
-        build_grpc_request(
-            &self.kind,
-            &self.entity_key,
-            ids.iter()
-                .map(|&i| self.values[i as usize].clone())
-                .collect(),
-        )
+    /// The framed request message for the ids at `ids`, assembled from the
+    /// pieces encoded once (a message's fields may come in any order, so
+    /// the entities follow the other fields).
+    pub(super) fn message(&self, ids: &[u32]) -> Bytes {
+        use prost::encoding::{WireType, encode_key, encode_varint, encoded_len_varint, key_len};
+        let ids = ids.iter().map(|&i| &self.encoded_ids[i as usize]);
+        let values_len: usize = ids.clone().map(|id| id.len()).sum();
+        let entry_len = prost::encoding::string::encoded_len(ENTRY_KEY, &self.entity_key)
+            + key_len(ENTRY_VALUE)
+            + encoded_len_varint(values_len as u64)
+            + values_len;
+        let message_len = self.request_fields.len()
+            + key_len(ENTITIES)
+            + encoded_len_varint(entry_len as u64)
+            + entry_len;
+        let mut framed = BytesMut::with_capacity(5 + message_len);
+        // The gRPC frame: not compressed, the length big-endian.
+        framed.put_u8(0);
+        framed.put_u32(u32::try_from(message_len).expect("a request is far below 4 GiB"));
+        framed.put_slice(&self.request_fields);
+        encode_key(ENTITIES, WireType::LengthDelimited, &mut framed);
+        encode_varint(entry_len as u64, &mut framed);
+        prost::encoding::string::encode(ENTRY_KEY, &self.entity_key, &mut framed);
+        encode_key(ENTRY_VALUE, WireType::LengthDelimited, &mut framed);
+        encode_varint(values_len as u64, &mut framed);
+        for id in ids {
+            framed.put_slice(id);
+        }
+        framed.freeze()
     }
 
     /// The call for the ids at `ids`: headers, metadata and the framed message.
     pub(super) fn call(&self, ids: &[u32]) -> hyper::Request<Full<Bytes>> {
-        let message = match ids {
-            [one] if (*one as usize) < self.single.len() => self.single[*one as usize].clone(),
-            _ => frame(&self.request(ids)),
-        };
-        let mut call = hyper::Request::new(Full::new(message));
+        let mut call = hyper::Request::new(Full::new(self.message(ids)));
         *call.method_mut() = hyper::Method::POST;
         *call.uri_mut() = self.uri.clone();
         let headers = call.headers_mut();
@@ -78,32 +101,6 @@ impl GrpcTarget {
             headers.insert(name.clone(), value.clone());
         }
         call
-    }
-}
-
-/// `message` as one gRPC length-prefixed message: not compressed, its
-/// length big-endian, then its bytes.
-fn frame(message: &GetOnlineFeaturesRequest) -> Bytes {
-    let length = message.encoded_len();
-    let mut framed = BytesMut::with_capacity(5 + length);
-    framed.put_u8(0);
-    framed.put_u32(u32::try_from(length).expect("a request is far below 4 GiB"));
-    message
-        .encode(&mut framed)
-        .expect("the buffer was sized to the message");
-    framed.freeze()
-}
-
-fn build_grpc_request(
-    kind: &Kind,
-    entity_key: &str,
-    values: Vec<Value>,
-) -> GetOnlineFeaturesRequest {
-    GetOnlineFeaturesRequest {
-        entities: HashMap::from([(entity_key.to_string(), RepeatedValue { val: values })]),
-        full_feature_names: false,
-        include_event_timestamps: false,
-        kind: Some(kind.clone()),
     }
 }
 
@@ -152,39 +149,35 @@ impl GrpcTarget {
             }),
             FeatureSelection::Service(name) => Kind::FeatureService(name.clone()),
         };
-        let values: Vec<Value> = keys
+        let encoded_ids = keys
             .ids()
             .iter()
-            .map(|id| Value {
-                val: Some(match id.parse::<i64>() {
-                    Ok(n) if keys.numeric() => value::Val::Int64Val(n),
-                    _ => value::Val::StringVal(id.clone()),
-                }),
+            .map(|id| {
+                let value = Value {
+                    val: Some(match id.parse::<i64>() {
+                        Ok(n) if keys.numeric() => value::Val::Int64Val(n),
+                        _ => value::Val::StringVal(id.clone()),
+                    }),
+                };
+                let mut field = Vec::new();
+                prost::encoding::message::encode(REPEATED_VAL, &value, &mut field);
+                Bytes::from(field)
             })
             .collect();
-        let single = if settings.batch_size == 1 {
-            values
-                .iter()
-                .map(|v| {
-                    frame(&build_grpc_request(
-                        &kind,
-                        &settings.entity_key,
-                        vec![v.clone()],
-                    ))
-                })
-                .collect()
-        } else {
-            Vec::new()
-        };
+        let request_fields = GetOnlineFeaturesRequest {
+            kind: Some(kind),
+            ..Default::default()
+        }
+        .encode_to_vec()
+        .into();
         Ok(GrpcTarget {
             address,
             tls,
             uri,
             metadata,
-            kind,
+            request_fields,
             entity_key: settings.entity_key.clone(),
-            values,
-            single,
+            encoded_ids,
         })
     }
 }

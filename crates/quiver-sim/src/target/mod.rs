@@ -184,7 +184,9 @@ impl Connection {
     }
 
     /// Forgets a connection left in an unknown state by an abandoned request
-    /// (a timeout); the next request opens a new one.
+    /// (a timeout); the next request opens a new one. Only HTTP/1.1's: over
+    /// HTTP/2, dropping a call resets just its stream, and the connection
+    /// carries the next call.
     pub fn reset(&mut self) {
         if let Connection::Http { sender, .. } = self {
             *sender = None;
@@ -296,7 +298,12 @@ mod tests {
     use super::http::RequestBodies;
     use super::*;
     use crate::{FeatureSelection, GrpcRpc, KeyDistribution, LoadModel, StopCondition};
-    use quiver_proto::serving::value;
+    use prost::Message;
+    use quiver_proto::serving::get_online_features_request::Kind;
+    use quiver_proto::serving::{
+        FeatureList, GetOnlineFeaturesRequest, RepeatedValue, Value, value,
+    };
+    use std::collections::HashMap;
     use std::time::Duration;
 
     fn settings(features: FeatureSelection, batch_size: usize) -> SimSettings {
@@ -359,11 +366,68 @@ mod tests {
             &keys,
         )
         .unwrap();
-        let request = grpc.request(&[1]);
+        let request = grpc_request(&grpc, &[1]);
         assert_eq!(
             request.entities["id"].val[0].val,
             Some(value::Val::Int64Val(-7))
         );
+    }
+
+    /// The message `grpc` sends for `ids`, decoded as the server decodes it,
+    /// after checking its frame.
+    fn grpc_request(grpc: &GrpcTarget, ids: &[u32]) -> GetOnlineFeaturesRequest {
+        let framed = grpc.message(ids);
+        assert_eq!(framed[0], 0, "not compressed");
+        let length = u32::from_be_bytes(framed[1..5].try_into().unwrap()) as usize;
+        assert_eq!(length, framed.len() - 5, "the frame's length");
+        GetOnlineFeaturesRequest::decode(&framed[5..]).unwrap()
+    }
+
+    #[test]
+    fn grpc_messages_assembled_from_pieces_decode_to_the_request() {
+        let keys = KeySpace::new(vec!["MAC000002".into(), "a\"b".into()], false).unwrap();
+        let string = |id: &str| Value {
+            val: Some(value::Val::StringVal(id.to_string())),
+        };
+        for (selection, kind) in [
+            (
+                FeatureSelection::Features(vec!["v:f".into(), "v:g".into()]),
+                Kind::Features(FeatureList {
+                    val: vec!["v:f".into(), "v:g".into()],
+                }),
+            ),
+            (
+                FeatureSelection::Service("model_v1".into()),
+                Kind::FeatureService("model_v1".into()),
+            ),
+        ] {
+            let grpc = GrpcTarget::new(
+                "http://127.0.0.1:1",
+                GrpcRpc::Columnar,
+                &settings(selection, 3),
+                &keys,
+            )
+            .unwrap();
+            for (ids, values) in [
+                (vec![0], vec![string("MAC000002")]),
+                (
+                    vec![1, 0, 1],
+                    vec![string("a\"b"), string("MAC000002"), string("a\"b")],
+                ),
+            ] {
+                assert_eq!(
+                    grpc_request(&grpc, &ids),
+                    GetOnlineFeaturesRequest {
+                        entities: HashMap::from([(
+                            "id".to_string(),
+                            RepeatedValue { val: values }
+                        )]),
+                        kind: Some(kind.clone()),
+                        ..Default::default()
+                    }
+                );
+            }
+        }
     }
 
     #[test]
