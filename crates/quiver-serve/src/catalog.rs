@@ -6,6 +6,7 @@
 use crate::ServeError;
 use quiver_core::{FeatureRepo, Ttl, ValueType};
 use quiver_online::ViewLayout;
+use quiver_online::value_json::write_str;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
@@ -25,7 +26,11 @@ pub(crate) struct Catalog {
     /// Features of all views together: no request can name more, each once.
     feature_count: usize,
     services: HashMap<String, Arc<Plan>>,
-    plans: RwLock<HashMap<String, Arc<Plan>>>,
+    /// Plans of feature lists seen, by the list. Hashed with foldhash: the
+    /// key is a whole list of names (hundreds of bytes), and a hash per
+    /// request shows in the profile at SipHash's speed; the cache's
+    /// capacity bounds what colliding keys could cost.
+    plans: RwLock<HashMap<Vec<u8>, Arc<Plan>, foldhash::fast::RandomState>>,
 }
 
 /// One feature view, as the server needs it.
@@ -56,6 +61,36 @@ pub(crate) struct Plan {
     /// A short feature name shared by several views, if any (an error
     /// unless full feature names are asked for).
     pub ambiguous: Option<(String, String)>,
+    /// The JSON answer's `feature_names` (key columns, then feature
+    /// columns), rendered once: short names, and full names.
+    names_json: [Vec<u8>; 2],
+}
+
+impl Plan {
+    /// `["id","feature",…]`, with full (`view__feature`) or short feature names.
+    pub fn names_json(&self, full_feature_names: bool) -> &[u8] {
+        &self.names_json[usize::from(full_feature_names)]
+    }
+
+    fn render_names(&mut self) {
+        self.names_json = [false, true].map(|full| {
+            let mut out = Vec::with_capacity(16 * (self.key_columns.len() + self.columns.len()));
+            out.push(b'[');
+            let keys = self.key_columns.iter().map(|k| &k.name);
+            let features =
+                self.columns
+                    .iter()
+                    .map(|c| if full { &c.full_name } else { &c.short_name });
+            for (i, name) in keys.chain(features).enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_str(&mut out, name);
+            }
+            out.push(b']');
+            out
+        });
+    }
 }
 
 /// An entity key column of a response.
@@ -142,7 +177,7 @@ impl Catalog {
             repo: repo.clone(),
             views,
             services: HashMap::new(),
-            plans: RwLock::new(HashMap::new()),
+            plans: RwLock::new(HashMap::default()),
         };
         for service in repo.feature_services.values() {
             let references: Vec<String> = service.features.iter().map(|f| f.to_string()).collect();
@@ -203,32 +238,26 @@ impl Catalog {
         if references.is_empty() {
             return Err(ServeError::NoFeatures);
         }
-        // References never contain a newline (it is not a name character), so
-        // joining with one gives each list one key; a list that does is
-        // planned (and refused) without the cache.
-        let cacheable = references.iter().all(|r| !r.as_ref().contains('\n'));
-        let mut key = String::new();
-        if cacheable {
-            key.reserve(references.iter().map(|r| r.as_ref().len() + 1).sum());
-            for reference in references {
-                key.push_str(reference.as_ref());
-                key.push('\n');
-            }
-            if let Some(plan) = self
-                .plans
-                .read()
-                .unwrap_or_else(|e| e.into_inner())
-                .get(&key)
-            {
-                return Ok(plan.clone());
-            }
+        // The key is the list itself, each reference behind its length, so
+        // no two lists share one whatever their characters.
+        let mut key = Vec::with_capacity(references.iter().map(|r| r.as_ref().len() + 4).sum());
+        for reference in references {
+            let reference = reference.as_ref().as_bytes();
+            key.extend_from_slice(&(reference.len() as u32).to_le_bytes());
+            key.extend_from_slice(reference);
+        }
+        if let Some(plan) = self
+            .plans
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+        {
+            return Ok(plan.clone());
         }
         let plan = Arc::new(self.plan(references.iter().map(AsRef::as_ref))?);
-        if cacheable {
-            let mut plans = self.plans.write().unwrap_or_else(|e| e.into_inner());
-            if plans.len() < PLAN_CACHE_CAPACITY {
-                plans.insert(key, plan.clone());
-            }
+        let mut plans = self.plans.write().unwrap_or_else(|e| e.into_inner());
+        if plans.len() < PLAN_CACHE_CAPACITY {
+            plans.insert(key, plan.clone());
         }
         Ok(plan)
     }
@@ -239,6 +268,7 @@ impl Catalog {
             views: Vec::with_capacity(1),
             columns: Vec::new(),
             ambiguous: None,
+            names_json: Default::default(),
         };
         // Views are found by hash and features by a scan of their view's
         // declared features (quiver-core's rule), and plans are cached, so
@@ -302,6 +332,7 @@ impl Catalog {
             let views = &by_name[c.short_name.as_str()];
             (views.len() > 1).then(|| (c.short_name.clone(), views.join(", ")))
         });
+        plan.render_names();
         Ok(plan)
     }
 }

@@ -17,17 +17,9 @@ const KEY_TIMESTAMP: &str = "\"1970-01-01T00:00:00Z\"";
 pub(crate) fn write_answer(answer: &Answer<'_>, out: &mut Vec<u8>) {
     let plan = &answer.plan;
     out.reserve(64 + answer.rows * plan.columns.len() * 32);
-    out.extend_from_slice(b"{\"metadata\":{\"feature_names\":[");
-    let mut first = true;
-    for key in &plan.key_columns {
-        comma(out, &mut first);
-        write_str(out, &key.name);
-    }
-    for column in 0..plan.columns.len() {
-        comma(out, &mut first);
-        write_str(out, answer.feature_name(column));
-    }
-    out.extend_from_slice(b"]},\"results\":[");
+    out.extend_from_slice(b"{\"metadata\":{\"feature_names\":");
+    out.extend_from_slice(plan.names_json(answer.full_feature_names));
+    out.extend_from_slice(b"},\"results\":[");
     let mut first = true;
     for ids in &answer.ids {
         comma(out, &mut first);
