@@ -7,7 +7,8 @@
 # nginx and Quiver, each measured
 #   - open loop: `quiver simulate --target http --rate 20000`, then 10000;
 #   - closed loop: wrk, 1 thread, 64 connections, the Feast request
-#     (request.lua, BATCH=1).
+#     (request.lua, BATCH=1), with the CPU time the server's processes
+#     spent per request (the cost the ratios follow).
 # Both servers use every core (nginx: worker_processes auto; Quiver: its
 # defaults) and keep connections open as long as the client does.
 #
@@ -70,14 +71,26 @@ t, s = r["totals"], r["response_time"]["summary"]
 print(f"{sys.argv[1]}\topen-{sys.argv[2]}\t{t['throughput_rps']:.0f}\t{s['p50_us']:.0f}\t{s['p99_us']:.0f}\t{s['p999_us']:.0f}\t{t['errors']}")
 PY
 }
+# CPU time (user + system, in clock ticks) of a server's processes: nginx's
+# workers, or Quiver's one process.
+cpu_ticks() { # server
+  local pids ticks=0 pid
+  if [ "$1" = nginx ]; then pids=$(pgrep -P "$(cat "$work/nginx/nginx.pid")"); else pids=$server; fi
+  for pid in $pids; do ticks=$((ticks + $(awk '{ print $14 + $15 }' "/proc/$pid/stat"))); done
+  echo "$ticks"
+}
 closed_loop() { # server port
-  local line
+  local line before after
+  before=$(cpu_ticks "$1")
   line=$(BATCH=1 IDS_FILE="$ids" wrk -t1 -c64 -d"${seconds}s" -s "$root/benches/serve/request.lua" \
     "http://127.0.0.1:$2" | grep '^wrk:')
+  after=$(cpu_ticks "$1")
   # wrk: N req/s, p50 A us, p99 B us, p99.9 C us, errors D (socket) E (non-2xx)
-  echo "$line" | awk -v s="$1" '{ gsub(",", ""); printf "%s\tclosed-64\t%s\t%s\t%s\t%s\t%d\n", s, $2, $5, $8, $11, $13 + $15 }' | tee -a "$results"
+  echo "$line" | awk -v s="$1" -v ticks=$((after - before)) -v hz="$(getconf CLK_TCK)" -v secs="$seconds" \
+    '{ gsub(",", ""); printf "%s\tclosed-64\t%s\t%s\t%s\t%s\t%d\t%.1f\n", s, $2, $5, $8, $11, $13 + $15, ticks / hz / ($2 * secs) * 1e6 }' \
+    | tee -a "$results"
 }
-printf 'server\tmeasure\treq/s\tp50_us\tp99_us\tp99.9_us\terrors\n'
+printf 'server\tmeasure\treq/s\tp50_us\tp99_us\tp99.9_us\terrors\tcpu_us_per_req\n'
 for round in $(seq "$rounds"); do
   for server_port in nginx:6580 quiver:6566; do
     name=${server_port%:*}; port=${server_port#*:}
@@ -98,4 +111,7 @@ for measure in ("open-20000", "open-10000", "closed-64"):
         n, q = median("nginx", measure, column), median("quiver", measure, column)
         cells.append(f"{name} nginx {n:,.0f} quiver {q:,.0f} ({q / n:.2f}x)")
     print(f"{measure:<11} " + "; ".join(cells))
+n, q = (statistics.median(float(r[7]) for r in rows if r[0] == server and r[1] == "closed-64")
+        for server in ("nginx", "quiver"))
+print(f"closed-64   server CPU per request: nginx {n:.1f} us, quiver {q:.1f} us ({q / n:.2f}x)")
 PY
