@@ -32,7 +32,7 @@ machine_line
 echo "$rounds rounds of ${seconds} s per measurement"
 printf 'binary\tmeasure\treq/s\tcpu_us_per_req\n'
 results="$work/results.tsv"
-for round in $(seq "$rounds"); do
+for _ in $(seq "$rounds"); do
   for binary in "${binaries[@]}"; do
     quiver="$binary" start_quiver
     before=$(cpu_ticks)

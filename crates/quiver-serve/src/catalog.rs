@@ -77,10 +77,10 @@ impl Plan {
             let mut out = Vec::with_capacity(16 * (self.key_columns.len() + self.columns.len()));
             out.push(b'[');
             let keys = self.key_columns.iter().map(|k| &k.name);
-            let features =
-                self.columns
-                    .iter()
-                    .map(|c| if full { &c.full_name } else { &c.short_name });
+            let features = self
+                .columns
+                .iter()
+                .map(|c| if full { &c.full_name } else { &c.short_name });
             for (i, name) in keys.chain(features).enumerate() {
                 if i > 0 {
                     out.push(b',');
