@@ -2,26 +2,29 @@
 //! [`Core`](crate::lookup::Core) as HTTP, with the same limits, credentials
 //! and error messages (as `INVALID_ARGUMENT`, `NOT_FOUND` …). Two answers to
 //! one request: Feast's shape (a `Value` message per cell) and a columnar
-//! one (a typed array per column), which costs both sides far less per value.
+//! one (a typed array per column), which costs both sides far less per value
+//! and is written by [`grpc_columnar`](crate::grpc_columnar).
 
+use crate::grpc_columnar;
 use crate::lookup::{Answer, Cell};
 use crate::metrics::EndpointMetrics;
 use crate::request::{EntityId, FeatureRequest, FeatureSelection, RequestLimits};
 use crate::state::AppState;
 use crate::{ServeError, auth::Credentials};
-use quiver_core::ValueType;
-use quiver_online::{FeatureValue, OnlineError};
+use prost::Message;
+use quiver_online::FeatureValue;
 use quiver_proto::serving::get_online_features_request::Kind;
 use quiver_proto::serving::get_online_features_response::FeatureVector;
 use quiver_proto::serving::serving_service_server::{ServingService, ServingServiceServer};
 use quiver_proto::serving::{
-    Column, FeatureList, FieldStatus, GetOnlineFeaturesColumnarResponse, GetOnlineFeaturesRequest,
+    FeatureList, FieldStatus, GetOnlineFeaturesColumnarResponse, GetOnlineFeaturesRequest,
     GetOnlineFeaturesResponse, GetOnlineFeaturesResponseMetadata, GetServerInfoRequest,
-    GetServerInfoResponse, Value, ValueType as ProtoType, value,
+    GetServerInfoResponse, Value, value,
 };
 use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Instant;
+use tonic::service::interceptor::InterceptedService;
 use tonic::{Request, Response, Status};
 
 /// The service implementation.
@@ -29,14 +32,11 @@ pub(crate) struct GrpcService {
     state: Arc<AppState>,
 }
 
-/// The service, wrapped in the credentials check.
-pub(crate) fn service(
-    state: Arc<AppState>,
-    max_message_bytes: usize,
-) -> tonic::service::interceptor::InterceptedService<
-    ServingServiceServer<GrpcService>,
-    impl tonic::service::Interceptor + Clone,
-> {
+/// The service's routes, each behind the credentials check: the generated
+/// service for every method, and before it the columnar method's own route
+/// ([`grpc_columnar`](crate::grpc_columnar)), which writes its answer
+/// without building a prost message.
+pub(crate) fn routes(state: Arc<AppState>, max_message_bytes: usize) -> tonic::service::Routes {
     let credentials: Credentials = state.credentials.clone();
     let check = move |request: Request<()>| {
         let metadata = request.metadata();
@@ -50,18 +50,29 @@ pub(crate) fn service(
             Err(ServeError::Unauthorized.to_status())
         }
     };
-    tonic::service::interceptor::InterceptedService::new(
-        ServingServiceServer::new(GrpcService { state })
+    let service = Arc::new(GrpcService { state });
+    let generated = InterceptedService::new(
+        ServingServiceServer::from_arc(service.clone())
             .max_decoding_message_size(max_message_bytes),
-        check,
-    )
+        check.clone(),
+    );
+    let columnar = InterceptedService::new(grpc_columnar::route(service, max_message_bytes), check);
+    let mut routes = tonic::service::Routes::new(generated);
+    let router = routes.axum_router_mut();
+    // matchit prefers the static path to the service's `{*rest}`.
+    *router = std::mem::take(router).route_service(grpc_columnar::PATH, columnar);
+    routes
 }
 
 impl GrpcService {
+    pub(crate) fn state(&self) -> &AppState {
+        &self.state
+    }
+
     /// Admits, parses and answers `request`, encoding the answer with
     /// `encode`, and records the call in `metrics`: what both feature RPCs
     /// share.
-    async fn answer<T>(
+    pub(crate) async fn answer<T>(
         &self,
         request: &GetOnlineFeaturesRequest,
         metrics: &EndpointMetrics,
@@ -103,16 +114,24 @@ impl ServingService for GrpcService {
         .await
     }
 
+    /// Shadowed by [`grpc_columnar::route`], which answers this method with
+    /// the same bytes unparsed; reached only if the route were not there.
     async fn get_online_features_columnar(
         &self,
         request: Request<GetOnlineFeaturesRequest>,
     ) -> Result<Response<GetOnlineFeaturesColumnarResponse>, Status> {
-        self.answer(
-            request.get_ref(),
-            &self.state.grpc_columnar,
-            columnar_response,
-        )
-        .await
+        let encoded = self
+            .answer(
+                request.get_ref(),
+                &self.state.grpc_columnar,
+                grpc_columnar::encode_answer,
+            )
+            .await?;
+        let message = GetOnlineFeaturesColumnarResponse::decode(encoded.get_ref().bytes())
+            .map_err(|error| {
+                Status::internal(format!("the columnar answer does not decode: {error}"))
+            })?;
+        Ok(Response::new(message))
     }
 
     async fn get_server_info(
@@ -235,120 +254,6 @@ fn response(answer: &Answer<'_>) -> GetOnlineFeaturesResponse {
             feature_names: Some(FeatureList { val: names }),
         }),
         results,
-    }
-}
-
-/// The answer packed by column: one typed array per column, one status byte
-/// per cell. The same cells as [`response`], in the same order.
-fn columnar_response(answer: &Answer<'_>) -> Result<GetOnlineFeaturesColumnarResponse, ServeError> {
-    let plan = &answer.plan;
-    let rows = answer.rows;
-    let mut names = Vec::with_capacity(plan.key_columns.len() + plan.columns.len());
-    let mut columns = Vec::with_capacity(names.capacity());
-    for (key, ids) in plan.key_columns.iter().zip(&answer.ids) {
-        names.push(key.name.clone());
-        let mut column = Column {
-            statuses: vec![FieldStatus::Present as u8; rows],
-            ..Column::default()
-        };
-        if key.key_type == ValueType::Int64 {
-            column.set_type(ProtoType::Int64);
-            column.int64_values = ids
-                .iter()
-                .map(|id| match id {
-                    EntityId::Int(i) => *i,
-                    // Checked against the key's type before the read.
-                    EntityId::Text(_) => 0,
-                })
-                .collect();
-        } else {
-            column.set_type(ProtoType::String);
-            column.string_values = ids.iter().map(|id| id.key_text().into_owned()).collect();
-        }
-        columns.push(column);
-    }
-    for c in 0..plan.columns.len() {
-        names.push(answer.feature_name(c).to_string());
-        let value_type = answer.column_type(c);
-        let mut column = Column {
-            statuses: Vec::with_capacity(rows),
-            event_timestamps_micros: if answer.include_event_timestamps {
-                Vec::with_capacity(rows)
-            } else {
-                Vec::new()
-            },
-            ..Column::default()
-        };
-        column.set_type(proto_type(value_type));
-        for row in 0..rows {
-            let (value, status, time) = match answer.cell(c, row) {
-                Cell::Present(value, time) => (Some(value), FieldStatus::Present, time),
-                Cell::Null(time) => (None, FieldStatus::NullValue, time),
-                Cell::NotFound => (None, FieldStatus::NotFound, 0),
-                Cell::OutsideMaxAge(time) => (None, FieldStatus::OutsideMaxAge, time),
-            };
-            // The type comes from the layout the row was read with, so this
-            // fails only on a store bug: reported, never sent as a zero.
-            push_value(&mut column, value_type, value).map_err(|got| {
-                let feature = &plan.columns[c];
-                let view = &plan.views[feature.view];
-                ServeError::Store(OnlineError::RowMismatch {
-                    view: view.view.name.clone(),
-                    key: answer.ids[view.key_column][row].key_text().into_owned(),
-                    reason: format!(
-                        "feature `{}` is {value_type} but the row holds {got:?}",
-                        feature.short_name
-                    ),
-                })
-            })?;
-            column.statuses.push(status as u8);
-            if answer.include_event_timestamps {
-                column.event_timestamps_micros.push(time);
-            }
-        }
-        columns.push(column);
-    }
-    Ok(GetOnlineFeaturesColumnarResponse {
-        feature_names: names,
-        columns,
-    })
-}
-
-/// Appends `value` (or the type's zero for no value) to the array of
-/// `value_type`; a value of another type is returned as the error.
-fn push_value<'v>(
-    column: &mut Column,
-    value_type: ValueType,
-    value: Option<&'v FeatureValue>,
-) -> Result<(), &'v FeatureValue> {
-    match (value_type, value) {
-        (ValueType::Int64, None) => column.int64_values.push(0),
-        (ValueType::Int64, Some(FeatureValue::Int64(i))) => column.int64_values.push(*i),
-        (ValueType::Float64, None) => column.double_values.push(0.0),
-        (ValueType::Float64, Some(FeatureValue::Float64(f))) => column.double_values.push(*f),
-        (ValueType::Bool, None) => column.bool_values.push(false),
-        (ValueType::Bool, Some(FeatureValue::Bool(b))) => column.bool_values.push(*b),
-        (ValueType::String, None) => column.string_values.push(String::new()),
-        (ValueType::String, Some(FeatureValue::String(s))) => column.string_values.push(s.clone()),
-        (ValueType::Date, None) => column.date_values.push(0),
-        (ValueType::Date, Some(FeatureValue::Date(d))) => column.date_values.push(*d),
-        (ValueType::Timestamp, None) => column.unix_timestamp_micros_values.push(0),
-        (ValueType::Timestamp, Some(FeatureValue::Timestamp(t))) => {
-            column.unix_timestamp_micros_values.push(*t)
-        }
-        (_, Some(other)) => return Err(other),
-    }
-    Ok(())
-}
-
-fn proto_type(value_type: ValueType) -> ProtoType {
-    match value_type {
-        ValueType::String => ProtoType::String,
-        ValueType::Int64 => ProtoType::Int64,
-        ValueType::Float64 => ProtoType::Double,
-        ValueType::Bool => ProtoType::Bool,
-        ValueType::Date => ProtoType::Date,
-        ValueType::Timestamp => ProtoType::UnixTimestamp,
     }
 }
 

@@ -81,6 +81,7 @@ mod catalog;
 mod config;
 mod error;
 mod grpc;
+mod grpc_columnar;
 mod grpc_listener;
 mod handover;
 mod http;

@@ -277,7 +277,7 @@ fn start_grpc(
         .http2_max_pending_accept_reset_streams(Some(MAX_PENDING_ACCEPT_RESET_STREAMS))
         .http2_max_local_error_reset_streams(Some(MAX_LOCAL_ERROR_RESET_STREAMS))
         .layer(listener::mark_head_layer())
-        .add_service(grpc::service(state.clone(), config.max_body_bytes));
+        .add_routes(grpc::routes(state.clone(), config.max_body_bytes));
     let grpc_stop = async move {
         let _ = stop.changed().await;
     };

@@ -4,6 +4,7 @@
 use crate::grpc::{proto_request, sample_requests};
 use crate::support::*;
 use crate::values::{FEATURES, repo_with_odd_values};
+use prost::Message;
 use quiver_proto::serving::get_online_features_request::Kind;
 use quiver_proto::serving::get_online_features_response::FeatureVector;
 use quiver_proto::serving::{
@@ -221,4 +222,56 @@ async fn columnar_errors_are_the_feast_shapes() {
         assert_eq!(columnar.message(), feast.message(), "{request}");
         assert_ne!(columnar.code(), tonic::Code::Ok);
     }
+}
+
+/// The columnar method has its own route (`grpc_columnar`): it keeps the
+/// service's credentials check and message size limit, refusing what the
+/// Feast-shaped method refuses, with the same status.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn columnar_route_keeps_credentials_and_size_limit() {
+    let (_repo, definitions) = computed_repo().await;
+    let config = quiver_serve::ServeConfig {
+        api_keys: vec!["key-1".to_string()],
+        max_body_bytes: 4096,
+        ..test_config()
+    };
+    let server = start(&definitions, config).await;
+    let mut client = server.grpc_client().await;
+    let with_key = |request: GetOnlineFeaturesRequest| {
+        let mut request = tonic::Request::new(request);
+        request
+            .metadata_mut()
+            .insert("x-api-key", "key-1".parse().unwrap());
+        request
+    };
+    let small = proto_request(
+        &json!({"entities": {"id": ["MAC000002"]}, "features": ["energy_features:energy_sum"]}),
+    );
+    let status = client
+        .get_online_features_columnar(small.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::Unauthenticated);
+    let answer = client
+        .get_online_features_columnar(with_key(small))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(answer.feature_names, ["id", "energy_sum"]);
+
+    let names: Vec<String> = (0..200)
+        .map(|i| format!("energy_features:a_feature_name_long_enough_{i}"))
+        .collect();
+    let large = proto_request(&json!({"entities": {"id": ["MAC000002"]}, "features": names}));
+    assert!(large.encoded_len() > 4096);
+    let columnar = client
+        .get_online_features_columnar(with_key(large.clone()))
+        .await
+        .unwrap_err();
+    let feast = client
+        .get_online_features(with_key(large))
+        .await
+        .unwrap_err();
+    assert_eq!(columnar.code(), feast.code());
+    assert_eq!(columnar.code(), tonic::Code::OutOfRange, "{columnar:?}");
 }
