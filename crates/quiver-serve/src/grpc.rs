@@ -114,8 +114,8 @@ impl ServingService for GrpcService {
         .await
     }
 
-    /// Shadowed by [`grpc_columnar::route`], which answers this method with
-    /// the same bytes unparsed; reached only if the route were not there.
+    /// Shadowed by [`grpc_columnar::route`], which sends the same bytes
+    /// without decoding them; reached only if the route were not there.
     async fn get_online_features_columnar(
         &self,
         request: Request<GetOnlineFeaturesRequest>,
