@@ -12,13 +12,14 @@
 # against the servers included (a server that did not start fails its tests,
 # never skips them); the Spark interop check (Java, and PySpark installed into
 # ~/.cache/quiver on first use), which reads what the `quiver` binary wrote;
-# and Feast's own Python client (feast 0.67, installed into ~/.cache/quiver
-# on first use) reading `quiver serve`.
+# Feast's own Python client (feast 0.67, installed into ~/.cache/quiver
+# on first use) reading `quiver serve`; and Python grpcio (grpcio-tools,
+# likewise) reading its gRPC service.
 #
 # Plain `cargo test --workspace` needs no server: the server tests sit behind
 # the `integration` features named below.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 
 # Builds are slow on small machines: share one target folder across clones.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/quiver-target}"
@@ -108,6 +109,10 @@ step "quiver reads spark" tests/interop/quiver_reads_spark.sh "$CARGO_TARGET_DIR
 # (feast==0.67.* from PyPI), with `online_store: type: remote` pointed at
 # `quiver serve`, must read what `quiver get` reads.
 step "feast reads quiver" tests/interop/feast_reads_quiver.sh "$CARGO_TARGET_DIR/debug/quiver"
+# And a gRPC client that is not Quiver's (Python grpcio, its stubs compiled
+# from our .proto): both gRPC answers, the columnar one written without
+# prost included, must decode and hold what `quiver get` reads.
+step "grpcio reads quiver" tests/interop/grpcio_reads_quiver.sh "$CARGO_TARGET_DIR/debug/quiver"
 
 echo
 echo "Summary of steps (cargo test prints its own counts above):"

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# A gRPC client that is not Quiver's reads Quiver's server: Python grpcio
+# (the C-core client, with upb protobuf; grpcio-tools from PyPI in a venv
+# cached under ~/.cache/quiver) compiles proto/quiver/serving/v1/serving.proto
+# and calls `quiver serve`. Both answers, Feast's shape and the columnar one
+# (whose bytes Quiver writes without prost), must decode, agree cell by cell,
+# and hold what `quiver get` says for the same ids. A missing Python, pip or
+# PyPI fails the step; it never skips.
+# Usage: tests/interop/grpcio_reads_quiver.sh PATH/TO/quiver  (or QUIVER=PATH)
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+quiver="${1:-${QUIVER:?usage: $0 PATH/TO/quiver}}"
+
+venv="${QUIVER_GRPCIO_VENV:-$HOME/.cache/quiver/grpcio-venv}"
+if ! "$venv/bin/python" -c 'import grpc, grpc_tools' 2>/dev/null; then
+  rm -rf "$venv"
+  python3 -m venv "$venv" || { echo "python3 -m venv failed (Debian: apt-get install python3-venv)" >&2; exit 1; }
+  "$venv/bin/pip" install --quiet 'grpcio-tools==1.*' || { echo "pip could not install grpcio-tools" >&2; exit 1; }
+fi
+
+work="$(mktemp -d)"
+server=""
+cleanup() {
+  if [ -n "$server" ]; then kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+mkdir -p "$work/gen"
+"$venv/bin/python" -m grpc_tools.protoc -I "$root/proto" --python_out="$work/gen" \
+  --grpc_python_out="$work/gen" quiver/serving/v1/serving.proto
+
+repo="$work/repo"
+"$quiver" init "$repo" >/dev/null
+"$quiver" datagen energy --households 3 --out "$repo/data/energy.csv" >/dev/null
+"$quiver" apply --repo "$repo" >/dev/null
+"$quiver" run energy_features --repo "$repo" --quiet >/dev/null
+found=(MAC000002 MAC000003 MAC000004)
+missing=MAC999999
+args=()
+for id in "${found[@]}" "$missing"; do args+=(--id "$id"); done
+"$quiver" get energy_features --repo "$repo" "${args[@]}" --format json > "$work/quiver_get.json"
+
+QUIVER_GRPC_ADDR=127.0.0.1:0 "$quiver" serve --repo "$repo" --http-addr 127.0.0.1:0 2> "$work/serve.log" &
+server=$!
+grpc=""
+for _ in $(seq 1 300); do
+  grpc="$(sed -n 's/^quiver serve: HTTP on [^,]*, gRPC on \([^ ,]*\).*/\1/p' "$work/serve.log")"
+  [ -n "$grpc" ] && break
+  kill -0 "$server" 2>/dev/null || { echo "quiver serve exited:" >&2; cat "$work/serve.log" >&2; exit 1; }
+  sleep 0.1
+done
+[ -n "$grpc" ] || { echo "quiver serve did not start within 30 s:" >&2; cat "$work/serve.log" >&2; exit 1; }
+
+PYTHONPATH="$work/gen" "$venv/bin/python" "$here/grpcio_reads_quiver.py" --target "$grpc" \
+  --quiver-toml "$repo/quiver.toml" --expected "$work/quiver_get.json" \
+  --ids "${found[@]}" --missing "$missing"
