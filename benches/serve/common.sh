@@ -55,3 +55,23 @@ start_quiver() {
   cat "$work/serve.log" >&2
   return 1
 }
+
+# Server CPU time (user + system) and requests answered, as the server counts
+# them: their ratio per measurement is steadier than throughput on a shared
+# machine, and independent of how much CPU the load generator itself needs.
+server_cpu() { awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' "/proc/$server/stat"; }
+server_requests() {
+  curl -fs http://127.0.0.1:6566/metrics | awk '/^quiver_serve_requests_total\{/ { n += $2 } END { print n + 0 }'
+}
+cpu0=0; requests0=0
+server_mark() { cpu0="$(server_cpu)"; requests0="$(server_requests)"; }
+# The server's CPU per request answered since server_mark, in µs with one
+# decimal (nothing if it answered none).
+server_us_per_request() {
+  local cpu requests
+  cpu="$(awk -v a="$cpu0" -v b="$(server_cpu)" 'BEGIN { print b - a }')"
+  requests=$(( $(server_requests) - requests0 ))
+  if [ "$requests" -gt 0 ]; then
+    awk -v c="$cpu" -v n="$requests" 'BEGIN { printf "%.2f", c * 1e6 / n }'
+  fi
+}

@@ -7,8 +7,9 @@
 #   - HTTP: wrk, 1 thread, 64 connections, the Feast request for 1 id;
 #   - gRPC: `quiver simulate --target grpc`, 32 workers, 1 id, columnar
 #     answers (the newest binary's generator for every server).
-# Each line: requests/s, and the server process's user + system CPU per
-# request (from /proc, over the measured seconds).
+# Each line: requests/s, and the server process's user + system CPU (from
+# /proc) per request it answered (its own counter), over the whole
+# measurement.
 #
 # Usage: [ROUNDS=2] [REPO=DIR] benches/serve/cpu.sh [SECONDS] QUIVER_BIN...
 #        (default 8 s per measurement)
@@ -23,11 +24,6 @@ QUIVER="${binaries[-1]}"
 source "$(dirname "$0")/common.sh"
 generator="$quiver"
 
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$server/stat"; }
-per_request() { # ticks requests
-  python3 -c "import sys, os; t, n = map(float, sys.argv[1:]); print(f'{t / os.sysconf(\"SC_CLK_TCK\") / n * 1e6:.2f}')" "$1" "$2"
-}
-
 machine_line
 echo "$rounds rounds of ${seconds} s per measurement"
 printf 'binary\tmeasure\treq/s\tcpu_us_per_req\n'
@@ -35,23 +31,19 @@ results="$work/results.tsv"
 for _ in $(seq "$rounds"); do
   for binary in "${binaries[@]}"; do
     quiver="$binary" start_quiver
-    before=$(cpu_ticks)
+    server_mark
     rps=$(BATCH=1 IDS_FILE="$ids" wrk -t1 -c64 -d"${seconds}s" -s "$root/benches/serve/request.lua" \
       "http://127.0.0.1:6566" | awk '/^wrk:/ { gsub(",", ""); print $2 }')
-    after=$(cpu_ticks)
-    printf '%s\thttp-1id-wrk\t%s\t%s\n' "$binary" "$rps" \
-      "$(per_request $((after - before)) "$(python3 -c "print($rps * $seconds)")")" | tee -a "$results"
+    [ -n "$rps" ] || { echo "wrk reported nothing against $binary" >&2; exit 1; }
+    printf '%s\thttp-1id-wrk\t%s\t%s\n' "$binary" "$rps" "$(server_us_per_request)" | tee -a "$results"
 
+    server_mark
     "$generator" simulate --repo "$repo" --ids-from "$ids" --target grpc --workers 32 \
-      --warmup 1s --duration "${seconds}s" --quiet --out "$work/sim" >"$work/sim.txt" 2>&1 &
-    sim=$!
-    sleep 1.2 # the warmup
-    before=$(cpu_ticks); sleep "$seconds"; after=$(cpu_ticks)
-    wait "$sim" || { cat "$work/sim.txt" >&2; exit 1; }
+      --warmup 1s --duration "${seconds}s" --quiet --out "$work/sim" >"$work/sim.txt" 2>&1 \
+      || { cat "$work/sim.txt" >&2; exit 1; }
     rps=$(python3 -c "import json, sys; print(round(json.load(open(sys.argv[1]))['totals']['throughput_rps']))" \
       "$work/sim/result.json")
-    printf '%s\tgrpc-1id-simulate\t%s\t%s\n' "$binary" "$rps" \
-      "$(per_request $((after - before)) "$(python3 -c "print($rps * $seconds)")")" | tee -a "$results"
+    printf '%s\tgrpc-1id-simulate\t%s\t%s\n' "$binary" "$rps" "$(server_us_per_request)" | tee -a "$results"
     kill "$server"; wait "$server" 2>/dev/null || true; server=""
   done
 done

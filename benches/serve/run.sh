@@ -27,22 +27,10 @@ start_quiver TOKIO_WORKER_THREADS="${SERVER_THREADS:-$(nproc)}" QUIVER_HTTP_THRE
 machine_line
 echo "ids: $(wc -l < "$ids"), every request asks for all 22 features of energy_features; server threads: ${SERVER_THREADS:-$(nproc)}, HTTP threads: ${HTTP_THREADS:-0}"
 
-# Server CPU time (user + system, clock ticks) and requests answered: their
-# ratio per measurement is steadier than throughput on a shared machine, and
-# independent of how much CPU the load generator itself needs.
-server_cpu() { awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' "/proc/$server/stat"; }
-server_requests() {
-  curl -fs http://127.0.0.1:6566/metrics | awk '/^quiver_serve_requests_total\{/ { n += $2 } END { print n + 0 }'
-}
-cpu0=0; requests0=0
-server_mark() { cpu0="$(server_cpu)"; requests0="$(server_requests)"; }
 server_cost() { # ", server CPU N us/request" since server_mark
-  local cpu requests
-  cpu="$(awk -v a="$cpu0" -v b="$(server_cpu)" 'BEGIN { print b - a }')"
-  requests=$(( $(server_requests) - requests0 ))
-  if [ "$requests" -gt 0 ]; then
-    awk -v c="$cpu" -v n="$requests" 'BEGIN { printf ", server CPU %.1f us/request", c * 1e6 / n }'
-  fi
+  local cost
+  cost="$(server_us_per_request)"
+  if [ -n "$cost" ]; then printf ', server CPU %.1f us/request' "$cost"; fi
 }
 
 # Whether measurement NAME is to run (ONLY, a bash regex, default all).

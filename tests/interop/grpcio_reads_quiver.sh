@@ -12,11 +12,14 @@ here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 quiver="${1:-${QUIVER:?usage: $0 PATH/TO/quiver}}"
 
+# A venv named by QUIVER_GRPCIO_VENV is the user's: used, never replaced.
 venv="${QUIVER_GRPCIO_VENV:-$HOME/.cache/quiver/grpcio-venv}"
-if ! "$venv/bin/python" -c 'import grpc, grpc_tools' 2>/dev/null; then
+if ! "$venv/bin/python" -c 'import grpc_tools, sys; from importlib.metadata import version
+sys.exit(not version("grpcio-tools").startswith("1.85."))' 2>/dev/null; then
+  [ -z "${QUIVER_GRPCIO_VENV:-}" ] || { echo "$venv has no grpcio-tools 1.85 (pip install 'grpcio-tools==1.85.*')" >&2; exit 1; }
   rm -rf "$venv"
   python3 -m venv "$venv" || { echo "python3 -m venv failed (Debian: apt-get install python3-venv)" >&2; exit 1; }
-  "$venv/bin/pip" install --quiet 'grpcio-tools==1.*' || { echo "pip could not install grpcio-tools" >&2; exit 1; }
+  "$venv/bin/pip" install --quiet 'grpcio-tools==1.85.*' || { echo "pip could not install grpcio-tools==1.85.*" >&2; exit 1; }
 fi
 
 work="$(mktemp -d)"

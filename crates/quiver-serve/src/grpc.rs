@@ -11,7 +11,6 @@ use crate::metrics::EndpointMetrics;
 use crate::request::{EntityId, FeatureRequest, FeatureSelection, RequestLimits};
 use crate::state::AppState;
 use crate::{ServeError, auth::Credentials};
-use prost::Message;
 use quiver_online::FeatureValue;
 use quiver_proto::serving::get_online_features_request::Kind;
 use quiver_proto::serving::get_online_features_response::FeatureVector;
@@ -114,24 +113,16 @@ impl ServingService for GrpcService {
         .await
     }
 
-    /// Shadowed by [`grpc_columnar::route`], which sends the same bytes
-    /// without decoding them; reached only if the route were not there.
+    /// Never called: [`grpc_columnar::route`] answers this method first.
+    /// An error, not a second implementation, so that a route that stopped
+    /// matching fails the tests instead of quietly taking the slow path.
     async fn get_online_features_columnar(
         &self,
-        request: Request<GetOnlineFeaturesRequest>,
+        _request: Request<GetOnlineFeaturesRequest>,
     ) -> Result<Response<GetOnlineFeaturesColumnarResponse>, Status> {
-        let encoded = self
-            .answer(
-                request.get_ref(),
-                &self.state.grpc_columnar,
-                grpc_columnar::encode_answer,
-            )
-            .await?;
-        let message = GetOnlineFeaturesColumnarResponse::decode(encoded.get_ref().bytes())
-            .map_err(|error| {
-                Status::internal(format!("the columnar answer does not decode: {error}"))
-            })?;
-        Ok(Response::new(message))
+        Err(Status::internal(
+            "GetOnlineFeaturesColumnar is served by its own route, which did not match",
+        ))
     }
 
     async fn get_server_info(

@@ -7,9 +7,10 @@
 //!
 //! The generated service's handler for this method is shadowed: the route
 //! for the method's exact path ([`route`]) is matched before the service's
-//! catch-all. The wire format is the same message (`serving.proto`), which
-//! every client decodes as usual; the tests compare it cell by cell with the
-//! Feast-shaped answer, built by prost.
+//! catch-all (the handler itself only returns an error). The wire format is
+//! the same message (`serving.proto`), which every client decodes as usual:
+//! unit tests compare the bytes with prost's, the integration tests every
+//! cell with the Feast-shaped answer, and CI decodes both with Python grpcio.
 
 use crate::ServeError;
 use crate::grpc::GrpcService;
@@ -50,12 +51,6 @@ mod column {
 /// A `GetOnlineFeaturesColumnarResponse`, encoded.
 pub(crate) struct EncodedAnswer(Vec<u8>);
 
-impl EncodedAnswer {
-    pub(crate) fn bytes(&self) -> &[u8] {
-        &self.0
-    }
-}
-
 /// One column's values, in the array its type names.
 #[derive(Debug, Clone, Copy)]
 enum Values<'a> {
@@ -95,7 +90,7 @@ impl Scratch<'_> {
 /// The answer as `GetOnlineFeaturesColumnarResponse` bytes: the same cells,
 /// in the same order, with the same zero values for cells without one, as
 /// the Feast-shaped answer.
-pub(crate) fn encode_answer(answer: &Answer<'_>) -> Result<EncodedAnswer, ServeError> {
+fn encode_answer(answer: &Answer<'_>) -> Result<EncodedAnswer, ServeError> {
     let plan = &answer.plan;
     let rows = answer.rows;
     let mut out = Vec::with_capacity(64 + plan.columns.len() * (48 + rows * 12));
@@ -346,7 +341,7 @@ impl tonic::server::UnaryService<GetOnlineFeaturesRequest> for Unary {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use quiver_proto::serving::Column;
+    use quiver_proto::serving::{Column, GetOnlineFeaturesColumnarResponse};
 
     fn encoded(values: Values<'_>, statuses: &[u8], times: &[i64]) -> Column {
         let mut out = Vec::new();
@@ -388,20 +383,118 @@ mod tests {
     }
 
     /// Byte for byte what prost writes for the same message, so no client
-    /// can tell the two apart.
+    /// can tell the two apart: every array type, key-column shaped columns
+    /// (no event times), zero rows, and the response around the columns.
     #[test]
     fn bytes_are_prosts() {
-        let statuses = [1, 2];
+        let statuses = [1, 2, 3];
+        let times = [3, 0, -4];
+        let cases: [(Values<'_>, &[u8], &[i64], Column); 8] = [
+            (
+                Values::Int64(&[7, 0, -1]),
+                &statuses,
+                &times,
+                Column {
+                    r#type: ProtoType::Int64 as i32,
+                    int64_values: vec![7, 0, -1],
+                    ..Column::default()
+                },
+            ),
+            (
+                Values::Double(&[0.25, 0.0, f64::INFINITY]),
+                &statuses,
+                &times,
+                Column {
+                    r#type: ProtoType::Double as i32,
+                    double_values: vec![0.25, 0.0, f64::INFINITY],
+                    ..Column::default()
+                },
+            ),
+            (
+                Values::Bool(&[true, false, false]),
+                &statuses,
+                &[],
+                Column {
+                    r#type: ProtoType::Bool as i32,
+                    bool_values: vec![true, false, false],
+                    ..Column::default()
+                },
+            ),
+            (
+                Values::String(&["MAC000002", "", "é"]),
+                &[1, 1, 1],
+                &[],
+                Column {
+                    r#type: ProtoType::String as i32,
+                    string_values: vec!["MAC000002".into(), String::new(), "é".into()],
+                    ..Column::default()
+                },
+            ),
+            (
+                Values::Date(&[i32::MIN, 0, 19_000]),
+                &statuses,
+                &times,
+                Column {
+                    r#type: ProtoType::Date as i32,
+                    date_values: vec![i32::MIN, 0, 19_000],
+                    ..Column::default()
+                },
+            ),
+            (
+                Values::Timestamp(&[i64::MIN, 0, i64::MAX]),
+                &statuses,
+                &times,
+                Column {
+                    r#type: ProtoType::UnixTimestamp as i32,
+                    unix_timestamp_micros_values: vec![i64::MIN, 0, i64::MAX],
+                    ..Column::default()
+                },
+            ),
+            (
+                Values::Int64(&[42, -42, 0]),
+                &[1, 1, 1],
+                &[],
+                Column {
+                    r#type: ProtoType::Int64 as i32,
+                    int64_values: vec![42, -42, 0],
+                    ..Column::default()
+                },
+            ),
+            (
+                Values::Double(&[]),
+                &[],
+                &[],
+                Column {
+                    r#type: ProtoType::Double as i32,
+                    ..Column::default()
+                },
+            ),
+        ];
         let mut ours = Vec::new();
-        encode_column(Values::Double(&[0.25, 0.0]), &statuses, &[3, 4], &mut ours);
-        let prosts = Column {
-            r#type: ProtoType::Double as i32,
-            statuses: statuses.to_vec(),
-            double_values: vec![0.25, 0.0],
-            event_timestamps_micros: vec![3, 4],
-            ..Column::default()
+        let mut response = GetOnlineFeaturesColumnarResponse::default();
+        for (i, (values, statuses, times, mut column)) in cases.into_iter().enumerate() {
+            column.statuses = statuses.to_vec();
+            column.event_timestamps_micros = times.to_vec();
+            let mut bytes = Vec::new();
+            encode_column(values, statuses, times, &mut bytes);
+            assert_eq!(bytes, column.encode_to_vec(), "case {i}: {values:?}");
+            let name = format!("column_{i}");
+            encode_str(FEATURE_NAMES, &name, &mut ours);
+            response.feature_names.push(name);
+            response.columns.push(column);
+            // prost writes every name, then every column; so do we.
+            let mut columns = Vec::new();
+            for column in &response.columns {
+                encode_bytes(COLUMNS, &column.encode_to_vec(), &mut columns);
+            }
+            let mut whole = ours.clone();
+            whole.extend_from_slice(&columns);
+            assert_eq!(
+                whole,
+                response.encode_to_vec(),
+                "response of {} columns",
+                i + 1
+            );
         }
-        .encode_to_vec();
-        assert_eq!(ours, prosts);
     }
 }
