@@ -2,23 +2,20 @@
 //! [`Core`](crate::lookup::Core) as HTTP, with the same limits, credentials
 //! and error messages (as `INVALID_ARGUMENT`, `NOT_FOUND` …). Two answers to
 //! one request: Feast's shape (a `Value` message per cell) and a columnar
-//! one (a typed array per column), which costs both sides far less per value
-//! and is written by [`grpc_columnar`](crate::grpc_columnar).
+//! one (a typed array per column), which costs both sides far less per value.
+//! Both answers are written as bytes by [`grpc_answers`](crate::grpc_answers).
 
-use crate::grpc_columnar;
-use crate::lookup::{Answer, Cell};
+use crate::grpc_answers;
+use crate::lookup::Answer;
 use crate::metrics::EndpointMetrics;
 use crate::request::{EntityId, FeatureRequest, FeatureSelection, RequestLimits};
 use crate::state::AppState;
 use crate::{ServeError, auth::Credentials};
-use quiver_online::FeatureValue;
 use quiver_proto::serving::get_online_features_request::Kind;
-use quiver_proto::serving::get_online_features_response::FeatureVector;
 use quiver_proto::serving::serving_service_server::{ServingService, ServingServiceServer};
 use quiver_proto::serving::{
-    FeatureList, FieldStatus, GetOnlineFeaturesColumnarResponse, GetOnlineFeaturesRequest,
-    GetOnlineFeaturesResponse, GetOnlineFeaturesResponseMetadata, GetServerInfoRequest,
-    GetServerInfoResponse, Value, value,
+    GetOnlineFeaturesColumnarResponse, GetOnlineFeaturesRequest, GetOnlineFeaturesResponse,
+    GetServerInfoRequest, GetServerInfoResponse, value,
 };
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -32,9 +29,9 @@ pub(crate) struct GrpcService {
 }
 
 /// The service's routes, each behind the credentials check: the generated
-/// service for every method, and before it the columnar method's own route
-/// ([`grpc_columnar`](crate::grpc_columnar)), which writes its answer
-/// without building a prost message.
+/// service for every method, and before it the feature methods' own routes
+/// ([`grpc_answers`](crate::grpc_answers)), which write their answers
+/// without building prost messages.
 pub(crate) fn routes(state: Arc<AppState>, max_message_bytes: usize) -> tonic::service::Routes {
     let credentials: Credentials = state.credentials.clone();
     let check = move |request: Request<()>| {
@@ -55,11 +52,15 @@ pub(crate) fn routes(state: Arc<AppState>, max_message_bytes: usize) -> tonic::s
             .max_decoding_message_size(max_message_bytes),
         check.clone(),
     );
-    let columnar = InterceptedService::new(grpc_columnar::route(service, max_message_bytes), check);
     let mut routes = tonic::service::Routes::new(generated);
     let router = routes.axum_router_mut();
-    // matchit prefers the static path to the service's `{*rest}`.
-    *router = std::mem::take(router).route_service(grpc_columnar::PATH, columnar);
+    let mut with_answers = std::mem::take(router);
+    for (path, route) in grpc_answers::routes(&service, max_message_bytes) {
+        // matchit prefers a static path to the service's `{*rest}`.
+        with_answers =
+            with_answers.route_service(path, InterceptedService::new(route, check.clone()));
+    }
+    *router = with_answers;
     routes
 }
 
@@ -103,26 +104,22 @@ impl GrpcService {
 
 #[tonic::async_trait]
 impl ServingService for GrpcService {
-    async fn get_online_features(
-        &self,
-        request: Request<GetOnlineFeaturesRequest>,
-    ) -> Result<Response<GetOnlineFeaturesResponse>, Status> {
-        self.answer(request.get_ref(), &self.state.grpc_online, |answer| {
-            Ok(response(answer))
-        })
-        .await
-    }
-
-    /// Never called: [`grpc_columnar::route`] answers this method first.
+    /// Never called: [`grpc_answers::routes`] answers this method first.
     /// An error, not a second implementation, so that a route that stopped
     /// matching fails the tests instead of quietly taking the slow path.
+    async fn get_online_features(
+        &self,
+        _request: Request<GetOnlineFeaturesRequest>,
+    ) -> Result<Response<GetOnlineFeaturesResponse>, Status> {
+        Err(not_routed("GetOnlineFeatures"))
+    }
+
+    /// Never called, as [`get_online_features`](Self::get_online_features).
     async fn get_online_features_columnar(
         &self,
         _request: Request<GetOnlineFeaturesRequest>,
     ) -> Result<Response<GetOnlineFeaturesColumnarResponse>, Status> {
-        Err(Status::internal(
-            "GetOnlineFeaturesColumnar is served by its own route, which did not match",
-        ))
+        Err(not_routed("GetOnlineFeaturesColumnar"))
     }
 
     async fn get_server_info(
@@ -193,76 +190,9 @@ fn feature_request<'p>(
     })
 }
 
-fn response(answer: &Answer<'_>) -> GetOnlineFeaturesResponse {
-    let plan = &answer.plan;
-    let mut names = Vec::with_capacity(plan.key_columns.len() + plan.columns.len());
-    names.extend(plan.key_columns.iter().map(|k| k.name.clone()));
-    names.extend((0..plan.columns.len()).map(|c| answer.feature_name(c).to_string()));
-    let mut results = Vec::with_capacity(names.len());
-    for ids in &answer.ids {
-        results.push(FeatureVector {
-            values: ids
-                .iter()
-                .map(|id| Value {
-                    val: Some(match id {
-                        EntityId::Text(text) => value::Val::StringVal(text.to_string()),
-                        EntityId::Int(i) => value::Val::Int64Val(*i),
-                    }),
-                })
-                .collect(),
-            statuses: vec![FieldStatus::Present as i32; ids.len()],
-            event_timestamps: if answer.include_event_timestamps {
-                vec![prost_types::Timestamp::default(); ids.len()]
-            } else {
-                Vec::new()
-            },
-        });
-    }
-    for column in 0..plan.columns.len() {
-        let mut vector = FeatureVector {
-            values: Vec::with_capacity(answer.rows),
-            statuses: Vec::with_capacity(answer.rows),
-            event_timestamps: Vec::new(),
-        };
-        for row in 0..answer.rows {
-            let cell = answer.cell(column, row);
-            let (value, status, time) = match cell {
-                Cell::Present(value, time) => (proto_value(value), FieldStatus::Present, time),
-                Cell::Null(time) => (None, FieldStatus::NullValue, time),
-                Cell::NotFound => (None, FieldStatus::NotFound, 0),
-                Cell::OutsideMaxAge(time) => (None, FieldStatus::OutsideMaxAge, time),
-            };
-            vector.values.push(Value { val: value });
-            vector.statuses.push(status as i32);
-            if answer.include_event_timestamps {
-                vector.event_timestamps.push(timestamp(time));
-            }
-        }
-        results.push(vector);
-    }
-    GetOnlineFeaturesResponse {
-        metadata: Some(GetOnlineFeaturesResponseMetadata {
-            feature_names: Some(FeatureList { val: names }),
-        }),
-        results,
-    }
-}
-
-fn proto_value(value: &FeatureValue) -> Option<value::Val> {
-    Some(match value {
-        FeatureValue::Null => return None,
-        FeatureValue::Bool(b) => value::Val::BoolVal(*b),
-        FeatureValue::Int64(i) => value::Val::Int64Val(*i),
-        FeatureValue::Float64(f) => value::Val::DoubleVal(*f),
-        FeatureValue::String(s) => value::Val::StringVal(s.clone()),
-        FeatureValue::Date(d) => value::Val::DateVal(*d),
-        FeatureValue::Timestamp(t) => value::Val::UnixTimestampMicrosVal(*t),
-    })
-}
-
-fn timestamp(micros: i64) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: micros.div_euclid(1_000_000),
-        nanos: (micros.rem_euclid(1_000_000) * 1_000) as i32,
-    }
+/// What a shadowed generated handler answers (see `get_online_features`).
+fn not_routed(method: &str) -> Status {
+    Status::internal(format!(
+        "{method} is served by its own route, which did not match"
+    ))
 }

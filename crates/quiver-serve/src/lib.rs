@@ -81,7 +81,7 @@ mod catalog;
 mod config;
 mod error;
 mod grpc;
-mod grpc_columnar;
+mod grpc_answers;
 mod grpc_listener;
 mod handover;
 mod http;

@@ -224,7 +224,7 @@ async fn columnar_errors_are_the_feast_shapes() {
     }
 }
 
-/// The columnar method has its own route (`grpc_columnar`): it keeps the
+/// The columnar method has its own route (`grpc_answers`): it keeps the
 /// service's credentials check and message size limit, refusing what the
 /// Feast-shaped method refuses, with the same status.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,16 +1,18 @@
-//! `GetOnlineFeaturesColumnar` written straight from the lookup into
-//! protobuf bytes. Building the prost message first cost a 1-id answer about
-//! 95 allocations (a `Column` and its arrays per column, a `String` per
-//! feature name) and a second pass to encode it; here each column's arrays
-//! are gathered into buffers reused across the columns of a call and encoded
-//! with prost's own field encoders, and tonic sends the bytes as they are.
+//! Both feature RPCs' answers written straight from the lookup into protobuf
+//! bytes, and the routes that serve them. Building the prost messages first
+//! cost a 1-id columnar answer about 95 allocations (a `Column` and its
+//! arrays per column, a `String` per feature name) and the Feast shape one
+//! or two per cell (a `Value` and its string), then a second pass to encode
+//! them; here the values are written once, with prost's own field encoders,
+//! into buffers a call reuses, and tonic sends the bytes as they are.
 //!
-//! The generated service's handler for this method is shadowed: the route
-//! for the method's exact path ([`route`]) is matched before the service's
-//! catch-all (the handler itself only returns an error). The wire format is
-//! the same message (`serving.proto`), which every client decodes as usual:
-//! unit tests compare the bytes with prost's, the integration tests every
-//! cell with the Feast-shaped answer, and CI decodes both with Python grpcio.
+//! The generated service's handlers for the two methods are shadowed: the
+//! route for each method's exact path ([`routes`]) is matched before the
+//! service's catch-all (the handlers themselves only return an error). The
+//! wire format is the messages of `serving.proto`, which every client decodes
+//! as usual: unit tests compare the bytes with prost's, the integration tests
+//! compare the Feast shape with the HTTP/JSON answer and the columnar one
+//! with the Feast shape, cell by cell, and CI decodes both with Python grpcio.
 
 use crate::ServeError;
 use crate::grpc::GrpcService;
@@ -28,8 +30,32 @@ use std::task::{Context, Poll};
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::{Request, Response, Status};
 
-/// The method's path, which [`route`] serves.
-pub(crate) const PATH: &str = "/quiver.serving.v1.ServingService/GetOnlineFeaturesColumnar";
+/// The two methods' paths, which [`routes`] serves.
+const FEAST_PATH: &str = "/quiver.serving.v1.ServingService/GetOnlineFeatures";
+const COLUMNAR_PATH: &str = "/quiver.serving.v1.ServingService/GetOnlineFeaturesColumnar";
+
+/// `GetOnlineFeaturesResponse`'s fields, and those of the messages in it.
+mod feast {
+    pub const METADATA: u32 = 1;
+    pub const RESULTS: u32 = 2;
+    /// `GetOnlineFeaturesResponseMetadata.feature_names`, and `FeatureList.val`.
+    pub const FEATURE_NAMES: u32 = 1;
+    pub const LIST_VAL: u32 = 1;
+    /// `FeatureVector`'s.
+    pub const VALUES: u32 = 1;
+    pub const STATUSES: u32 = 2;
+    pub const EVENT_TIMESTAMPS: u32 = 3;
+    /// `Value`'s `val` oneof.
+    pub const STRING_VAL: u32 = 1;
+    pub const INT64_VAL: u32 = 2;
+    pub const DOUBLE_VAL: u32 = 3;
+    pub const BOOL_VAL: u32 = 4;
+    pub const DATE_VAL: u32 = 5;
+    pub const UNIX_TIMESTAMP_MICROS_VAL: u32 = 6;
+    /// `google.protobuf.Timestamp`'s.
+    pub const SECONDS: u32 = 1;
+    pub const NANOS: u32 = 2;
+}
 
 /// `GetOnlineFeaturesColumnarResponse`'s fields.
 const FEATURE_NAMES: u32 = 1;
@@ -48,7 +74,7 @@ mod column {
     pub const EVENT_TIMESTAMPS_MICROS: u32 = 9;
 }
 
-/// A `GetOnlineFeaturesColumnarResponse`, encoded.
+/// An answer message, encoded.
 pub(crate) struct EncodedAnswer(Vec<u8>);
 
 /// One column's values, in the array its type names.
@@ -90,7 +116,7 @@ impl Scratch<'_> {
 /// The answer as `GetOnlineFeaturesColumnarResponse` bytes: the same cells,
 /// in the same order, with the same zero values for cells without one, as
 /// the Feast-shaped answer.
-fn encode_answer(answer: &Answer<'_>) -> Result<EncodedAnswer, ServeError> {
+fn encode_columnar(answer: &Answer<'_>) -> Result<EncodedAnswer, ServeError> {
     let plan = &answer.plan;
     let rows = answer.rows;
     let mut out = Vec::with_capacity(64 + plan.columns.len() * (48 + rows * 12));
@@ -180,6 +206,156 @@ fn encode_answer(answer: &Answer<'_>) -> Result<EncodedAnswer, ServeError> {
     Ok(EncodedAnswer(out))
 }
 
+/// The answer as `GetOnlineFeaturesResponse` bytes: Feast's shape, a
+/// `FeatureVector` per column with a `Value` per cell (empty where there is no
+/// value), key columns first with the epoch as their event times.
+fn encode_feast(answer: &Answer<'_>) -> Result<EncodedAnswer, ServeError> {
+    let plan = &answer.plan;
+    let rows = answer.rows;
+    let columns = plan.key_columns.len() + plan.columns.len();
+    let mut out = Vec::with_capacity(64 + columns * (48 + rows * 24));
+    let mut names = Vec::with_capacity(columns * 24);
+    for key in &plan.key_columns {
+        encode_str(feast::LIST_VAL, &key.name, &mut names);
+    }
+    for c in 0..plan.columns.len() {
+        encode_str(feast::LIST_VAL, answer.feature_name(c), &mut names);
+    }
+    let mut metadata = Vec::with_capacity(names.len() + 4);
+    encode_bytes(feast::FEATURE_NAMES, &names, &mut metadata);
+    encode_bytes(feast::METADATA, &metadata, &mut out);
+
+    let mut vector = Vec::new();
+    let mut statuses: Vec<i32> = Vec::with_capacity(rows);
+    let mut times: Vec<i64> = Vec::with_capacity(rows);
+    for ids in &answer.ids {
+        vector.clear();
+        for id in ids.iter() {
+            let value = match id {
+                EntityId::Text(text) => FeastValue::String(text),
+                EntityId::Int(i) => FeastValue::Int64(*i),
+            };
+            encode_feast_value(Some(value), &mut vector);
+        }
+        statuses.clear();
+        statuses.resize(ids.len(), FieldStatus::Present as i32);
+        times.clear();
+        if answer.include_event_timestamps {
+            // The epoch: key columns carry no event time of their own.
+            times.resize(ids.len(), 0);
+        }
+        finish_feast_vector(&statuses, &times, &mut vector);
+        encode_bytes(feast::RESULTS, &vector, &mut out);
+    }
+    for c in 0..plan.columns.len() {
+        vector.clear();
+        statuses.clear();
+        times.clear();
+        for row in 0..rows {
+            let (value, status, time) = match answer.cell(c, row) {
+                Cell::Present(value, time) => (FeastValue::of(value), FieldStatus::Present, time),
+                Cell::Null(time) => (None, FieldStatus::NullValue, time),
+                Cell::NotFound => (None, FieldStatus::NotFound, 0),
+                Cell::OutsideMaxAge(time) => (None, FieldStatus::OutsideMaxAge, time),
+            };
+            encode_feast_value(value, &mut vector);
+            statuses.push(status as i32);
+            if answer.include_event_timestamps {
+                times.push(time);
+            }
+        }
+        finish_feast_vector(&statuses, &times, &mut vector);
+        encode_bytes(feast::RESULTS, &vector, &mut out);
+    }
+    Ok(EncodedAnswer(out))
+}
+
+/// One cell of the Feast shape: the `Value` oneof's variants.
+#[derive(Debug, Clone, Copy)]
+enum FeastValue<'a> {
+    String(&'a str),
+    Int64(i64),
+    Double(f64),
+    Bool(bool),
+    Date(i32),
+    Timestamp(i64),
+}
+
+impl<'a> FeastValue<'a> {
+    /// A stored value as the oneof variant it is sent as; none for null.
+    fn of(value: &'a FeatureValue) -> Option<FeastValue<'a>> {
+        Some(match value {
+            FeatureValue::Null => return None,
+            FeatureValue::Bool(b) => FeastValue::Bool(*b),
+            FeatureValue::Int64(i) => FeastValue::Int64(*i),
+            FeatureValue::Float64(f) => FeastValue::Double(*f),
+            FeatureValue::String(s) => FeastValue::String(s),
+            FeatureValue::Date(d) => FeastValue::Date(*d),
+            FeatureValue::Timestamp(t) => FeastValue::Timestamp(*t),
+        })
+    }
+}
+
+/// A `Value` message as the next element of `FeatureVector.values`: the set
+/// variant (written even when it holds its type's zero, as a oneof is), or
+/// no field at all.
+fn encode_feast_value(value: Option<FeastValue<'_>>, out: &mut Vec<u8>) {
+    use prost::encoding::{bool as bools, double, int32, int64};
+    let len = match value {
+        None => 0,
+        Some(FeastValue::String(s)) => {
+            prost::encoding::key_len(feast::STRING_VAL)
+                + prost::encoding::encoded_len_varint(s.len() as u64)
+                + s.len()
+        }
+        Some(FeastValue::Int64(i)) => int64::encoded_len(feast::INT64_VAL, &i),
+        Some(FeastValue::Double(f)) => double::encoded_len(feast::DOUBLE_VAL, &f),
+        Some(FeastValue::Bool(b)) => bools::encoded_len(feast::BOOL_VAL, &b),
+        Some(FeastValue::Date(d)) => int32::encoded_len(feast::DATE_VAL, &d),
+        Some(FeastValue::Timestamp(t)) => int64::encoded_len(feast::UNIX_TIMESTAMP_MICROS_VAL, &t),
+    };
+    encode_key(feast::VALUES, WireType::LengthDelimited, out);
+    encode_varint(len as u64, out);
+    match value {
+        None => {}
+        Some(FeastValue::String(s)) => encode_str(feast::STRING_VAL, s, out),
+        Some(FeastValue::Int64(i)) => int64::encode(feast::INT64_VAL, &i, out),
+        Some(FeastValue::Double(f)) => double::encode(feast::DOUBLE_VAL, &f, out),
+        Some(FeastValue::Bool(b)) => bools::encode(feast::BOOL_VAL, &b, out),
+        Some(FeastValue::Date(d)) => int32::encode(feast::DATE_VAL, &d, out),
+        Some(FeastValue::Timestamp(t)) => int64::encode(feast::UNIX_TIMESTAMP_MICROS_VAL, &t, out),
+    }
+}
+
+/// A `FeatureVector`'s fields after its values: the statuses (packed) and,
+/// if any, the event times as `google.protobuf.Timestamp` messages.
+fn finish_feast_vector(statuses: &[i32], times: &[i64], out: &mut Vec<u8>) {
+    use prost::encoding::{int32, int64};
+    int32::encode_packed(feast::STATUSES, statuses, out);
+    for &micros in times {
+        let seconds = micros.div_euclid(1_000_000);
+        let nanos = (micros.rem_euclid(1_000_000) * 1_000) as i32;
+        // proto3: zero fields are left out.
+        let len = if seconds != 0 {
+            int64::encoded_len(feast::SECONDS, &seconds)
+        } else {
+            0
+        } + if nanos != 0 {
+            int32::encoded_len(feast::NANOS, &nanos)
+        } else {
+            0
+        };
+        encode_key(feast::EVENT_TIMESTAMPS, WireType::LengthDelimited, out);
+        encode_varint(len as u64, out);
+        if seconds != 0 {
+            int64::encode(feast::SECONDS, &seconds, out);
+        }
+        if nanos != 0 {
+            int32::encode(feast::NANOS, &nanos, out);
+        }
+    }
+}
+
 /// Appends `value` (or the type's zero for no value) to the array of
 /// `value_type`; a value of another type is returned as the error.
 fn push_value<'v>(
@@ -247,26 +423,26 @@ fn encode_bytes(tag: u32, bytes: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(bytes);
 }
 
-/// The codec of the route: requests decoded by prost, answers sent as encoded.
+/// The codec of the routes: requests decoded by prost, answers sent as encoded.
 #[derive(Debug, Clone, Copy, Default)]
-struct ColumnarCodec;
+struct AnswerCodec;
 
-impl Codec for ColumnarCodec {
+impl Codec for AnswerCodec {
     type Encode = EncodedAnswer;
     type Decode = GetOnlineFeaturesRequest;
-    type Encoder = ColumnarCodec;
-    type Decoder = ColumnarCodec;
+    type Encoder = AnswerCodec;
+    type Decoder = AnswerCodec;
 
     fn encoder(&mut self) -> Self::Encoder {
-        ColumnarCodec
+        AnswerCodec
     }
 
     fn decoder(&mut self) -> Self::Decoder {
-        ColumnarCodec
+        AnswerCodec
     }
 }
 
-impl Encoder for ColumnarCodec {
+impl Encoder for AnswerCodec {
     type Item = EncodedAnswer;
     type Error = Status;
 
@@ -276,7 +452,7 @@ impl Encoder for ColumnarCodec {
     }
 }
 
-impl Decoder for ColumnarCodec {
+impl Decoder for AnswerCodec {
     type Item = GetOnlineFeaturesRequest;
     type Error = Status;
 
@@ -288,23 +464,39 @@ impl Decoder for ColumnarCodec {
     }
 }
 
-/// The method as a tower service over HTTP/2 requests, for tonic's router.
+/// Which answer a route writes.
+#[derive(Debug, Clone, Copy)]
+enum Shape {
+    Feast,
+    Columnar,
+}
+
+/// One feature method as a tower service over HTTP/2 requests, for tonic's
+/// router.
 #[derive(Clone)]
-pub(crate) struct ColumnarRoute {
+pub(crate) struct AnswerRoute {
     service: Arc<GrpcService>,
+    shape: Shape,
     max_message_bytes: usize,
 }
 
-/// The route for [`PATH`], answering with `service` and decoding requests
-/// of at most `max_message_bytes`.
-pub(crate) fn route(service: Arc<GrpcService>, max_message_bytes: usize) -> ColumnarRoute {
-    ColumnarRoute {
-        service,
-        max_message_bytes,
-    }
+/// The two feature methods' routes, by path, answering with `service` and
+/// decoding requests of at most `max_message_bytes`.
+pub(crate) fn routes(
+    service: &Arc<GrpcService>,
+    max_message_bytes: usize,
+) -> [(&'static str, AnswerRoute); 2] {
+    [(FEAST_PATH, Shape::Feast), (COLUMNAR_PATH, Shape::Columnar)].map(|(path, shape)| {
+        let route = AnswerRoute {
+            service: service.clone(),
+            shape,
+            max_message_bytes,
+        };
+        (path, route)
+    })
 }
 
-impl tower::Service<axum::http::Request<axum::body::Body>> for ColumnarRoute {
+impl tower::Service<axum::http::Request<axum::body::Body>> for AnswerRoute {
     type Response = axum::http::Response<tonic::body::Body>;
     type Error = Infallible;
     type Future = futures::future::BoxFuture<'static, Result<Self::Response, Infallible>>;
@@ -314,26 +506,37 @@ impl tower::Service<axum::http::Request<axum::body::Body>> for ColumnarRoute {
     }
 
     fn call(&mut self, request: axum::http::Request<axum::body::Body>) -> Self::Future {
-        let unary = Unary(self.service.clone());
-        let mut grpc = tonic::server::Grpc::new(ColumnarCodec)
+        let unary = Unary(self.service.clone(), self.shape);
+        let mut grpc = tonic::server::Grpc::new(AnswerCodec)
             .apply_max_message_size_config(Some(self.max_message_bytes), None);
         Box::pin(async move { Ok(grpc.unary(unary, request).await) })
     }
 }
 
-struct Unary(Arc<GrpcService>);
+struct Unary(Arc<GrpcService>, Shape);
 
 impl tonic::server::UnaryService<GetOnlineFeaturesRequest> for Unary {
     type Response = EncodedAnswer;
     type Future = futures::future::BoxFuture<'static, Result<Response<EncodedAnswer>, Status>>;
 
     fn call(&mut self, request: Request<GetOnlineFeaturesRequest>) -> Self::Future {
-        let service = self.0.clone();
+        let (service, shape) = (self.0.clone(), self.1);
         Box::pin(async move {
-            let metrics = &service.state().grpc_columnar;
-            service
-                .answer(request.get_ref(), metrics, encode_answer)
-                .await
+            let state = service.state();
+            match shape {
+                Shape::Feast => {
+                    let metrics = &state.grpc_online;
+                    service
+                        .answer(request.get_ref(), metrics, encode_feast)
+                        .await
+                }
+                Shape::Columnar => {
+                    let metrics = &state.grpc_columnar;
+                    service
+                        .answer(request.get_ref(), metrics, encode_columnar)
+                        .await
+                }
+            }
         })
     }
 }
@@ -495,6 +698,73 @@ mod tests {
                 "response of {} columns",
                 i + 1
             );
+        }
+    }
+
+    /// A Feast-shaped `FeatureVector`, byte for byte as prost writes it: each
+    /// oneof variant (zeros included), no value, statuses, and event times
+    /// before, at and after the epoch, or none.
+    #[test]
+    fn feast_vectors_are_prosts() {
+        use quiver_proto::serving::Value;
+        use quiver_proto::serving::get_online_features_response::FeatureVector;
+        use quiver_proto::serving::value::Val;
+        let cells = [
+            (
+                Some(FeastValue::String("MAC000002")),
+                Some(Val::StringVal("MAC000002".into())),
+            ),
+            (
+                Some(FeastValue::String("")),
+                Some(Val::StringVal(String::new())),
+            ),
+            (Some(FeastValue::Int64(0)), Some(Val::Int64Val(0))),
+            (Some(FeastValue::Int64(-1)), Some(Val::Int64Val(-1))),
+            (
+                Some(FeastValue::Double(f64::NAN)),
+                Some(Val::DoubleVal(f64::NAN)),
+            ),
+            (Some(FeastValue::Double(0.0)), Some(Val::DoubleVal(0.0))),
+            (Some(FeastValue::Bool(false)), Some(Val::BoolVal(false))),
+            (Some(FeastValue::Bool(true)), Some(Val::BoolVal(true))),
+            (
+                Some(FeastValue::Date(i32::MIN)),
+                Some(Val::DateVal(i32::MIN)),
+            ),
+            (
+                Some(FeastValue::Timestamp(i64::MAX)),
+                Some(Val::UnixTimestampMicrosVal(i64::MAX)),
+            ),
+            (None, None),
+        ];
+        let statuses: Vec<i32> = (0..cells.len() as i32).map(|i| i % 5).collect();
+        let micros: Vec<i64> = [0, -1, 1_700_000_000_123_456, 999_999, -1_000_000]
+            .into_iter()
+            .cycle()
+            .take(cells.len())
+            .collect();
+        for times in [&micros[..], &[]] {
+            let mut ours = Vec::new();
+            for (value, _) in &cells {
+                encode_feast_value(*value, &mut ours);
+            }
+            finish_feast_vector(&statuses, times, &mut ours);
+            let prosts = FeatureVector {
+                values: cells
+                    .iter()
+                    .map(|(_, val)| Value { val: val.clone() })
+                    .collect(),
+                statuses: statuses.clone(),
+                event_timestamps: times
+                    .iter()
+                    .map(|&t| prost_types::Timestamp {
+                        seconds: t.div_euclid(1_000_000),
+                        nanos: (t.rem_euclid(1_000_000) * 1_000) as i32,
+                    })
+                    .collect(),
+            }
+            .encode_to_vec();
+            assert_eq!(ours, prosts, "with {} event times", times.len());
         }
     }
 }
