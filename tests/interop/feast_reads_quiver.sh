@@ -18,35 +18,8 @@ if ! "$venv/bin/python" -c 'import feast, sys; sys.exit(not feast.__version__.st
   "$venv/bin/pip" install --quiet 'feast==0.67.*' || { echo "pip could not install feast==0.67.*" >&2; exit 1; }
 fi
 
-work="$(mktemp -d)"
-server=""
-cleanup() {
-  if [ -n "$server" ]; then kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-repo="$work/repo"
-"$quiver" init "$repo" >/dev/null
-"$quiver" datagen energy --households 3 --out "$repo/data/energy.csv" >/dev/null
-"$quiver" apply --repo "$repo" >/dev/null
-"$quiver" run energy_features --repo "$repo" --quiet >/dev/null
-found=(MAC000002 MAC000003 MAC000004)
-missing=MAC999999
-args=()
-for id in "${found[@]}" "$missing"; do args+=(--id "$id"); done
-"$quiver" get energy_features --repo "$repo" "${args[@]}" --format json > "$work/quiver_get.json"
-
-QUIVER_GRPC_ADDR=127.0.0.1:0 "$quiver" serve --repo "$repo" --http-addr 127.0.0.1:0 2> "$work/serve.log" &
-server=$!
-http=""
-for _ in $(seq 1 300); do
-  http="$(sed -n 's/^quiver serve: HTTP on \([^,]*\),.*/\1/p' "$work/serve.log")"
-  [ -n "$http" ] && break
-  kill -0 "$server" 2>/dev/null || { echo "quiver serve exited:" >&2; cat "$work/serve.log" >&2; exit 1; }
-  sleep 0.1
-done
-[ -n "$http" ] || { echo "quiver serve did not start within 30 s:" >&2; cat "$work/serve.log" >&2; exit 1; }
+# shellcheck source=tests/interop/serve_demo.sh
+source "$here/serve_demo.sh"
 
 "$venv/bin/python" "$here/feast_reads_quiver.py" --url "http://$http" --repo-dir "$work/feast" \
   --expected "$work/quiver_get.json" --ids "${found[@]}" --missing "$missing"

@@ -22,39 +22,12 @@ sys.exit(not version("grpcio-tools").startswith("1.85."))' 2>/dev/null; then
   "$venv/bin/pip" install --quiet 'grpcio-tools==1.85.*' || { echo "pip could not install grpcio-tools==1.85.*" >&2; exit 1; }
 fi
 
-work="$(mktemp -d)"
-server=""
-cleanup() {
-  if [ -n "$server" ]; then kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
+# shellcheck source=tests/interop/serve_demo.sh
+source "$here/serve_demo.sh"
 
 mkdir -p "$work/gen"
 "$venv/bin/python" -m grpc_tools.protoc -I "$root/proto" --python_out="$work/gen" \
   --grpc_python_out="$work/gen" quiver/serving/v1/serving.proto
-
-repo="$work/repo"
-"$quiver" init "$repo" >/dev/null
-"$quiver" datagen energy --households 3 --out "$repo/data/energy.csv" >/dev/null
-"$quiver" apply --repo "$repo" >/dev/null
-"$quiver" run energy_features --repo "$repo" --quiet >/dev/null
-found=(MAC000002 MAC000003 MAC000004)
-missing=MAC999999
-args=()
-for id in "${found[@]}" "$missing"; do args+=(--id "$id"); done
-"$quiver" get energy_features --repo "$repo" "${args[@]}" --format json > "$work/quiver_get.json"
-
-QUIVER_GRPC_ADDR=127.0.0.1:0 "$quiver" serve --repo "$repo" --http-addr 127.0.0.1:0 2> "$work/serve.log" &
-server=$!
-grpc=""
-for _ in $(seq 1 300); do
-  grpc="$(sed -n 's/^quiver serve: HTTP on [^,]*, gRPC on \([^ ,]*\).*/\1/p' "$work/serve.log")"
-  [ -n "$grpc" ] && break
-  kill -0 "$server" 2>/dev/null || { echo "quiver serve exited:" >&2; cat "$work/serve.log" >&2; exit 1; }
-  sleep 0.1
-done
-[ -n "$grpc" ] || { echo "quiver serve did not start within 30 s:" >&2; cat "$work/serve.log" >&2; exit 1; }
 
 PYTHONPATH="$work/gen" "$venv/bin/python" "$here/grpcio_reads_quiver.py" --target "$grpc" \
   --quiver-toml "$repo/quiver.toml" --expected "$work/quiver_get.json" \
