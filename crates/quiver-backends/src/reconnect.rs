@@ -189,17 +189,18 @@ mod tests {
     use super::*;
     use std::sync::atomic::AtomicUsize;
 
-    /// An opener that fails with `Unavailable` until `up` is set, counting attempts.
+    /// An opener that fails with `Unavailable` until `up` is set, counting
+    /// attempts; once up, it opens an embedded store in `dir`.
     fn flaky(
         up: Arc<AtomicBool>,
         attempts: Arc<AtomicUsize>,
+        dir: std::path::PathBuf,
     ) -> impl Fn() -> Pin<Box<dyn Future<Output = Opened> + Send>> + Send + Sync + 'static {
         move || {
-            let (up, attempts) = (up.clone(), attempts.clone());
+            let (up, attempts, dir) = (up.clone(), attempts.clone(), dir.clone());
             Box::pin(async move {
                 attempts.fetch_add(1, Ordering::SeqCst);
                 if up.load(Ordering::SeqCst) {
-                    let dir = tempfile_dir();
                     let store = quiver_online::EmbeddedStore::open(
                         &quiver_online::EmbeddedStoreConfig::at(dir),
                     )?;
@@ -214,23 +215,21 @@ mod tests {
         }
     }
 
-    fn tempfile_dir() -> std::path::PathBuf {
-        let dir = std::env::temp_dir().join(format!(
-            "quiver-reconnect-{}-{:?}",
-            std::process::id(),
-            Instant::now()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
-    }
-
     #[tokio::test]
     async fn an_unreachable_store_answers_unavailable_then_opens_itself() {
         let (up, attempts) = (
             Arc::new(AtomicBool::new(false)),
             Arc::new(AtomicUsize::new(0)),
         );
-        let store = open(flaky(up.clone(), attempts.clone())).await.unwrap();
+        // Removed when the test ends, after the store (declared later) closes.
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(flaky(
+            up.clone(),
+            attempts.clone(),
+            dir.path().to_path_buf(),
+        ))
+        .await
+        .unwrap();
         assert_eq!(attempts.load(Ordering::SeqCst), 1);
         // Within RETRY_EVERY: answered at once from the last failure.
         let error = store.check().await.unwrap_err().to_string();
