@@ -110,6 +110,7 @@ impl Scratch<'_> {
         self.bool.clear();
         self.string.clear();
         self.date.clear();
+        self.column.clear();
     }
 }
 
@@ -120,53 +121,36 @@ fn encode_columnar(answer: &Answer<'_>) -> Result<EncodedAnswer, ServeError> {
     let plan = &answer.plan;
     let rows = answer.rows;
     let mut out = Vec::with_capacity(64 + plan.columns.len() * (48 + rows * 12));
-    for key in &plan.key_columns {
-        encode_str(FEATURE_NAMES, &key.name, &mut out);
-    }
-    for c in 0..plan.columns.len() {
-        encode_str(FEATURE_NAMES, answer.feature_name(c), &mut out);
-    }
+    encode_names(FEATURE_NAMES, answer, &mut out);
     let mut scratch = Scratch::default();
-    // Integer ids are written as integers, text ids as text.
-    let key_texts: Vec<Vec<std::borrow::Cow<'_, str>>> = plan
-        .key_columns
-        .iter()
-        .zip(&answer.ids)
-        .map(|(key, ids)| match key.key_type {
-            ValueType::Int64 => Vec::new(),
-            _ => ids.iter().map(EntityId::key_text).collect(),
-        })
-        .collect();
-    for ((key, ids), texts) in plan.key_columns.iter().zip(&answer.ids).zip(&key_texts) {
+    for (key, ids) in plan.key_columns.iter().zip(&answer.ids) {
         scratch.clear();
         scratch
             .statuses
             .resize(ids.len(), FieldStatus::Present as u8);
+        // Ids were checked against the key's type before the read: integer
+        // keys hold only integer ids, every other key only text.
         let values = if key.key_type == ValueType::Int64 {
             scratch.int64.extend(ids.iter().map(|id| match id {
                 EntityId::Int(i) => *i,
-                // Checked against the key's type before the read.
                 EntityId::Text(_) => 0,
             }));
             Values::Int64(&scratch.int64)
         } else {
-            scratch.string.extend(texts.iter().map(|t| t.as_ref()));
+            scratch.string.extend(ids.iter().map(|id| match id {
+                EntityId::Text(text) => text.as_ref(),
+                EntityId::Int(_) => "",
+            }));
             Values::String(&scratch.string)
         };
         encode_column(values, &scratch.statuses, &[], &mut scratch.column);
         encode_bytes(COLUMNS, &scratch.column, &mut out);
-        scratch.column.clear();
     }
     for c in 0..plan.columns.len() {
         scratch.clear();
         let value_type = answer.column_type(c);
         for row in 0..rows {
-            let (value, status, time) = match answer.cell(c, row) {
-                Cell::Present(value, time) => (Some(value), FieldStatus::Present, time),
-                Cell::Null(time) => (None, FieldStatus::NullValue, time),
-                Cell::NotFound => (None, FieldStatus::NotFound, 0),
-                Cell::OutsideMaxAge(time) => (None, FieldStatus::OutsideMaxAge, time),
-            };
+            let (value, status, time) = cell_parts(answer.cell(c, row));
             // The type comes from the layout the row was read with, so this
             // fails only on a store bug: reported, never sent as a zero.
             push_value(&mut scratch, value_type, value).map_err(|got| {
@@ -201,9 +185,29 @@ fn encode_columnar(answer: &Answer<'_>) -> Result<EncodedAnswer, ServeError> {
             &mut scratch.column,
         );
         encode_bytes(COLUMNS, &scratch.column, &mut out);
-        scratch.column.clear();
     }
     Ok(EncodedAnswer(out))
+}
+
+/// Every column's name, key columns first, each as a `tag` string field.
+fn encode_names(tag: u32, answer: &Answer<'_>, out: &mut Vec<u8>) {
+    for key in &answer.plan.key_columns {
+        encode_str(tag, &key.name, out);
+    }
+    for c in 0..answer.plan.columns.len() {
+        encode_str(tag, answer.feature_name(c), out);
+    }
+}
+
+/// A cell as both answers send it: its value if present, its status, and
+/// its row's event time (0 where there is no row).
+fn cell_parts(cell: Cell<'_>) -> (Option<&FeatureValue>, FieldStatus, i64) {
+    match cell {
+        Cell::Present(value, time) => (Some(value), FieldStatus::Present, time),
+        Cell::Null(time) => (None, FieldStatus::NullValue, time),
+        Cell::NotFound => (None, FieldStatus::NotFound, 0),
+        Cell::OutsideMaxAge(time) => (None, FieldStatus::OutsideMaxAge, time),
+    }
 }
 
 /// The answer as `GetOnlineFeaturesResponse` bytes: Feast's shape, a
@@ -215,12 +219,7 @@ fn encode_feast(answer: &Answer<'_>) -> Result<EncodedAnswer, ServeError> {
     let columns = plan.key_columns.len() + plan.columns.len();
     let mut out = Vec::with_capacity(64 + columns * (48 + rows * 24));
     let mut names = Vec::with_capacity(columns * 24);
-    for key in &plan.key_columns {
-        encode_str(feast::LIST_VAL, &key.name, &mut names);
-    }
-    for c in 0..plan.columns.len() {
-        encode_str(feast::LIST_VAL, answer.feature_name(c), &mut names);
-    }
+    encode_names(feast::LIST_VAL, answer, &mut names);
     let mut metadata = Vec::with_capacity(names.len() + 4);
     encode_bytes(feast::FEATURE_NAMES, &names, &mut metadata);
     encode_bytes(feast::METADATA, &metadata, &mut out);
@@ -252,13 +251,8 @@ fn encode_feast(answer: &Answer<'_>) -> Result<EncodedAnswer, ServeError> {
         statuses.clear();
         times.clear();
         for row in 0..rows {
-            let (value, status, time) = match answer.cell(c, row) {
-                Cell::Present(value, time) => (FeastValue::of(value), FieldStatus::Present, time),
-                Cell::Null(time) => (None, FieldStatus::NullValue, time),
-                Cell::NotFound => (None, FieldStatus::NotFound, 0),
-                Cell::OutsideMaxAge(time) => (None, FieldStatus::OutsideMaxAge, time),
-            };
-            encode_feast_value(value, &mut vector);
+            let (value, status, time) = cell_parts(answer.cell(c, row));
+            encode_feast_value(value.and_then(FeastValue::of), &mut vector);
             statuses.push(status as i32);
             if answer.include_event_timestamps {
                 times.push(time);
