@@ -76,11 +76,8 @@ impl Plan {
         self.names_json = [false, true].map(|full| {
             let mut out = Vec::with_capacity(16 * (self.key_columns.len() + self.columns.len()));
             out.push(b'[');
-            let keys = self.key_columns.iter().map(|k| &k.name);
-            let features = self
-                .columns
-                .iter()
-                .map(|c| if full { &c.full_name } else { &c.short_name });
+            let keys = self.key_columns.iter().map(|k| k.name.as_str());
+            let features = self.columns.iter().map(|c| c.name(full));
             for (i, name) in keys.chain(features).enumerate() {
                 if i > 0 {
                     out.push(b',');
@@ -130,6 +127,18 @@ pub(crate) struct FeatureColumn {
     /// The declared type: the column's type while the store has no layout
     /// carrying the feature.
     pub declared_type: ValueType,
+}
+
+impl FeatureColumn {
+    /// The column's name in an answer: `view__feature` with full feature
+    /// names, else `feature`.
+    pub fn name(&self, full_feature_names: bool) -> &str {
+        if full_feature_names {
+            &self.full_name
+        } else {
+            &self.short_name
+        }
+    }
 }
 
 impl PlannedView {

@@ -517,20 +517,11 @@ impl tonic::server::UnaryService<GetOnlineFeaturesRequest> for Unary {
         let (service, shape) = (self.0.clone(), self.1);
         Box::pin(async move {
             let state = service.state();
-            match shape {
-                Shape::Feast => {
-                    let metrics = &state.grpc_online;
-                    service
-                        .answer(request.get_ref(), metrics, encode_feast)
-                        .await
-                }
-                Shape::Columnar => {
-                    let metrics = &state.grpc_columnar;
-                    service
-                        .answer(request.get_ref(), metrics, encode_columnar)
-                        .await
-                }
-            }
+            let (metrics, encode): (_, fn(&Answer<'_>) -> _) = match shape {
+                Shape::Feast => (&state.grpc_online, encode_feast),
+                Shape::Columnar => (&state.grpc_columnar, encode_columnar),
+            };
+            service.answer(request.get_ref(), metrics, encode).await
         })
     }
 }

@@ -75,12 +75,7 @@ pub(crate) enum Cell<'a> {
 impl Answer<'_> {
     /// Name of feature column `column`.
     pub fn feature_name(&self, column: usize) -> &str {
-        let column = &self.plan.columns[column];
-        if self.full_feature_names {
-            &column.full_name
-        } else {
-            &column.short_name
-        }
+        self.plan.columns[column].name(self.full_feature_names)
     }
 
     /// The type of feature column `column`: as the rows read were written,
