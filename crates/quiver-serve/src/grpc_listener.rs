@@ -6,6 +6,7 @@
 //! logging workspace-wide; see Cargo.toml.)
 
 use crate::listener::{Admission, Backoff, Cap, Guarded, HeadMark, OpenConnection};
+use crate::write_batch::WriteBatch;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -18,9 +19,10 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_stream::wrappers::ReceiverStream;
 
-/// One gRPC connection, as tonic wants it.
+/// One gRPC connection, as tonic wants it: its writes leave once per
+/// HTTP/2 flush ([`WriteBatch`]).
 pub(crate) struct GrpcConnection {
-    io: Io,
+    io: WriteBatch<Io>,
     head: HeadMark,
 }
 
@@ -71,7 +73,7 @@ pub(crate) fn incoming(
             let tcp = Guarded::new(tcp, head, deadline, OpenConnection::new(&open));
             let Some(acceptor) = &acceptor else {
                 let connection = GrpcConnection {
-                    io: Io::Plain(tcp),
+                    io: WriteBatch::new(Io::Plain(tcp)),
                     head: mark,
                 };
                 if sender.send(Ok(connection)).await.is_err() {
@@ -86,7 +88,7 @@ pub(crate) fn incoming(
                 match acceptor.accept(tcp).await {
                     Ok(stream) => {
                         let connection = GrpcConnection {
-                            io: Io::Tls(Box::new(stream)),
+                            io: WriteBatch::new(Io::Tls(Box::new(stream))),
                             head: mark,
                         };
                         let _ = connections.send(Ok(connection)).await;
@@ -114,10 +116,7 @@ impl AsyncRead for GrpcConnection {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        match &mut self.get_mut().io {
-            Io::Plain(io) => Pin::new(io).poll_read(cx, buf),
-            Io::Tls(io) => Pin::new(io.as_mut()).poll_read(cx, buf),
-        }
+        Pin::new(&mut self.get_mut().io).poll_read(cx, buf)
     }
 }
 
@@ -127,21 +126,56 @@ impl AsyncWrite for GrpcConnection {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        match &mut self.get_mut().io {
+        Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
+    }
+}
+
+impl AsyncRead for Io {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Io::Plain(io) => Pin::new(io).poll_read(cx, buf),
+            Io::Tls(io) => Pin::new(io.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Io {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
             Io::Plain(io) => Pin::new(io).poll_write(cx, buf),
             Io::Tls(io) => Pin::new(io.as_mut()).poll_write(cx, buf),
         }
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match &mut self.get_mut().io {
+        match self.get_mut() {
             Io::Plain(io) => Pin::new(io).poll_flush(cx),
             Io::Tls(io) => Pin::new(io.as_mut()).poll_flush(cx),
         }
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match &mut self.get_mut().io {
+        match self.get_mut() {
             Io::Plain(io) => Pin::new(io).poll_shutdown(cx),
             Io::Tls(io) => Pin::new(io.as_mut()).poll_shutdown(cx),
         }
@@ -152,14 +186,14 @@ impl AsyncWrite for GrpcConnection {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        match &mut self.get_mut().io {
+        match self.get_mut() {
             Io::Plain(io) => Pin::new(io).poll_write_vectored(cx, bufs),
             Io::Tls(io) => Pin::new(io.as_mut()).poll_write_vectored(cx, bufs),
         }
     }
 
     fn is_write_vectored(&self) -> bool {
-        match &self.io {
+        match self {
             Io::Plain(io) => io.is_write_vectored(),
             Io::Tls(io) => io.is_write_vectored(),
         }

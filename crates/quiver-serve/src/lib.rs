@@ -93,6 +93,7 @@ mod request;
 mod server;
 mod state;
 mod table_versions;
+mod write_batch;
 
 pub use config::{ConfigOverrides, LogFormat, ServeConfig};
 pub use error::{ErrorClass, ServeError, StartupError};
