@@ -19,10 +19,9 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_stream::wrappers::ReceiverStream;
 
-/// One gRPC connection, as tonic wants it: its writes leave once per
-/// HTTP/2 flush ([`WriteBatch`]).
+/// One gRPC connection, as tonic wants it.
 pub(crate) struct GrpcConnection {
-    io: WriteBatch<Io>,
+    io: Io,
     head: HeadMark,
 }
 
@@ -33,13 +32,14 @@ enum Io {
 
 /// Connections of `listener` (after their TLS handshake, given a `tls`
 /// configuration) until tonic drops the stream; at most `max_connections`
-/// open, each with `header_timeout` from its accept to send a request.
+/// open, each with `header_timeout` from its accept to send a request, and
+/// its writes sent once per HTTP/2 flush ([`WriteBatch`]).
 pub(crate) fn incoming(
     listener: TcpListener,
     tls: Option<Arc<rustls::ServerConfig>>,
     max_connections: usize,
     header_timeout: Duration,
-) -> ReceiverStream<io::Result<GrpcConnection>> {
+) -> ReceiverStream<io::Result<WriteBatch<GrpcConnection>>> {
     let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
     let (sender, receiver) = mpsc::channel(64);
     tokio::spawn(async move {
@@ -73,10 +73,10 @@ pub(crate) fn incoming(
             let tcp = Guarded::new(tcp, head, deadline, OpenConnection::new(&open));
             let Some(acceptor) = &acceptor else {
                 let connection = GrpcConnection {
-                    io: WriteBatch::new(Io::Plain(tcp)),
+                    io: Io::Plain(tcp),
                     head: mark,
                 };
-                if sender.send(Ok(connection)).await.is_err() {
+                if sender.send(Ok(WriteBatch::new(connection))).await.is_err() {
                     return;
                 }
                 continue;
@@ -88,10 +88,10 @@ pub(crate) fn incoming(
                 match acceptor.accept(tcp).await {
                     Ok(stream) => {
                         let connection = GrpcConnection {
-                            io: WriteBatch::new(Io::Tls(Box::new(stream))),
+                            io: Io::Tls(Box::new(stream)),
                             head: mark,
                         };
-                        let _ = connections.send(Ok(connection)).await;
+                        let _ = connections.send(Ok(WriteBatch::new(connection))).await;
                     }
                     Err(error) => tracing::debug!(%peer, %error, "TLS handshake failed."),
                 }
@@ -101,12 +101,12 @@ pub(crate) fn incoming(
     ReceiverStream::new(receiver)
 }
 
-impl tonic::transport::server::Connected for GrpcConnection {
+impl tonic::transport::server::Connected for WriteBatch<GrpcConnection> {
     /// Copied into every request, where [`crate::listener::MarkGrpcHead`] finds it.
     type ConnectInfo = HeadMark;
 
     fn connect_info(&self) -> Self::ConnectInfo {
-        self.head.clone()
+        self.get_ref().head.clone()
     }
 }
 
@@ -116,7 +116,10 @@ impl AsyncRead for GrpcConnection {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().io).poll_read(cx, buf)
+        match &mut self.get_mut().io {
+            Io::Plain(io) => Pin::new(io).poll_read(cx, buf),
+            Io::Tls(io) => Pin::new(io.as_mut()).poll_read(cx, buf),
+        }
     }
 }
 
@@ -126,56 +129,21 @@ impl AsyncWrite for GrpcConnection {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.io.is_write_vectored()
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().io).poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
-    }
-}
-
-impl AsyncRead for Io {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Io::Plain(io) => Pin::new(io).poll_read(cx, buf),
-            Io::Tls(io) => Pin::new(io.as_mut()).poll_read(cx, buf),
-        }
-    }
-}
-
-impl AsyncWrite for Io {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
+        match &mut self.get_mut().io {
             Io::Plain(io) => Pin::new(io).poll_write(cx, buf),
             Io::Tls(io) => Pin::new(io.as_mut()).poll_write(cx, buf),
         }
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
+        match &mut self.get_mut().io {
             Io::Plain(io) => Pin::new(io).poll_flush(cx),
             Io::Tls(io) => Pin::new(io.as_mut()).poll_flush(cx),
         }
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
+        match &mut self.get_mut().io {
             Io::Plain(io) => Pin::new(io).poll_shutdown(cx),
             Io::Tls(io) => Pin::new(io.as_mut()).poll_shutdown(cx),
         }
@@ -186,14 +154,14 @@ impl AsyncWrite for Io {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
+        match &mut self.get_mut().io {
             Io::Plain(io) => Pin::new(io).poll_write_vectored(cx, bufs),
             Io::Tls(io) => Pin::new(io.as_mut()).poll_write_vectored(cx, bufs),
         }
     }
 
     fn is_write_vectored(&self) -> bool {
-        match self {
+        match &self.io {
             Io::Plain(io) => io.is_write_vectored(),
             Io::Tls(io) => io.is_write_vectored(),
         }

@@ -48,6 +48,10 @@ impl<IO> WriteBatch<IO> {
             sent: 0,
         }
     }
+
+    pub(crate) fn get_ref(&self) -> &IO {
+        &self.io
+    }
 }
 
 impl<IO: AsyncWrite + Unpin> WriteBatch<IO> {
