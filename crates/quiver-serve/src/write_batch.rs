@@ -13,6 +13,8 @@
 //! joins them to the frames around them instead of writing each alone.
 //! Under TLS the buffer sits above rustls, which otherwise seals and sends
 //! a record for every write it is given.
+//! (tokio's `BufWriter` would not do: it reports itself vectored, so h2
+//! would still keep the payload apart and flush twice.)
 
 use std::io;
 use std::pin::Pin;
