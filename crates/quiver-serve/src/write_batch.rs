@@ -9,8 +9,9 @@
 //! `writev` calls and two TCP segments: HEADERS and DATA, then a 10-byte
 //! trailers frame. Declared non-vectored, the connection makes h2 copy
 //! payloads under 1 KiB into its buffer, so the whole answer leaves in one
-//! write; larger payloads h2 still hands over separately, and this buffer
-//! joins them to the frames around them instead of writing each alone.
+//! write. A payload of 1 KiB or more h2 still hands over on its own and
+//! flushes right after it: this buffer joins it to the frames before it,
+//! and its trailers leave in a second write, as before.
 //! Under TLS the buffer sits above rustls, which otherwise seals and sends
 //! a record for every write it is given.
 //! (tokio's `BufWriter` would not do: it reports itself vectored, so h2
@@ -21,8 +22,8 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-/// Writes at most this many bytes ahead of a flush; a write that would
-/// pass it first sends what is held. h2 flushes after every frame it
+/// Writes at most this many bytes ahead of a flush (in an allocation under
+/// twice that); a write that would pass it first sends what is held. h2 flushes after every frame it
 /// hands over without copying (up to 16 KiB, its default frame size), so
 /// this bounds the copy, not the batching.
 const LIMIT: usize = 64 * 1024;
@@ -191,7 +192,8 @@ mod tests {
         while at < total {
             let end = (at + sizes[piece % sizes.len()]).min(total);
             batch.write_all(&expected[at..end]).await.unwrap();
-            if piece % 3 == 2 {
+            // Every size meets both an empty and a non-empty buffer.
+            if piece % 4 == 3 {
                 batch.flush().await.unwrap();
             }
             (at, piece) = (end, piece + 1);
@@ -206,8 +208,29 @@ mod tests {
         assert!(got == expected, "the bytes differ or are out of order");
     }
 
-    /// Counts the writes that reach the socket under h2.
-    struct CountWrites<IO>(IO, Arc<AtomicUsize>);
+    /// A piece over the limit, written while bytes are held, leaves after
+    /// them.
+    #[tokio::test]
+    async fn a_piece_over_the_limit_follows_what_was_held() {
+        let (server, mut peer) = socket_pair().await;
+        let mut batch = WriteBatch::new(server);
+        batch.write_all(b"0123456789").await.unwrap();
+        let big = vec![b'x'; LIMIT + 1];
+        batch.write_all(&big).await.unwrap();
+        batch.flush().await.unwrap();
+        let mut got = vec![0u8; 10 + big.len()];
+        peer.read_exact(&mut got).await.unwrap();
+        assert_eq!(&got[..10], b"0123456789");
+        assert!(got[10..] == big[..]);
+    }
+
+    /// Counts the writes that reach the socket under h2; `vectored: false`
+    /// declares the socket non-vectored without holding anything.
+    struct CountWrites<IO> {
+        io: IO,
+        writes: Arc<AtomicUsize>,
+        vectored: bool,
+    }
 
     impl<IO: AsyncRead + Unpin> AsyncRead for CountWrites<IO> {
         fn poll_read(
@@ -215,7 +238,7 @@ mod tests {
             cx: &mut Context<'_>,
             buf: &mut ReadBuf<'_>,
         ) -> Poll<io::Result<()>> {
-            Pin::new(&mut self.get_mut().0).poll_read(cx, buf)
+            Pin::new(&mut self.get_mut().io).poll_read(cx, buf)
         }
     }
 
@@ -226,8 +249,8 @@ mod tests {
             buf: &[u8],
         ) -> Poll<io::Result<usize>> {
             let this = self.get_mut();
-            this.1.fetch_add(1, Ordering::Relaxed);
-            Pin::new(&mut this.0).poll_write(cx, buf)
+            this.writes.fetch_add(1, Ordering::Relaxed);
+            Pin::new(&mut this.io).poll_write(cx, buf)
         }
 
         fn poll_write_vectored(
@@ -236,30 +259,35 @@ mod tests {
             bufs: &[io::IoSlice<'_>],
         ) -> Poll<io::Result<usize>> {
             let this = self.get_mut();
-            this.1.fetch_add(1, Ordering::Relaxed);
-            Pin::new(&mut this.0).poll_write_vectored(cx, bufs)
+            this.writes.fetch_add(1, Ordering::Relaxed);
+            Pin::new(&mut this.io).poll_write_vectored(cx, bufs)
         }
 
         fn is_write_vectored(&self) -> bool {
-            self.0.is_write_vectored()
+            self.vectored && self.io.is_write_vectored()
         }
 
         fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-            Pin::new(&mut self.get_mut().0).poll_flush(cx)
+            Pin::new(&mut self.get_mut().io).poll_flush(cx)
         }
 
         fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-            Pin::new(&mut self.get_mut().0).poll_shutdown(cx)
+            Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
         }
     }
 
     /// The socket writes h2 makes for one answer shaped like a 1-id gRPC
     /// answer (HEADERS, `payload` bytes of DATA, trailers), the second of
     /// two on the connection (so HPACK's table is warm, as in steady state).
-    async fn writes_per_answer(payload: usize, batched: bool) -> usize {
+    async fn writes_per_answer(payload: usize, socket: Socket) -> usize {
         let (server, client) = socket_pair().await;
         let writes = Arc::new(AtomicUsize::new(0));
-        let counted = CountWrites(server, writes.clone());
+        let counted = CountWrites {
+            io: server,
+            writes: writes.clone(),
+            vectored: socket == Socket::Vectored,
+        };
+        let batched = socket == Socket::Batched;
         let server = tokio::spawn(async move {
             if batched {
                 serve_answers(
@@ -325,12 +353,32 @@ mod tests {
         }
     }
 
+    #[derive(PartialEq, Clone, Copy)]
+    enum Socket {
+        /// A TCP socket as it is: h2 writes DATA of 256 bytes or more in place.
+        Vectored,
+        /// Declared non-vectored, nothing held.
+        NotVectored,
+        /// Under a [`WriteBatch`].
+        Batched,
+    }
+
     #[tokio::test]
     async fn a_small_answer_leaves_in_one_write() {
-        // Without the batch, h2 writes the DATA payload in place and the
+        // On the bare socket h2 writes the DATA payload in place and the
         // trailers after it: two writes (a 1-id answer is ~770 bytes).
-        assert_eq!(writes_per_answer(770, false).await, 2);
-        assert_eq!(writes_per_answer(770, true).await, 1);
-        assert_eq!(writes_per_answer(200, true).await, 1);
+        assert_eq!(writes_per_answer(770, Socket::Vectored).await, 2);
+        assert_eq!(writes_per_answer(770, Socket::Batched).await, 1);
+        assert_eq!(writes_per_answer(200, Socket::Batched).await, 1);
+    }
+
+    #[tokio::test]
+    async fn a_larger_answer_joins_its_payload_to_the_frames_before_it() {
+        // Over 1 KiB h2 hands the payload over apart from the frames before
+        // it, then flushes; the trailers follow in their own write. Declared
+        // non-vectored without holding, that is three writes; held, two.
+        assert_eq!(writes_per_answer(2048, Socket::NotVectored).await, 3);
+        assert_eq!(writes_per_answer(2048, Socket::Batched).await, 2);
+        assert_eq!(writes_per_answer(2048, Socket::Vectored).await, 2);
     }
 }
