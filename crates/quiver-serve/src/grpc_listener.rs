@@ -19,7 +19,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_stream::wrappers::ReceiverStream;
 
-/// One gRPC connection, as tonic wants it.
+/// One gRPC connection, as tonic takes it once wrapped in a [`WriteBatch`].
 pub(crate) struct GrpcConnection {
     io: Io,
     head: HeadMark,

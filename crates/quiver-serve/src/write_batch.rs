@@ -23,9 +23,9 @@ use std::task::{Context, Poll, ready};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// Writes at most this many bytes ahead of a flush (in an allocation under
-/// twice that); a write that would pass it first sends what is held. h2 flushes after every frame it
-/// hands over without copying (up to 16 KiB, its default frame size), so
-/// this bounds the copy, not the batching.
+/// twice that); a write that would pass it first sends what is held. h2
+/// flushes after every frame it hands over without copying (up to 16 KiB,
+/// its default frame size), so this bounds the copy, not the batching.
 const LIMIT: usize = 64 * 1024;
 
 /// The buffer a connection keeps between flushes; a larger one (left by a
