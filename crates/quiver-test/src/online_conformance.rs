@@ -277,6 +277,46 @@ pub async fn check_write_refuses_and_stores_nothing(store: &dyn OnlineStore) {
     assert_eq!(store.offline_version("v").await.unwrap(), Some(1));
 }
 
+/// A `check_write` with a new layout changes nothing a reader sees, and a
+/// `write` with that layout right after it is what readers see next: a
+/// store that caches layouts must not let an aborted redefinition, or the
+/// write that follows it, leave the old layout cached.
+pub async fn check_write_of_a_new_layout_is_not_a_redefinition(store: &dyn OnlineStore) {
+    let l = layout("v");
+    store.write(&l, &[row("a", 1, 1.0)], Some(1)).await.unwrap();
+    // Read twice, so that a cache has seen this layout at this snapshot.
+    for _ in 0..2 {
+        let (got, rows) = store.read_with_layout("v", &["a"]).await.unwrap();
+        assert_eq!(*got, l);
+        assert_eq!(total_of(&rows[0]), Some(1.0));
+    }
+    let mut wider = layout("v");
+    wider.features.push(("flag".to_string(), ValueType::Bool));
+    let mut new_row = row("a", 2, 2.0);
+    new_row.row.values.push(FeatureValue::Bool(true));
+    store
+        .check_write(&wider, std::slice::from_ref(&new_row))
+        .await
+        .unwrap();
+    let (got, rows) = store.read_with_layout("v", &["a"]).await.unwrap();
+    assert_eq!(*got, l, "check_write redefined the view");
+    assert_eq!(total_of(&rows[0]), Some(1.0), "check_write changed a row");
+    assert_eq!(store.layout("v").await.unwrap().as_deref(), Some(&l));
+    store
+        .write(&wider, std::slice::from_ref(&new_row), Some(2))
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        let (got, rows) = store.read_with_layout("v", &["a"]).await.unwrap();
+        assert_eq!(
+            *got, wider,
+            "the old layout was served after a redefinition"
+        );
+        assert_eq!(rows[0].as_ref(), Some(&new_row.row));
+    }
+    assert_eq!(store.layout("v").await.unwrap().as_deref(), Some(&wider));
+}
+
 /// Every value type, nulls included, comes back as written.
 pub async fn every_value_type_round_trips(store: &dyn OnlineStore) {
     let l = ViewLayout {
@@ -342,6 +382,7 @@ macro_rules! online_store_conformance {
             mismatched_row_is_refused_whole,
             delete_removes_rows_whatever_their_time,
             check_write_refuses_and_stores_nothing,
+            check_write_of_a_new_layout_is_not_a_redefinition,
             every_value_type_round_trips
         );
     };

@@ -39,6 +39,7 @@ use heed::types::{Bytes, Str};
 use heed::{Database, Env, EnvOpenOptions, RoTxn, RwTxn, WithoutTls};
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, RwLock, RwLockReadGuard, Weak};
 
 /// The embedded online store. Cheap to clone; all clones share one LMDB environment.
@@ -52,8 +53,8 @@ struct Inner {
     env: Env<WithoutTls>,
     rows: Database<Bytes, Bytes>,
     meta: Database<Str, Bytes>,
-    /// Parsed layouts by view, with the generation they were parsed at.
-    layouts: RwLock<HashMap<String, (u64, Arc<ViewLayout>)>>,
+    /// Parsed layouts by view.
+    layouts: RwLock<HashMap<String, CachedLayout>>,
     /// Held shared by every open transaction of this process, and
     /// exclusively to adopt a map another process grew (LMDB allows that
     /// only with no transaction open).
@@ -61,6 +62,21 @@ struct Inner {
     /// Slots of dead processes' readers cleared when the store was opened.
     stale_readers_cleared: usize,
 }
+
+/// A view's parsed layout, the generation it was parsed at, and the last
+/// read snapshot known to hold that generation.
+struct CachedLayout {
+    generation: u64,
+    layout: Arc<ViewLayout>,
+    /// The id of a read transaction (LMDB's id of the commit it sees) whose
+    /// generation was this one. A later read of the same snapshot sees the
+    /// same commit, so it may skip looking the generation up; any write
+    /// since gives readers a new id. `NO_SNAPSHOT` until a read confirms it.
+    confirmed_at: AtomicUsize,
+}
+
+/// No read transaction has this id (LMDB counts commits up from 0).
+const NO_SNAPSHOT: usize = usize::MAX;
 
 /// A transaction together with the shared lock that keeps the map from
 /// being resized under it. Fields drop in order: the transaction first.
@@ -239,29 +255,42 @@ impl EmbeddedStore {
         self.begin(|env| env.write_txn())
     }
 
-    /// The layout of `view` as committed, parsing it only when its generation changed.
+    /// The layout of `view` as committed, parsing it only when its
+    /// generation changed. `snapshot` is the id of `txn` when it is a read
+    /// transaction, `None` inside a write (whose id the next writer reuses
+    /// if it aborts, so it names no commit).
     fn current_layout(
         &self,
-        rtxn: &RoTxn<'_, WithoutTls>,
+        txn: &RoTxn<'_, WithoutTls>,
         view: &str,
+        snapshot: Option<usize>,
     ) -> Result<Option<Arc<ViewLayout>>, OnlineError> {
         let inner = &self.inner;
+        if let Some(snapshot) = snapshot
+            && let Some(cached) = inner.layouts.read().unwrap().get(view)
+            && cached.confirmed_at.load(Ordering::Relaxed) == snapshot
+        {
+            return Ok(Some(cached.layout.clone()));
+        }
         let Some(generation) = inner
             .meta
-            .get(rtxn, &meta_key("generation", view))
+            .get(txn, &meta_key("generation", view))
             .map_err(|e| self.lmdb_err(e))?
         else {
             return Ok(None);
         };
         let generation = u64::from_le_bytes(generation.try_into().unwrap_or_default());
-        if let Some((cached_gen, layout)) = inner.layouts.read().unwrap().get(view)
-            && *cached_gen == generation
+        if let Some(cached) = inner.layouts.read().unwrap().get(view)
+            && cached.generation == generation
         {
-            return Ok(Some(layout.clone()));
+            if let Some(snapshot) = snapshot {
+                cached.confirmed_at.store(snapshot, Ordering::Relaxed);
+            }
+            return Ok(Some(cached.layout.clone()));
         }
         let json = inner
             .meta
-            .get(rtxn, &meta_key("layout", view))
+            .get(txn, &meta_key("layout", view))
             .map_err(|e| self.lmdb_err(e))?
             .unwrap_or_default();
         let layout: ViewLayout =
@@ -271,11 +300,14 @@ impl EmbeddedStore {
                 reason: e.to_string(),
             })?;
         let layout = Arc::new(layout);
-        inner
-            .layouts
-            .write()
-            .unwrap()
-            .insert(view.to_string(), (generation, layout.clone()));
+        inner.layouts.write().unwrap().insert(
+            view.to_string(),
+            CachedLayout {
+                generation,
+                layout: layout.clone(),
+                confirmed_at: AtomicUsize::new(snapshot.unwrap_or(NO_SNAPSHOT)),
+            },
+        );
         Ok(Some(layout))
     }
 }
@@ -324,7 +356,7 @@ impl EmbeddedStore {
         let err = |e| self.lmdb_err(e);
         let view = layout.view.as_str();
         let prefix = row_prefix(view);
-        let stored = self.current_layout(wtxn, view)?;
+        let stored = self.current_layout(wtxn, view, None)?;
         if stored.as_deref() != Some(layout) {
             // Rows written under another layout would be read with the wrong names.
             // Collected first: LMDB cursors cannot delete while a read borrows them.
@@ -468,23 +500,31 @@ impl OnlineStore for EmbeddedStore {
         let inner = &self.inner;
         // One read transaction: the layout and the rows come from the same commit.
         let rtxn = self.read_txn()?;
-        let Some(layout) = self.current_layout(&rtxn, view)? else {
+        let Some(layout) = self.current_layout(&rtxn, view, Some(rtxn.id()))? else {
             return Err(OnlineError::UnknownView {
                 view: view.to_string(),
             });
         };
-        let prefix = row_prefix(view);
-        let mut key = prefix.clone();
+        // `view \0 entity`, built on the stack: no allocation per read.
+        let mut key = [0u8; MAX_KEY_BYTES];
+        let prefix = view.len() + 1;
+        if let Some(view_part) = key.get_mut(..view.len()) {
+            view_part.copy_from_slice(view.as_bytes());
+        }
         let mut out = Vec::with_capacity(keys.len());
         for entity in keys {
-            if prefix.len() + entity.len() > MAX_KEY_BYTES {
+            let end = prefix + entity.len();
+            if end > MAX_KEY_BYTES {
                 // No such key can have been written.
                 out.push(None);
                 continue;
             }
-            key.truncate(prefix.len());
-            key.extend_from_slice(entity.as_bytes());
-            let row = match inner.rows.get(&rtxn, &key).map_err(|e| self.lmdb_err(e))? {
+            key[prefix..end].copy_from_slice(entity.as_bytes());
+            let row = match inner
+                .rows
+                .get(&rtxn, &key[..end])
+                .map_err(|e| self.lmdb_err(e))?
+            {
                 None => None,
                 Some(bytes) => {
                     Some(codec::decode(bytes).map_err(|reason| OnlineError::Corrupt {
@@ -501,7 +541,7 @@ impl OnlineStore for EmbeddedStore {
 
     async fn layout(&self, view: &str) -> Result<Option<Arc<ViewLayout>>, OnlineError> {
         let rtxn = self.read_txn()?;
-        self.current_layout(&rtxn, view)
+        self.current_layout(&rtxn, view, Some(rtxn.id()))
     }
 
     async fn offline_version(&self, view: &str) -> Result<Option<u64>, OnlineError> {
