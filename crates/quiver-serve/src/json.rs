@@ -16,9 +16,14 @@ const KEY_TIMESTAMP: &str = "\"1970-01-01T00:00:00Z\"";
 /// once and reused by every column of that view.
 pub(crate) fn write_answer(answer: &Answer<'_>, out: &mut Vec<u8>) {
     let plan = &answer.plan;
-    out.reserve(64 + answer.rows * plan.columns.len() * 32);
+    let names = plan.names_json(answer.full_feature_names);
+    // Enough for the usual answer, so that it is written without a copy
+    // into a larger buffer: per column its `{"values":[…],"statuses":[…]}`,
+    // per cell a number and `"PRESENT"` (event times make it grow once).
+    let columns = answer.ids.len() + plan.columns.len();
+    out.reserve(64 + names.len() + columns * (40 + answer.rows * 24));
     out.extend_from_slice(b"{\"metadata\":{\"feature_names\":");
-    out.extend_from_slice(plan.names_json(answer.full_feature_names));
+    out.extend_from_slice(names);
     out.extend_from_slice(b"},\"results\":[");
     let mut first = true;
     for ids in &answer.ids {
