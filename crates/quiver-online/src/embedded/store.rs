@@ -505,24 +505,21 @@ impl OnlineStore for EmbeddedStore {
                 view: view.to_string(),
             });
         };
-        // `view \0 entity`, built on the stack: no allocation per read.
-        let mut key = [0u8; MAX_KEY_BYTES];
-        let prefix = view.len() + 1;
-        if let Some(view_part) = key.get_mut(..view.len()) {
-            view_part.copy_from_slice(view.as_bytes());
-        }
+        // `view \0 entity`, one buffer for every key of the call.
+        let mut key = row_prefix(view);
+        let prefix = key.len();
         let mut out = Vec::with_capacity(keys.len());
         for entity in keys {
-            let end = prefix + entity.len();
-            if end > MAX_KEY_BYTES {
+            if prefix + entity.len() > MAX_KEY_BYTES {
                 // No such key can have been written.
                 out.push(None);
                 continue;
             }
-            key[prefix..end].copy_from_slice(entity.as_bytes());
+            key.truncate(prefix);
+            key.extend_from_slice(entity.as_bytes());
             let row = match inner
                 .rows
-                .get(&rtxn, &key[..end])
+                .get(&rtxn, &key)
                 .map_err(|e| self.lmdb_err(e))?
             {
                 None => None,
