@@ -517,11 +517,7 @@ impl OnlineStore for EmbeddedStore {
             }
             key.truncate(prefix);
             key.extend_from_slice(entity.as_bytes());
-            let row = match inner
-                .rows
-                .get(&rtxn, &key)
-                .map_err(|e| self.lmdb_err(e))?
-            {
+            let row = match inner.rows.get(&rtxn, &key).map_err(|e| self.lmdb_err(e))? {
                 None => None,
                 Some(bytes) => {
                     Some(codec::decode(bytes).map_err(|reason| OnlineError::Corrupt {
