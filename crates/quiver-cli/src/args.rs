@@ -386,6 +386,10 @@ pub struct SimulateRunArgs {
     /// With `--target grpc`: the answer shape asked for (the same request).
     #[arg(long = "grpc-rpc", value_enum, default_value_t = SimGrpcRpc::Columnar)]
     pub grpc_rpc: SimGrpcRpc,
+    /// With `--target grpc`: HTTP/2 connections the workers share, their
+    /// calls multiplexed as on one gRPC channel [default: one per worker].
+    #[arg(long)]
+    pub connections: Option<usize>,
     /// A header sent with every request (gRPC: metadata), `name: value`, as
     /// curl's -H; repeatable. E.g. `x-api-key: KEY`. Result files keep the name only.
     #[arg(long = "header", short = 'H', value_name = "NAME: VALUE")]

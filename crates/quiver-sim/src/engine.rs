@@ -52,10 +52,7 @@ pub async fn run(plan: SimPlan) -> Result<SimResult, SimError> {
     settings.validate()?;
     IdPicker::check_batch(&keys, settings.batch_size)?;
     let workers = settings.load.concurrency();
-    let mut connections = Vec::with_capacity(workers);
-    for _ in 0..workers {
-        connections.push(target.connect().await?);
-    }
+    let connections = target.connect_workers(workers).await?;
     let pickers = IdPicker::for_workers(&keys, settings.distribution, settings.seed, workers)?;
     let live = Arc::new(LiveShared::default());
     let started_at = chrono::Utc::now();

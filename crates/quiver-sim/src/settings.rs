@@ -120,6 +120,11 @@ pub enum TargetSpec {
         /// choice existed called the Feast-shaped one).
         #[serde(default)]
         rpc: GrpcRpc,
+        /// HTTP/2 connections the workers share, their calls multiplexed
+        /// on them as a gRPC client's channel multiplexes its callers';
+        /// `None`: a connection of its own per worker.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        connections: Option<usize>,
     },
     /// Nothing: every request succeeds at once, in process. Measures the
     /// generator's own ceiling.
@@ -132,7 +137,16 @@ impl TargetSpec {
         match self {
             TargetSpec::Store { repo } => format!("store ({repo})"),
             TargetSpec::Http { url } => format!("http ({url})"),
-            TargetSpec::Grpc { url, rpc } => format!("grpc {} ({url})", rpc.name()),
+            TargetSpec::Grpc {
+                url,
+                rpc,
+                connections: None,
+            } => format!("grpc {} ({url})", rpc.name()),
+            TargetSpec::Grpc {
+                url,
+                rpc,
+                connections: Some(n),
+            } => format!("grpc {} ({url}, {n} shared connections)", rpc.name()),
             TargetSpec::Noop => "noop (in process)".to_string(),
         }
     }
@@ -251,6 +265,20 @@ impl SimSettings {
         }
         if self.timeout.is_zero() {
             return bad("--timeout", "must be longer than 0");
+        }
+        if let TargetSpec::Grpc {
+            connections: Some(shared),
+            ..
+        } = self.target
+            && !(1..=self.load.concurrency()).contains(&shared)
+        {
+            return bad(
+                "--connections",
+                &format!(
+                    "must be between 1 and the {} workers that share them",
+                    self.load.concurrency()
+                ),
+            );
         }
         if let FeatureSelection::Features(features) = &self.features
             && features.is_empty()

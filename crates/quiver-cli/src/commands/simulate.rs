@@ -44,6 +44,11 @@ async fn simulate(args: &SimulateRunArgs) -> anyhow::Result<()> {
             .and_then(|r| r.entities.values().next())
             .map_or_else(|| "id".to_string(), |e| e.join_key.clone())
     });
+    if args.connections.is_some() && args.target != SimTarget::Grpc {
+        anyhow::bail!(
+            "--connections applies to --target grpc only: HTTP/1.1 carries one request at a time per connection, so each worker has its own"
+        );
+    }
     let url = |default: &str| args.url.clone().unwrap_or_else(|| default.to_string());
     let target = match args.target {
         SimTarget::Store => TargetSpec::Store {
@@ -58,6 +63,7 @@ async fn simulate(args: &SimulateRunArgs) -> anyhow::Result<()> {
                 SimGrpcRpc::Columnar => quiver_sim::GrpcRpc::Columnar,
                 SimGrpcRpc::Feast => quiver_sim::GrpcRpc::Feast,
             },
+            connections: args.connections,
         },
         SimTarget::Noop => TargetSpec::Noop,
     };

@@ -45,6 +45,8 @@ pub struct GrpcTarget {
     entity_key: String,
     /// Each id as an encoded `RepeatedValue.val` field, encoded once.
     encoded_ids: Vec<Bytes>,
+    /// Connections the workers share; `None`: one per worker.
+    pub(super) shared_connections: Option<usize>,
 }
 
 /// Field numbers in serving.proto: `GetOnlineFeaturesRequest.entities`, a
@@ -108,6 +110,7 @@ impl GrpcTarget {
     pub(super) fn new(
         url: &str,
         rpc: GrpcRpc,
+        shared_connections: Option<usize>,
         settings: &SimSettings,
         keys: &KeySpace,
     ) -> Result<GrpcTarget, SimError> {
@@ -178,6 +181,7 @@ impl GrpcTarget {
             request_fields,
             entity_key: settings.entity_key.clone(),
             encoded_ids,
+            shared_connections,
         })
     }
 }

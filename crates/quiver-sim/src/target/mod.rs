@@ -1,6 +1,9 @@
 //! [`Target`]: what receives the requests — the online store called directly,
 //! the HTTP or gRPC server, or nothing (to measure the generator itself) — and
 //! [`Connection`], one per worker, which sends one request and waits for it.
+//! Over gRPC the workers may instead share a few HTTP/2 connections
+//! ([`SharedConnection`]), their calls multiplexed, as the callers of one
+//! gRPC channel share it in a production client.
 //!
 //! Both are enums rather than trait objects so the hot path has no boxing or
 //! dynamic dispatch, and request bodies are built from pieces prepared once
@@ -43,7 +46,7 @@ pub enum Target {
     /// `POST /get-online-features` over HTTP/1.1 keep-alive connections.
     Http(Arc<HttpTarget>),
     /// `GetOnlineFeatures` (or its columnar twin) over gRPC, one HTTP/2
-    /// connection per worker.
+    /// connection per worker, or a few shared by all.
     Grpc(Arc<GrpcTarget>),
     /// Answers every request at once, in process.
     Noop,
@@ -86,9 +89,17 @@ impl Target {
             TargetSpec::Http { url } => {
                 Target::Http(Arc::new(HttpTarget::new(url, settings, keys)?))
             }
-            TargetSpec::Grpc { url, rpc } => {
-                Target::Grpc(Arc::new(GrpcTarget::new(url, *rpc, settings, keys)?))
-            }
+            TargetSpec::Grpc {
+                url,
+                rpc,
+                connections,
+            } => Target::Grpc(Arc::new(GrpcTarget::new(
+                url,
+                *rpc,
+                *connections,
+                settings,
+                keys,
+            )?)),
         };
         // Fail before the run, with a clear message, if the target is not there.
         target.connect().await?;
@@ -111,8 +122,72 @@ impl Target {
             Target::Grpc(grpc) => Connection::Grpc {
                 target: Arc::clone(grpc),
                 sender: Some(first_connection(&grpc.address, grpc.tls.as_ref()).await?),
+                shared: None,
             },
         })
+    }
+
+    /// The connections of `workers` workers: one each, or, for a gRPC
+    /// target with shared connections, that many HTTP/2 connections dealt
+    /// out in turn (worker `w` calls on connection `w % shared`).
+    pub async fn connect_workers(&self, workers: usize) -> Result<Vec<Connection>, SimError> {
+        if let Target::Grpc(grpc) = self
+            && let Some(shared) = grpc.shared_connections
+        {
+            let mut pool = Vec::with_capacity(shared);
+            for _ in 0..shared {
+                let sender: http2::SendRequest<Full<Bytes>> =
+                    first_connection(&grpc.address, grpc.tls.as_ref()).await?;
+                pool.push((
+                    sender.clone(),
+                    Arc::new(SharedConnection {
+                        current: tokio::sync::Mutex::new(Some(sender)),
+                    }),
+                ));
+            }
+            return Ok((0..workers)
+                .map(|worker| {
+                    let (sender, shared) = &pool[worker % pool.len()];
+                    Connection::Grpc {
+                        target: Arc::clone(grpc),
+                        sender: Some(sender.clone()),
+                        shared: Some(Arc::clone(shared)),
+                    }
+                })
+                .collect());
+        }
+        let mut connections = Vec::with_capacity(workers);
+        for _ in 0..workers {
+            connections.push(self.connect().await?);
+        }
+        Ok(connections)
+    }
+}
+
+/// An HTTP/2 connection several workers call on. When it breaks, the first
+/// worker to find it broken opens its replacement and the others take that
+/// one, so the run keeps as many connections as it was asked for.
+pub struct SharedConnection {
+    current: tokio::sync::Mutex<Option<http2::SendRequest<Full<Bytes>>>>,
+}
+
+impl SharedConnection {
+    /// The connection to call on: the current one while it is open, else a
+    /// new one, which becomes current.
+    async fn open(
+        &self,
+        address: &str,
+        tls: Option<&Tls>,
+    ) -> Result<http2::SendRequest<Full<Bytes>>, RequestError> {
+        let mut current = self.current.lock().await;
+        if let Some(sender) = current.as_ref()
+            && !sender.is_closed()
+        {
+            return Ok(sender.clone());
+        }
+        let sender: http2::SendRequest<Full<Bytes>> = connect(address, tls).await?;
+        *current = Some(sender.clone());
+        Ok(sender)
     }
 }
 
@@ -135,12 +210,14 @@ pub enum Connection {
         sender: Option<http1::SendRequest<Full<Bytes>>>,
     },
     /// An HTTP/2 connection for gRPC calls; `None` after it broke, reopened
-    /// on the next request.
+    /// on the next request (through `shared`, when workers share it).
     Grpc {
         /// Address and prepared requests.
         target: Arc<GrpcTarget>,
         /// The open connection.
         sender: Option<http2::SendRequest<Full<Bytes>>>,
+        /// The connection this worker shares with others, if it does.
+        shared: Option<Arc<SharedConnection>>,
     },
     /// Nothing to send.
     Noop,
@@ -175,7 +252,16 @@ impl Connection {
                 let result = http_send(target, open, ids).await;
                 forget_if_broken(sender, result)
             }
-            Connection::Grpc { target, sender } => {
+            Connection::Grpc {
+                target,
+                sender,
+                shared,
+            } => {
+                if sender.is_none()
+                    && let Some(shared) = shared
+                {
+                    *sender = Some(shared.open(&target.address, target.tls.as_ref()).await?);
+                }
                 let open = open(sender, &target.address, target.tls.as_ref()).await?;
                 let result = grpc_send(target, open, ids).await;
                 forget_if_broken(sender, result)
@@ -362,6 +448,7 @@ mod tests {
         let grpc = GrpcTarget::new(
             "http://127.0.0.1:1",
             GrpcRpc::Feast,
+            None,
             &settings(features, 1),
             &keys,
         )
@@ -404,6 +491,7 @@ mod tests {
             let grpc = GrpcTarget::new(
                 "http://127.0.0.1:1",
                 GrpcRpc::Columnar,
+                None,
                 &settings(selection, 3),
                 &keys,
             )
@@ -436,7 +524,8 @@ mod tests {
         let features = FeatureSelection::Features(vec!["v:f".into()]);
         let mut settings = settings(features, 1);
         settings.access.headers = vec!["x-api-key: k1".parse().unwrap()];
-        let grpc = GrpcTarget::new("http://127.0.0.1:1", GrpcRpc::Feast, &settings, &keys).unwrap();
+        let grpc =
+            GrpcTarget::new("http://127.0.0.1:1", GrpcRpc::Feast, None, &settings, &keys).unwrap();
         let call = grpc.call(&[0]);
         assert_eq!(call.headers()["x-api-key"], "k1");
         assert_eq!(call.headers()["content-type"], "application/grpc");
@@ -448,7 +537,8 @@ mod tests {
         assert_eq!(http.headers[0].1, "k1");
         // A `-bin` key names binary gRPC metadata, which a text value cannot be.
         settings.access.headers = vec!["token-bin: abc".parse().unwrap()];
-        let Err(error) = GrpcTarget::new("http://127.0.0.1:1", GrpcRpc::Feast, &settings, &keys)
+        let Err(error) =
+            GrpcTarget::new("http://127.0.0.1:1", GrpcRpc::Feast, None, &settings, &keys)
         else {
             panic!("a -bin key was accepted");
         };

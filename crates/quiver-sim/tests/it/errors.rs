@@ -32,6 +32,7 @@ async fn grpc_errors_are_counted_by_code() {
         TargetSpec::Grpc {
             url: server.url,
             rpc: quiver_sim::GrpcRpc::Feast,
+            connections: None,
         },
         LoadModel::Closed { workers: 2 },
         StopCondition::Requests(40),
@@ -80,6 +81,7 @@ async fn an_absent_server_fails_before_the_run() {
         TargetSpec::Grpc {
             url: url.clone(),
             rpc: quiver_sim::GrpcRpc::Columnar,
+            connections: None,
         },
     ] {
         let s = settings(

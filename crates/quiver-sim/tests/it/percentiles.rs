@@ -64,6 +64,7 @@ async fn grpc_latency_includes_the_servers_sleep() {
         TargetSpec::Grpc {
             url: server.url.clone(),
             rpc: quiver_sim::GrpcRpc::Columnar,
+            connections: None,
         },
         LoadModel::Closed { workers: 3 },
         StopCondition::Requests(300),
@@ -77,6 +78,57 @@ async fn grpc_latency_includes_the_servers_sleep() {
     // An upper bound with a wide margin: the median is the sleep plus a
     // request's own cost, not some other wait (a reconnect, a timeout).
     assert!(h.value_at_quantile(0.5) < 30 * MS);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpc_workers_share_the_connections_asked_for() {
+    let server = servers::grpc(Behaviour::Sleep(Duration::from_millis(20))).await;
+    let result = run(settings(
+        TargetSpec::Grpc {
+            url: server.url.clone(),
+            rpc: quiver_sim::GrpcRpc::Columnar,
+            connections: Some(2),
+        },
+        LoadModel::Closed { workers: 8 },
+        StopCondition::Requests(160),
+    ))
+    .await;
+    assert_eq!(result.totals.errors, 0, "{:?}", result.error_examples);
+    let connections = server.connections.lock().unwrap().clone();
+    // Every call came over one of two connections, and each connection
+    // carried the calls of its four workers at once, not one by one.
+    assert_eq!(connections.len(), 2, "{connections:?}");
+    assert_eq!(
+        connections.values().map(|c| c.calls).sum::<u64>(),
+        server.requests.load(Ordering::Relaxed)
+    );
+    for load in connections.values() {
+        assert!(load.most_in_flight >= 3, "{connections:?}");
+    }
+}
+
+#[test]
+fn shared_connections_are_checked_against_the_workers() {
+    let mut s = settings(
+        TargetSpec::Grpc {
+            url: "http://127.0.0.1:1".to_string(),
+            rpc: quiver_sim::GrpcRpc::Columnar,
+            connections: Some(5),
+        },
+        LoadModel::Closed { workers: 4 },
+        StopCondition::Requests(1),
+    );
+    let error = s.validate().unwrap_err().to_string();
+    assert!(
+        error.contains("--connections") && error.contains("between 1 and the 4 workers"),
+        "{error}"
+    );
+    s.target = TargetSpec::Grpc {
+        url: "http://127.0.0.1:1".to_string(),
+        rpc: quiver_sim::GrpcRpc::Columnar,
+        connections: Some(0),
+    };
+    assert!(s.validate().is_err());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

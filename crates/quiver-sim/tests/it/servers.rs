@@ -1,6 +1,7 @@
 //! Test targets: an axum HTTP server and a tonic gRPC server, each on its own
 //! port, that answer in a known way: at once, after a fixed sleep, with a slow
 //! answer every n-th request, with one server-wide stall, or with an error.
+//! The gRPC server also counts the calls each client connection carries.
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -11,6 +12,8 @@ use quiver_proto::serving::{
     GetOnlineFeaturesColumnarResponse, GetOnlineFeaturesRequest, GetOnlineFeaturesResponse,
     GetServerInfoRequest, GetServerInfoResponse,
 };
+use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -43,6 +46,20 @@ pub struct TestServer {
     pub requests: Arc<AtomicU64>,
     /// Requests that took the slow path of [`Behaviour::EveryNth`].
     pub slow_requests: Arc<AtomicU64>,
+    /// gRPC only: per client connection (its address), the calls it
+    /// carried and the most it carried at once.
+    pub connections: Arc<Mutex<HashMap<SocketAddr, ConnectionLoad>>>,
+}
+
+/// The calls one client connection carried.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ConnectionLoad {
+    /// Calls in all.
+    pub calls: u64,
+    /// Calls being answered now.
+    pub in_flight: u64,
+    /// The most calls it had in flight at once.
+    pub most_in_flight: u64,
 }
 
 #[derive(Clone)]
@@ -119,6 +136,7 @@ pub async fn http(behaviour: Behaviour) -> TestServer {
         url,
         requests,
         slow_requests,
+        connections: Arc::default(),
     }
 }
 
@@ -179,19 +197,41 @@ async fn handle_http(State(shared): State<Shared>, body: Bytes) -> Response {
         .into_response()
 }
 
-struct Grpc(Shared);
+struct Grpc {
+    shared: Shared,
+    connections: Arc<Mutex<HashMap<SocketAddr, ConnectionLoad>>>,
+}
 
 impl Grpc {
     /// What both feature RPCs do: refuse a request without ids or features,
-    /// then behave as told.
-    async fn answer(&self, request: &GetOnlineFeaturesRequest) -> Result<(), tonic::Status> {
+    /// then behave as told, counting the call on its connection.
+    async fn answer(
+        &self,
+        call: &tonic::Request<GetOnlineFeaturesRequest>,
+    ) -> Result<(), tonic::Status> {
+        let request = call.get_ref();
         let ids = request.entities.get("id").map_or(0, |v| v.val.len());
         if ids == 0 || request.kind.is_none() {
             return Err(tonic::Status::invalid_argument(
                 "entities.id and features are required",
             ));
         }
-        match self.0.behave().await {
+        let peer = call.remote_addr().expect("served over TCP");
+        {
+            let mut connections = self.connections.lock().unwrap();
+            let load = connections.entry(peer).or_default();
+            load.calls += 1;
+            load.in_flight += 1;
+            load.most_in_flight = load.most_in_flight.max(load.in_flight);
+        }
+        let behaved = self.shared.behave().await;
+        self.connections
+            .lock()
+            .unwrap()
+            .get_mut(&peer)
+            .expect("entered above")
+            .in_flight -= 1;
+        match behaved {
             Some(503) => Err(tonic::Status::unavailable("overloaded")),
             Some(code) => Err(tonic::Status::internal(format!("status {code}"))),
             None => Ok(()),
@@ -205,7 +245,7 @@ impl ServingService for Grpc {
         &self,
         request: tonic::Request<GetOnlineFeaturesRequest>,
     ) -> Result<tonic::Response<GetOnlineFeaturesResponse>, tonic::Status> {
-        self.answer(request.get_ref()).await?;
+        self.answer(&request).await?;
         Ok(tonic::Response::new(GetOnlineFeaturesResponse::default()))
     }
 
@@ -213,7 +253,7 @@ impl ServingService for Grpc {
         &self,
         request: tonic::Request<GetOnlineFeaturesRequest>,
     ) -> Result<tonic::Response<GetOnlineFeaturesColumnarResponse>, tonic::Status> {
-        self.answer(request.get_ref()).await?;
+        self.answer(&request).await?;
         Ok(tonic::Response::new(
             GetOnlineFeaturesColumnarResponse::default(),
         ))
@@ -234,7 +274,11 @@ pub async fn grpc(behaviour: Behaviour) -> TestServer {
     let shared = Shared::new(behaviour);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    let service = ServingServiceServer::new(Grpc(shared.clone()));
+    let connections = Arc::new(Mutex::new(HashMap::new()));
+    let service = ServingServiceServer::new(Grpc {
+        shared: shared.clone(),
+        connections: Arc::clone(&connections),
+    });
     tokio::spawn(async move {
         tonic::transport::Server::builder()
             .add_service(service)
@@ -247,5 +291,6 @@ pub async fn grpc(behaviour: Behaviour) -> TestServer {
         url,
         requests,
         slow_requests,
+        connections,
     }
 }
