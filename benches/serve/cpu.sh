@@ -9,7 +9,9 @@
 #     binary's generator for every server): 1 id with columnar answers,
 #     1 id with Feast-shaped answers, and 100 ids columnar (8 workers), so
 #     a change to how answers leave is seen below and above h2's 1 KiB
-#     copy threshold.
+#     copy threshold; then 1 id columnar again with the 32 workers'
+#     calls multiplexed on one connection (`--connections 1`), as the
+#     callers of one gRPC channel make them.
 # Each line: requests/s, and the server process's user + system CPU (from
 # /proc) per request it answered (its own counter), over the whole
 # measurement.
@@ -31,10 +33,10 @@ machine_line
 echo "$rounds rounds of ${seconds} s per measurement"
 printf 'binary\tmeasure\treq/s\tcpu_us_per_req\n'
 results="$work/results.tsv"
-grpc_measure() { # name workers batch rpc
+grpc_measure() { # name workers batch rpc [simulate flags...]
   server_mark
   "$generator" simulate --repo "$repo" --ids-from "$ids" --target grpc --workers "$2" \
-    --batch-size "$3" --grpc-rpc "$4" --warmup 1s --duration "${seconds}s" --quiet --out "$work/sim" \
+    --batch-size "$3" --grpc-rpc "$4" "${@:5}" --warmup 1s --duration "${seconds}s" --quiet --out "$work/sim" \
     >"$work/sim.txt" 2>&1 || { cat "$work/sim.txt" >&2; exit 1; }
   rps=$(python3 -c "import json, sys; print(round(json.load(open(sys.argv[1]))['totals']['throughput_rps']))" \
     "$work/sim/result.json")
@@ -52,6 +54,7 @@ for _ in $(seq "$rounds"); do
     grpc_measure grpc-1id-simulate 32 1 columnar
     grpc_measure grpc-1id-feast 32 1 feast
     grpc_measure grpc-100id-simulate 8 100 columnar
+    grpc_measure grpc-1id-shared 32 1 columnar --connections 1
     kill "$server"; wait "$server" 2>/dev/null || true; server=""
   done
 done
@@ -60,7 +63,10 @@ import csv, statistics, sys
 rows = list(csv.reader(open(sys.argv[1]), delimiter="\t"))
 binaries = sys.argv[2:]
 print("\nmedians over rounds (req/s, server CPU per request), and each binary / the first:")
-for measure in ("http-1id-wrk", "grpc-1id-simulate", "grpc-1id-feast", "grpc-100id-simulate"):
+for measure in ("http-1id-wrk", "grpc-1id-simulate", "grpc-1id-feast", "grpc-100id-simulate",
+                "grpc-1id-shared"):
+    if not any(r[1] == measure for r in rows):
+        continue
     first = None
     for binary in binaries:
         mine = [r for r in rows if r[0] == binary and r[1] == measure]

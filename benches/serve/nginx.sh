@@ -11,8 +11,10 @@
 #   - closed loop: wrk, 1 thread, 64 connections, the Feast request
 #     (request.lua, BATCH=1);
 #   - closed loop through `quiver simulate`, 32 workers, over HTTP/1.1 and
-#     then gRPC: what one call costs each server on each protocol, and so
-#     what HTTP/2 itself costs nginx beside what it costs Quiver;
+#     then gRPC (a connection per worker, then all 32 on one connection, as
+#     on one gRPC channel): what one call costs each server on each
+#     protocol, and so what HTTP/2 itself costs nginx beside what it costs
+#     Quiver;
 # with the CPU time the server's processes spent per request in every
 # closed loop (the cost the ratios follow).
 # With FLOOR (default: the trivial_http_server example next to the binary,
@@ -175,19 +177,21 @@ closed_loop() { # server port
 }
 # Closed loop through `quiver simulate`, 32 workers: the same generator for
 # both protocols. No warm-up, so the CPU and the requests cover the same span.
-simulate_closed() { # server port protocol round
-  local before after
+# MEASURE names the line (default sim-PROTOCOL); further arguments go to
+# simulate (`--connections 1`: the 32 workers' gRPC calls on one connection).
+simulate_closed() { # server port protocol round [MEASURE flags...]
+  local before after measure="${5:-sim-$3}"
   before=$(cpu_ticks "$1")
   "$quiver" simulate --repo "$repo" --ids-from "$ids" --target "$3" --url "http://127.0.0.1:$2" \
-    --workers 32 --warmup 0s --duration "${seconds}s" --quiet --out "$work/sim-$1-$3-$4" >"$work/sim.txt" 2>&1 \
-    || { cat "$work/sim.txt" >&2; exit 1; }
+    --workers 32 "${@:6}" --warmup 0s --duration "${seconds}s" --quiet --out "$work/sim-$1-$measure-$4" \
+    >"$work/sim.txt" 2>&1 || { cat "$work/sim.txt" >&2; exit 1; }
   after=$(cpu_ticks "$1")
-  python3 - "$1" "$3" "$work/sim-$1-$3-$4/result.json" $((after - before)) "$(getconf CLK_TCK)" <<'PY' | tee -a "$results"
+  python3 - "$1" "$measure" "$work/sim-$1-$measure-$4/result.json" $((after - before)) "$(getconf CLK_TCK)" <<'PY' | tee -a "$results"
 import json, sys
 r = json.load(open(sys.argv[3]))
 t, s = r["totals"], r["response_time"]["summary"]
 cpu = int(sys.argv[4]) / int(sys.argv[5]) / t["requests"] * 1e6
-print(f"{sys.argv[1]}\tsim-{sys.argv[2]}\t{t['throughput_rps']:.0f}\t{s['p50_us']:.0f}\t{s['p99_us']:.0f}\t{s['p999_us']:.0f}\t{t['errors']}\t{cpu:.1f}")
+print(f"{sys.argv[1]}\t{sys.argv[2]}\t{t['throughput_rps']:.0f}\t{s['p50_us']:.0f}\t{s['p99_us']:.0f}\t{s['p999_us']:.0f}\t{t['errors']}\t{cpu:.1f}")
 PY
 }
 printf 'server\tmeasure\treq/s\tp50_us\tp99_us\tp99.9_us\terrors\tcpu_us_per_req\n'
@@ -201,9 +205,12 @@ for round in $(seq "$rounds"); do
     closed_loop "$name" "$port"
     simulate_closed "$name" "$port" http "$round"
     case "$name" in
-      nginx) simulate_closed nginx 6581 grpc "$round" ;;
-      quiver) simulate_closed quiver 6570 grpc "$round" ;;
+      nginx) port=6581 ;;
+      quiver) port=6570 ;;
+      *) continue ;;
     esac
+    simulate_closed "$name" "$port" grpc "$round"
+    simulate_closed "$name" "$port" grpc "$round" sim-grpc-shared --connections 1
   done
 done
 python3 - "$results" <<'PY'
@@ -213,14 +220,14 @@ def median(server, measure, column):
     values = [float(r[column]) for r in rows if r[0] == server and r[1] == measure]
     return statistics.median(values) if values else None
 print("\nmedians over rounds, and Quiver / nginx:")
-for measure in ("open-20000", "open-10000", "closed-64", "sim-http", "sim-grpc"):
+for measure in ("open-20000", "open-10000", "closed-64", "sim-http", "sim-grpc", "sim-grpc-shared"):
     cells = []
     for column, name in ((2, "req/s"), (4, "p99"), (5, "p99.9")):
         n, q = median("nginx", measure, column), median("quiver", measure, column)
         cells.append(f"{name} nginx {n:,.0f} quiver {q:,.0f} ({q / n:.2f}x)")
     print(f"{measure:<11} " + "; ".join(cells))
 print("\nserver CPU per request in the closed loops (medians), and each / nginx's:")
-for measure in ("closed-64", "sim-http", "sim-grpc"):
+for measure in ("closed-64", "sim-http", "sim-grpc", "sim-grpc-shared"):
     n = median("nginx", measure, 7)
     cells = []
     for server in ("nginx", "quiver", "axum"):
@@ -232,10 +239,13 @@ axum = median("axum", "closed-64", 2)
 if axum is not None:
     print(f"closed-64   req/s: axum (static: the Rust stack's floor) {axum:,.0f}, "
           f"{axum / median('nginx', 'closed-64', 2):.2f}x nginx")
-print("\none gRPC call / one HTTP/1.1 request, server CPU through quiver simulate (medians):")
+print("\none gRPC call / one HTTP/1.1 request, server CPU through quiver simulate (medians;")
+print("gRPC with a connection per worker, then the 32 workers on one connection):")
 for server in ("nginx", "quiver"):
     h, g = median(server, "sim-http", 7), median(server, "sim-grpc", 7)
-    print(f"{server:<7} HTTP/1.1 {h:.1f} us, gRPC {g:.1f} us ({g / h:.2f}x)")
+    shared = median(server, "sim-grpc-shared", 7)
+    print(f"{server:<7} HTTP/1.1 {h:.1f} us, gRPC {g:.1f} us ({g / h:.2f}x), "
+          f"gRPC on one connection {shared:.1f} us ({shared / h:.2f}x)")
 g = median("nginx", "sim-grpc", 7)
 print(f"quiver's gRPC call / nginx's static gRPC answer: {median('quiver', 'sim-grpc', 7) / g:.2f}x; "
       f"quiver's HTTP/JSON request / nginx's static gRPC answer: {median('quiver', 'sim-http', 7) / g:.2f}x")

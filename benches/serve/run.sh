@@ -96,6 +96,8 @@ simulate http-1id-closed --target http --workers 32
 wrk_run http-1id-closed 1 32
 simulate grpc-columnar-1id-closed --target grpc --workers 32
 simulate grpc-feast-1id-closed --target grpc --grpc-rpc feast --workers 32
+# The same 32 workers' calls multiplexed on one connection, as on one gRPC channel.
+simulate grpc-columnar-1id-shared --target grpc --workers 32 --connections 1
 ghz_run ghz-columnar-1id-closed GetOnlineFeaturesColumnar 1 32
 ghz_run ghz-feast-1id-closed GetOnlineFeatures 1 32
 simulate http-100ids-closed --target http --workers 8 --batch-size 100
