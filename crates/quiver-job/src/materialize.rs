@@ -98,6 +98,12 @@ pub async fn materialize(
     options: MaterializeOptions,
 ) -> Result<MaterializeSummary, JobError> {
     let started = Instant::now();
+    if let Some((start, end)) = &options.event_times {
+        // A date or a time, in order: the window goes into a predicate.
+        // Which of the two the view's event time is, its SQL decides at
+        // run time; a time against a date column is the engine's error.
+        crate::run::check_range(quiver_core::ValueType::Timestamp, start, end)?;
+    }
     let view = repo.feature_view(view_name)?;
     let entity = repo.entity_of(view);
     let layout = ViewLayout::of(view, entity);

@@ -1009,7 +1009,7 @@ impl DuplicateCheck {
 }
 
 /// Checks `--start`/`--end` and returns the Arrow type to compare them as.
-fn check_range(
+pub(crate) fn check_range(
     event_time: ValueType,
     start: &str,
     end: &str,

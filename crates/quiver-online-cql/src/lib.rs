@@ -50,7 +50,8 @@
 //!   new columns, takes a fresh generation (`pending_generation`, never
 //!   reused, so the rows of a redefinition that died half way are never
 //!   read under a later layout), writes its rows under it, and only then
-//!   records layout and generation together in one row update. Both the
+//!   records layout, generation and the write's offline version (null if it
+//!   has none: the old rows' version went with them) in one row update. Both the
 //!   claim and the record are lightweight transactions conditional on
 //!   `pending_generation`, so two jobs on two hosts redefining a view at
 //!   once never share a generation: the later claim wins, and the earlier

@@ -315,8 +315,8 @@ impl Inner {
             publish_layout: self
                 .prepare_conditional(
                     format!(
-                        "UPDATE {table} SET layout = ?, layout_generation = ? WHERE view_name = ? \
-                         IF pending_generation = ?"
+                        "UPDATE {table} SET layout = ?, layout_generation = ?, offline_version = ? \
+                         WHERE view_name = ? IF pending_generation = ?"
                     ),
                     &profiles.write,
                 )
@@ -1047,7 +1047,9 @@ impl OnlineStore for CqlStore {
             inner
                 .compare_and_set(
                     |m| &m.publish_layout,
-                    (json, generation, view, generation),
+                    // The version recorded with the old layout's rows goes
+                    // with them: the write's own, or none (null).
+                    (json, generation, offline_version, view, generation),
                     view,
                     || format!("recording the layout of view `{view}`"),
                 )
@@ -1059,7 +1061,9 @@ impl OnlineStore for CqlStore {
                 .unwrap()
                 .insert(view.to_string(), cached);
         }
-        if let Some(version) = offline_version {
+        if let Some(version) = offline_version
+            && !new_layout
+        {
             inner
                 .set_meta(
                     |m| &m.set_offline_version,

@@ -63,7 +63,8 @@ return answers
 const ROWS_PER_SCRIPT: usize = 100;
 
 /// Makes a write's rows visible: records the layout and generation they were
-/// written under (when the write changes the layout) and the offline version.
+/// written under (when the write changes the layout, forgetting the offline
+/// version recorded with the old layout's rows) and the offline version.
 ///
 /// `KEYS[1]` the view's meta hash; `ARGV[1]` the generation the rows were
 /// written under; `ARGV[2]` the layout as JSON when the write publishes that
@@ -79,6 +80,7 @@ if ARGV[2] ~= '' then
   end
   redis.call('HSET', KEYS[1], 'generation', ARGV[1], 'layout', ARGV[2],
     'layout_digest', redis.sha1hex(ARGV[2]))
+  redis.call('HDEL', KEYS[1], 'offline_version')
 elseif generation ~= current then
   return 0
 end

@@ -17,7 +17,9 @@ use std::sync::Arc;
 /// 3. **A missing key is an absent value**, not an error; an unknown view is an error.
 /// 4. **Batch order is preserved:** `read` answers in the order of the keys asked.
 /// 5. **A new layout replaces the view:** writing with a layout other than the
-///    stored one drops the rows written under the old one in the same write.
+///    stored one drops the rows written under the old one in the same write,
+///    and the offline version recorded with them: afterwards the store
+///    records the write's own version, or none.
 /// 6. **Deleting is unconditional:** [`delete`](Self::delete) removes an
 ///    entity's row whatever its event time, and a later write of any row for
 ///    it is stored, however old. It is how a correction that removed rows

@@ -177,6 +177,43 @@ pub async fn new_layout_replaces_the_view(store: &dyn OnlineStore) {
     assert_eq!(got[1], None, "a row of the old layout survived");
 }
 
+/// A new layout drops the offline version recorded with the old layout's
+/// rows: a write without a version (a materialized window) must not leave
+/// the store claiming to reflect a whole version of the table.
+pub async fn new_layout_forgets_the_offline_version(store: &dyn OnlineStore) {
+    store
+        .write(&layout("v"), &[row("a", 1, 1.0), row("b", 1, 1.0)], Some(5))
+        .await
+        .unwrap();
+    let mut reordered = layout("v");
+    reordered.features.reverse();
+    let mut new_row = row("a", 2, 2.0);
+    new_row.row.values.reverse();
+    store
+        .write(&reordered, &[new_row.clone()], None)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.offline_version("v").await.unwrap(),
+        None,
+        "the store still claims the version its dropped rows came from"
+    );
+    store
+        .write(&layout("v"), &[row("b", 3, 3.0)], Some(6))
+        .await
+        .unwrap();
+    assert_eq!(store.offline_version("v").await.unwrap(), Some(6));
+    store
+        .write(&layout("v"), &[row("b", 4, 4.0)], None)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.offline_version("v").await.unwrap(),
+        Some(6),
+        "a write of the same layout without a version keeps the recorded one"
+    );
+}
+
 /// `read_with_layout` answers like `read`, with the layout the rows were
 /// written with, and follows a layout change.
 pub async fn read_with_layout_pairs_rows_and_layout(store: &dyn OnlineStore) {
@@ -378,6 +415,7 @@ macro_rules! online_store_conformance {
             views_are_separate,
             layout_and_offline_version_are_recorded,
             new_layout_replaces_the_view,
+            new_layout_forgets_the_offline_version,
             read_with_layout_pairs_rows_and_layout,
             mismatched_row_is_refused_whole,
             delete_removes_rows_whatever_their_time,

@@ -325,6 +325,91 @@ fn materialize_rebuilds_the_online_store_and_incremental_moves_only_new_files() 
         window.contains("recorded offline version is unchanged"),
         "{window}"
     );
+
+    // A window is a date or a time, never text pasted into the predicate.
+    for (start, end, named) in [
+        (
+            "2014-01-01' OR '1'='1",
+            "2014-01-31",
+            "is not a valid start",
+        ),
+        ("2014-01-31", "2014-01-01", "the range is empty"),
+    ] {
+        let refused = fails(&[
+            "materialize",
+            "energy_features",
+            "--repo",
+            &repo,
+            "--start",
+            start,
+            "--end",
+            end,
+        ]);
+        assert!(refused.contains(named), "{refused}");
+    }
+}
+
+#[test]
+fn a_window_materialized_after_a_redefinition_does_not_pass_for_the_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = two_versions(dir.path());
+    // Two features swap places: the table's columns are the same, the
+    // online layout is not, so the next write drops the view's online rows.
+    let config = format!("{repo}/quiver.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let (sources, views) = text
+        .split_once("[feature_views.energy_features.features]")
+        .unwrap();
+    let swapped = views.replacen(
+        "energy_median = \"float64\"\nenergy_mean = \"float64\"\n",
+        "energy_mean = \"float64\"\nenergy_median = \"float64\"\n",
+        1,
+    );
+    assert_ne!(swapped, views, "the view declares the two in this order");
+    std::fs::write(
+        &config,
+        format!("{sources}[feature_views.energy_features.features]{swapped}"),
+    )
+    .unwrap();
+    ok(&["apply", "--repo", &repo]);
+
+    let window = ok(&[
+        "materialize",
+        "energy_features",
+        "--repo",
+        &repo,
+        "--start",
+        "2014-02-01",
+        "--end",
+        "2014-02-10",
+        "--quiet",
+    ]);
+    assert!(window.contains("3 entities read"), "{window}");
+    assert_eq!(
+        get_json(&repo, &["MAC000002"])[0]["day_date"],
+        "2014-02-10T00:00:00Z"
+    );
+    // The store holds the window's rows only, so it reflects no version of
+    // the table, and an incremental run must read the table whole.
+    let incremental = ok(&[
+        "materialize-incremental",
+        "energy_features",
+        "--repo",
+        &repo,
+        "--quiet",
+    ]);
+    assert!(
+        !incremental.contains("already at offline version"),
+        "{incremental}"
+    );
+    assert!(
+        incremental.contains("materialized offline version 1"),
+        "{incremental}"
+    );
+    assert_eq!(
+        get_json(&repo, &["MAC000002"])[0]["day_date"],
+        "2014-02-28T00:00:00Z"
+    );
 }
 
 #[test]

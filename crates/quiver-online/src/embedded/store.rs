@@ -375,6 +375,14 @@ impl EmbeddedStore {
                 .get(wtxn, &meta_key("generation", view))
                 .map_err(err)?
                 .map_or(0, |g| u64::from_le_bytes(g.try_into().unwrap_or_default()));
+            // The version recorded with the dropped rows no longer describes
+            // the view: until a write records one again, nothing may take
+            // the store for in step with the table (a window materialized
+            // after a redefinition holds only the window's entities).
+            inner
+                .meta
+                .delete(wtxn, &meta_key("offline_version", view))
+                .map_err(err)?;
             let json = serde_json::to_vec(layout).expect("layouts always serialise");
             inner
                 .meta
