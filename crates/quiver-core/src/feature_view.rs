@@ -5,6 +5,10 @@ use crate::ValueType;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
+/// The most features one view may declare: an online row stores its
+/// number of values in two bytes.
+pub const MAX_FEATURES_PER_VIEW: usize = u16::MAX as usize;
+
 /// Features of one entity, computed by one SQL query over one batch source.
 ///
 /// The query's output has exactly these columns: the entity's join key, the

@@ -52,7 +52,7 @@ mod value_type;
 pub use entity::Entity;
 pub use error::{DefinitionError, Foreign, error_chain};
 pub use feature_service::{FeatureReference, FeatureService};
-pub use feature_view::{Feature, FeatureView, Ttl};
+pub use feature_view::{Feature, FeatureView, MAX_FEATURES_PER_VIEW, Ttl};
 pub use reference::{FeatureSelection, ReferenceError};
 pub use registry::{REGISTRY_FILE, Registry};
 pub use repo::{CONFIG_FILE, FeatureRepo};

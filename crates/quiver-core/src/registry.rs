@@ -74,18 +74,8 @@ impl Registry {
                 reason: e.to_string(),
             })?;
         // A hand-edited registry must not make later lookups panic.
-        for view in registry.repo.feature_views.values() {
-            if !registry.repo.sources.contains_key(&view.source)
-                || !registry.repo.entities.contains_key(&view.entity)
-            {
-                return Err(DefinitionError::BadRegistry {
-                    path,
-                    reason: format!(
-                        "feature view `{}` names a source or entity it does not define",
-                        view.name
-                    ),
-                });
-            }
+        if let Err(reason) = check_structure(&registry.repo) {
+            return Err(DefinitionError::BadRegistry { path, reason });
         }
         // The repository may have been moved or cloned elsewhere since it was applied.
         if registry.repo.root != root {
@@ -93,6 +83,55 @@ impl Registry {
         }
         Ok(registry)
     }
+}
+
+/// The rules of `quiver.toml` that the code reading a registry relies on
+/// (names that resolve, a schema for every CSV source, views and services
+/// that are not empty), checked again on a registry read from disk: `quiver
+/// apply` wrote it valid, but a hand edit may not have kept it so.
+fn check_structure(repo: &FeatureRepo) -> Result<(), String> {
+    for source in repo.sources.values() {
+        if source.format == crate::SourceFormat::Csv && source.schema.is_none() {
+            return Err(format!("CSV source `{}` declares no schema", source.name));
+        }
+    }
+    for view in repo.feature_views.values() {
+        if !repo.sources.contains_key(&view.source) || !repo.entities.contains_key(&view.entity) {
+            return Err(format!(
+                "feature view `{}` names a source or entity it does not define",
+                view.name
+            ));
+        }
+        if view.features.is_empty() || view.features.len() > crate::MAX_FEATURES_PER_VIEW {
+            return Err(format!(
+                "feature view `{}` declares {} features (1 to {} are allowed)",
+                view.name,
+                view.features.len(),
+                crate::MAX_FEATURES_PER_VIEW
+            ));
+        }
+    }
+    for service in repo.feature_services.values() {
+        if service.features.is_empty() {
+            return Err(format!(
+                "feature service `{}` lists no features",
+                service.name
+            ));
+        }
+        for reference in &service.features {
+            let known = repo
+                .feature_views
+                .get(&reference.view)
+                .is_some_and(|view| view.feature(&reference.feature).is_some());
+            if !known {
+                return Err(format!(
+                    "feature service `{}` names `{}:{}`, which no view declares",
+                    service.name, reference.view, reference.feature
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Moves every absolute path under the old root to the same place under `root`.
@@ -112,4 +151,62 @@ fn rebase(mut repo: FeatureRepo, root: &Path) -> FeatureRepo {
     }
     repo.root = root.to_path_buf();
     repo
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The energy template applied in a temporary folder; the registry's
+    /// JSON, edited by `edit`, then loaded again.
+    fn load_edited(edit: impl Fn(&mut serde_json::Value)) -> Result<Registry, DefinitionError> {
+        let dir = tempfile::tempdir().unwrap();
+        crate::scaffold::init_energy_repo(dir.path()).unwrap();
+        let repo = FeatureRepo::load(dir.path()).unwrap();
+        let path = Registry::new(repo).save().unwrap();
+        let mut json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        edit(&mut json["repo"]);
+        std::fs::write(&path, serde_json::to_vec(&json).unwrap()).unwrap();
+        Registry::load(dir.path())
+    }
+
+    fn refusal(edit: impl Fn(&mut serde_json::Value)) -> String {
+        match load_edited(edit) {
+            Err(error @ DefinitionError::BadRegistry { .. }) => error.to_string(),
+            other => panic!("a broken registry was not refused: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_applied_registry_loads() {
+        let registry = load_edited(|_| {}).unwrap();
+        assert!(!registry.repo.feature_services.is_empty());
+    }
+
+    #[test]
+    fn hand_edits_that_break_the_rules_are_refused_by_name() {
+        let error = refusal(|repo| {
+            repo["feature_services"]["energy_model_v1"]["features"] = serde_json::json!([]);
+        });
+        assert!(
+            error.contains("feature service `energy_model_v1` lists no features"),
+            "{error}"
+        );
+        let error = refusal(|repo| {
+            repo["feature_services"]["energy_model_v1"]["features"][0]["feature"] = "nope".into();
+        });
+        assert!(error.contains("`energy_features:nope`"), "{error}");
+        let error = refusal(|repo| {
+            repo["sources"]["energy_daily"]["schema"] = serde_json::Value::Null;
+        });
+        assert!(
+            error.contains("CSV source `energy_daily` declares no schema"),
+            "{error}"
+        );
+        let error = refusal(|repo| {
+            repo["feature_views"]["energy_features"]["features"] = serde_json::json!([]);
+        });
+        assert!(error.contains("declares 0 features"), "{error}");
+    }
 }

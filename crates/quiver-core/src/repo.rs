@@ -365,6 +365,16 @@ impl Checker {
                     "declare at least one feature (name = \"type\")",
                 ));
             }
+            if v.features.len() > crate::MAX_FEATURES_PER_VIEW {
+                return Err(self.invalid(
+                    format!("{key}.features"),
+                    format!(
+                        "declares {} features; a view holds at most {} (split it into several views)",
+                        v.features.len(),
+                        crate::MAX_FEATURES_PER_VIEW
+                    ),
+                ));
+            }
             let mut features = Vec::with_capacity(v.features.len());
             for (feature, value_type) in v.features {
                 let fkey = format!("{key}.features.{feature}");
@@ -483,5 +493,31 @@ impl Checker {
             name: name.to_string(),
             known: known.cloned().collect(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_view_with_more_features_than_a_row_holds_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        crate::scaffold::init_energy_repo(dir.path()).unwrap();
+        let config = dir.path().join(CONFIG_FILE);
+        let text = std::fs::read_to_string(&config).unwrap();
+        let last = "energy_stddev_1yr = \"float64\"\n";
+        assert!(text.contains(last));
+        // The template's 22 and these make one more than the limit.
+        let extra: String = (22..=crate::MAX_FEATURES_PER_VIEW)
+            .map(|i| format!("f{i} = \"float64\"\n"))
+            .collect();
+        std::fs::write(&config, text.replace(last, &format!("{last}{extra}"))).unwrap();
+        let error = FeatureRepo::load(dir.path()).unwrap_err().to_string();
+        assert!(
+            error.contains("feature_views.energy_features.features")
+                && error.contains("declares 65536 features; a view holds at most 65535"),
+            "{error}"
+        );
     }
 }

@@ -109,6 +109,13 @@ impl ViewLayout {
             }
             _ => {}
         }
+        if self.features.len() > quiver_core::MAX_FEATURES_PER_VIEW {
+            return Err(mismatch(format!(
+                "the view declares {} features; a row holds at most {}",
+                self.features.len(),
+                quiver_core::MAX_FEATURES_PER_VIEW
+            )));
+        }
         if row.row.values.len() != self.features.len() {
             return Err(mismatch(format!(
                 "{} values for {} features",

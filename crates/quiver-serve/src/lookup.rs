@@ -341,7 +341,11 @@ fn check_duplicates(plan: &Plan, columns: &[&[EntityId<'_>]]) -> Result<(), Serv
             id: id.key_text().into_owned(),
         }
     };
-    let rows = columns[0].len();
+    // No key columns: a plan without features, which definitions refuse.
+    let Some(first) = columns.first() else {
+        return Ok(());
+    };
+    let rows = first.len();
     if columns.len() == 1 {
         let ids = columns[0];
         if rows <= 16 {
