@@ -812,11 +812,9 @@ async fn undo_offline(
             offline.restore(view, version).await?;
         }
         None => {
-            // The job created the table; leaving as it was means no table.
-            let url = offline.table_url(view);
-            if let Ok(path) = url.to_file_path() {
-                std::fs::remove_dir_all(&path).map_err(|source| JobError::Io { path, source })?;
-            }
+            // The job created the table; leaving as it was means no table,
+            // on local disk or in a bucket alike.
+            offline.delete_table(view).await?;
         }
     }
     Ok(())

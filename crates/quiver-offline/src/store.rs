@@ -551,6 +551,43 @@ impl OfflineStore {
         Ok(table.version().unwrap_or(version))
     }
 
+    /// Deletes the table of `view` whole, wherever it is: its log first
+    /// (from then on there is no table), then its data files. Used to undo
+    /// the job that created it. No table is not an error.
+    pub async fn delete_table(&self, view: &str) -> Result<(), OfflineError> {
+        let url = self.table_url(view);
+        let failed =
+            |what: &dyn std::fmt::Display, e: &dyn std::fmt::Display| OfflineError::Location {
+                location: url.to_string(),
+                reason: format!("cannot delete {what}: {e}"),
+            };
+        if let Ok(path) = url.to_file_path() {
+            return match std::fs::remove_dir_all(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    Err(failed(&path.display(), &e))
+                }
+                _ => Ok(()),
+            };
+        }
+        let table = self.storage.table(&url).map_err(self.delta_err(view))?;
+        let store = table.log_store().object_store(None);
+        let log = deltalake::Path::from("_delta_log");
+        for prefix in [Some(&log), None] {
+            let objects: Vec<_> = store
+                .list(prefix)
+                .try_collect()
+                .await
+                .map_err(|e| failed(&"the table's objects (listing them)", &e))?;
+            for object in objects {
+                store
+                    .delete(&object.location)
+                    .await
+                    .map_err(|e| failed(&object.location, &e))?;
+            }
+        }
+        Ok(())
+    }
+
     pub(crate) fn no_table(&self, view: &str) -> OfflineError {
         OfflineError::NoTable {
             view: view.to_string(),

@@ -5,7 +5,7 @@ use crate::support::{command, energy_repo, succeeded};
 use std::process::Output;
 
 /// The AWS variables that point the binary at the test server.
-fn aws_env() -> Vec<(&'static str, String)> {
+pub(crate) fn aws_env() -> Vec<(&'static str, String)> {
     let endpoint = std::env::var("QUIVER_TEST_S3_ENDPOINT").expect(
         "QUIVER_TEST_S3_ENDPOINT is unset: start the test servers with scripts/services/up.sh \
          and source the env.sh it writes",
@@ -19,7 +19,7 @@ fn aws_env() -> Vec<(&'static str, String)> {
     ]
 }
 
-fn on_s3(args: &[&str]) -> Output {
+pub(crate) fn on_s3(args: &[&str]) -> Output {
     command(args)
         .envs(aws_env())
         .output()
@@ -31,7 +31,7 @@ fn ok_on_s3(args: &[&str]) -> String {
 }
 
 /// A new, empty bucket on the test server.
-fn bucket() -> String {
+pub(crate) fn bucket() -> String {
     let name = quiver_test::servers::unique("quiver-it")
         .replace('_', "-")
         .to_lowercase();
@@ -45,7 +45,7 @@ fn bucket() -> String {
     name
 }
 
-fn point_offline_store_at(repo: &str, location: &str) {
+pub(crate) fn point_offline_store_at(repo: &str, location: &str) {
     let config = format!("{repo}/quiver.toml");
     let text = std::fs::read_to_string(&config).unwrap();
     let text = text.replacen(

@@ -1,7 +1,8 @@
 //! Faults of a server-backed store under `quiver serve` and `quiver run`,
 //! each made on a real `redis-server` of the test's own (Debian's package,
 //! as `scripts/services/up.sh` installs it): down at start, gone while
-//! serving, down for `apply` and `run`, full part-way through a job's write.
+//! serving, down for `apply` and `run`, full part-way through a job's write,
+//! full for a first job whose table is on S3.
 
 use crate::support::{energy_repo, fails, get_json, ok, serve};
 use std::path::{Path, PathBuf};
@@ -313,4 +314,51 @@ fn a_job_whose_online_write_fails_part_way_is_completed_by_the_next_run() {
         };
         assert_eq!(history(&repo), history(&expected_repo), "history of {id}");
     }
+}
+
+#[test]
+fn a_first_job_refused_online_leaves_no_table_in_the_bucket() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut redis = OwnRedis::new(&dir.path().join("redis"));
+    redis.start();
+    let repo = energy_repo(&dir.path().join("repo"), 20);
+    use_redis(&repo, &redis.url(), "");
+    let bucket = crate::s3::bucket();
+    crate::s3::point_offline_store_at(&repo, &format!("s3://{bucket}/offline"));
+    let objects = || {
+        let endpoint = &crate::s3::aws_env()[0].1;
+        let out = Command::new("curl")
+            .args(["-fsS", &format!("{endpoint}/{bucket}?list-type=2")])
+            .output()
+            .expect("curl runs");
+        assert!(out.status.success(), "the bucket lists");
+        String::from_utf8_lossy(&out.stdout)
+            .matches("<Key>")
+            .count()
+    };
+
+    // Redis answers, but refuses every write: the job's check passes, its
+    // offline commit creates the table, and its online write fails.
+    redis.cli(&["config", "set", "maxmemory-policy", "noeviction"]);
+    redis.cli(&["config", "set", "maxmemory", "1"]);
+    let run = ["run", "energy_features", "--repo", &repo, "--quiet"];
+    let out = crate::s3::on_s3(&run);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "the job should have failed");
+    assert!(stderr.contains("undone"), "{stderr}");
+    // Undone means as before the job: no table, not one object left.
+    assert_eq!(objects(), 0, "the job said: {stderr}");
+    let log = crate::s3::on_s3(&["log", "energy_features", "--repo", &repo]);
+    let log = String::from_utf8_lossy(&log.stderr);
+    assert!(log.contains("has no offline table"), "{log}");
+
+    // With room again, the next job creates the table.
+    redis.cli(&["config", "set", "maxmemory", "0"]);
+    let out = crate::s3::on_s3(&run);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(objects() > 0);
 }
