@@ -271,8 +271,9 @@ pub struct OptimizeArgs {
     /// entities skip most files.
     #[arg(long)]
     pub z_order: bool,
-    /// Target size of the compacted files, in MiB.
-    #[arg(long, default_value_t = 128, value_name = "MIB")]
+    /// Target size of the compacted files, in MiB (1 to 1048576, 1 TiB).
+    #[arg(long, default_value_t = 128, value_name = "MIB",
+          value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
     pub target_size_mib: u64,
 }
 

@@ -166,8 +166,15 @@ fn event_times(batch: &RecordBatch) -> Result<Vec<i64>, String> {
             .as_primitive::<Date32Type>()
             .values()
             .iter()
-            .map(|d| i64::from(*d) * MICROS_PER_DAY)
-            .collect(),
+            .map(|d| {
+                i64::from(*d).checked_mul(MICROS_PER_DAY).ok_or_else(|| {
+                    format!(
+                        "event time `{name}` holds a date {d} days from 1970, \
+                         beyond what a time in microseconds can hold"
+                    )
+                })
+            })
+            .collect::<Result<_, _>>()?,
         DataType::Timestamp(TimeUnit::Microsecond, _) => column
             .as_primitive::<TimestampMicrosecondType>()
             .values()
@@ -307,6 +314,30 @@ mod tests {
             .map(|r| (r.key.as_str(), r.row.event_time_micros))
             .collect();
         assert_eq!(keys, [("a", 2), ("b", 1)]);
+    }
+
+    #[test]
+    fn a_date_beyond_microseconds_is_named_not_wrapped() {
+        let schema = Schema::new(vec![
+            Field::new("id", DataType::Utf8View, true),
+            Field::new("day", DataType::Date32, false),
+        ]);
+        let b = RecordBatch::try_new(
+            Arc::new(schema),
+            vec![
+                Arc::new(StringViewArray::from(vec![Some("a"), Some("b")])),
+                Arc::new(deltalake::arrow::array::Date32Array::from(vec![
+                    19_000,
+                    i32::MAX,
+                ])),
+            ],
+        )
+        .unwrap();
+        let error = entity_rows(&b).unwrap_err();
+        assert!(
+            error.contains("event time `day`") && error.contains("2147483647 days"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -8,6 +8,10 @@ use deltalake::operations::optimize::OptimizeType;
 use deltalake::operations::vacuum::VacuumMode;
 use std::num::NonZeroU64;
 
+/// The longest retention `vacuum` applies: 200 years, more than the age of
+/// any Delta file (their times count from 1970).
+const MAX_RETAIN_HOURS: u64 = 200 * 8_766;
+
 /// What `optimize` did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OptimizeSummary {
@@ -79,7 +83,10 @@ impl OfflineStore {
             .open(view, AsOf::Latest)
             .await?
             .ok_or_else(|| self.no_table(view))?;
-        let hours = i64::try_from(retain_hours).unwrap_or(i64::MAX / 3600);
+        // Delta's times start at the Unix epoch, so a retention longer than
+        // the epoch's age keeps every file, as any longer one would: clamped
+        // there, it never overflows a time.
+        let hours = retain_hours.min(MAX_RETAIN_HOURS) as i64;
         let (_table, metrics) = table
             .vacuum()
             .with_retention_period(chrono::Duration::hours(hours))

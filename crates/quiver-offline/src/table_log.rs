@@ -127,7 +127,11 @@ fn parse_commit(
                 .and_then(|s| serde_json::from_str::<Value>(s).ok())
                 .and_then(|stats| stats.get("numRecords").and_then(Value::as_u64));
             commit.files_added += 1;
-            commit.rows_added = commit.rows_added.zip(rows).map(|(a, b)| a + b);
+            // Another engine's statistics are not trusted to add up.
+            commit.rows_added = commit
+                .rows_added
+                .zip(rows)
+                .map(|(a, b)| a.saturating_add(b));
             if let Some(path) = add.get("path").and_then(Value::as_str) {
                 rows_of_file.insert(path.to_string(), rows);
             }
@@ -138,7 +142,10 @@ fn parse_commit(
                 .and_then(|path| rows_of_file.remove(path))
                 .flatten();
             commit.files_removed += 1;
-            commit.rows_removed = commit.rows_removed.zip(rows).map(|(a, b)| a + b);
+            commit.rows_removed = commit
+                .rows_removed
+                .zip(rows)
+                .map(|(a, b)| a.saturating_add(b));
         } else if let Some(info) = action.get("commitInfo") {
             commit.timestamp = info
                 .get("inCommitTimestamp")

@@ -187,11 +187,23 @@ impl RedisStoreConfig {
                 format!("`{}` is not a valid Redis URL: {e}", redact_url(&self.url)),
             )
         })?;
-        if self.connect_timeout.is_zero() {
-            return Err(config("connect_timeout", "must be longer than 0".into()));
-        }
-        if self.request_timeout.is_zero() {
-            return Err(config("request_timeout", "must be longer than 0".into()));
+        for (key, timeout) in [
+            ("connect_timeout", self.connect_timeout),
+            ("request_timeout", self.request_timeout),
+        ] {
+            if timeout.is_zero() {
+                return Err(config(key, "must be longer than 0".into()));
+            }
+            // Longer is no timeout at all, and sums of such would overflow.
+            if timeout > MAX_TIMEOUT {
+                return Err(config(
+                    key,
+                    format!(
+                        "must be at most 1h, not {}",
+                        quiver_core::duration::format(timeout)
+                    ),
+                ));
+            }
         }
         if self.write_chunk_rows == 0 {
             return Err(config("write_chunk_rows", "must be at least 1".into()));
@@ -307,6 +319,9 @@ fn read_pem(key: &str, path: &Path) -> Result<Vec<u8>, Error> {
     })
 }
 
+/// The longest `connect_timeout` or `request_timeout`.
+const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -347,6 +362,22 @@ mod tests {
         let round_trip: RedisStoreConfig =
             toml::from_str(&toml::to_string(&config).unwrap()).unwrap();
         assert_eq!(round_trip, config);
+    }
+
+    #[test]
+    fn timeouts_are_bounded() {
+        let config = parse("request_timeout = \"500000000000y\"").unwrap();
+        let (key, reason) = problem(&config);
+        assert_eq!(key, "request_timeout");
+        assert!(reason.starts_with("must be at most 1h, not "), "{reason}");
+        let config = parse("connect_timeout = \"0s\"").unwrap();
+        assert_eq!(problem(&config).0, "connect_timeout");
+        assert!(
+            parse("connect_timeout = \"1h\"")
+                .unwrap()
+                .connection()
+                .is_ok()
+        );
     }
 
     #[test]

@@ -247,7 +247,9 @@ impl RedisStore {
         Fut: Future<Output = RedisResult<T>>,
     {
         let config = &self.inner.config;
-        let limit = config.connect_timeout + config.request_timeout;
+        let limit = config
+            .connect_timeout
+            .saturating_add(config.request_timeout);
         let mut retried = false;
         loop {
             let connection = self.connection().await;

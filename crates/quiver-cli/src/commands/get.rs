@@ -127,7 +127,8 @@ fn print_table(key: &str, layout: &ViewLayout, lookups: &[Lookup]) {
         line.extend(lookups.iter().map(|l| {
             l.row
                 .as_ref()
-                .map_or(String::new(), |r| value_text(&r.values[i]))
+                .and_then(|r| r.values.get(i))
+                .map_or(String::new(), value_text)
         }));
         table.add_row(line);
     }

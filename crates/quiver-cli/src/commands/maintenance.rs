@@ -9,8 +9,8 @@ pub async fn optimize(args: &OptimizeArgs) -> anyhow::Result<()> {
     let view = repo.feature_view(&args.view)?;
     let entity = repo.entity_of(view);
     let offline = quiver_offline::OfflineStore::for_repo(&repo)?;
-    let target =
-        NonZeroU64::new(args.target_size_mib.max(1) * 1024 * 1024).expect("at least 1 MiB");
+    // The argument's range (1 MiB to 1 TiB) keeps this from overflowing.
+    let target = NonZeroU64::new(args.target_size_mib * 1024 * 1024).expect("at least 1 MiB");
     let z_order = args.z_order.then_some(entity.join_key.as_str());
     let done = offline.optimize(&view.name, z_order, target).await?;
     if done.files_added == 0 && done.files_removed == 0 {

@@ -422,10 +422,33 @@ fn optimize_compacts_and_vacuum_deletes_only_unreferenced_files() {
     let orphan = format!("{table}/orphan-from-a-failed-job.parquet");
     std::fs::write(&orphan, b"not referenced").unwrap();
 
+    let oversized = fails(&[
+        "optimize",
+        "energy_features",
+        "--repo",
+        &repo,
+        "--target-size-mib",
+        "17592186044416",
+    ]);
+    assert!(
+        oversized.contains("--target-size-mib") && oversized.contains("1..=1048576"),
+        "{oversized}"
+    );
     let optimized = ok(&["optimize", "energy_features", "--repo", &repo, "--z-order"]);
     assert!(optimized.contains("Z-ordered by id"), "{optimized}");
     assert!(optimized.contains("table version 2"), "{optimized}");
 
+    // A retention past any file's age keeps everything, however long.
+    let kept = ok(&[
+        "vacuum",
+        "energy_features",
+        "--repo",
+        &repo,
+        "--retain",
+        &u64::MAX.to_string(),
+        "--dry-run",
+    ]);
+    assert!(!kept.contains("orphan-from-a-failed-job"), "{kept}");
     let dry = ok(&[
         "vacuum",
         "energy_features",
