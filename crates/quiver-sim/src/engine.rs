@@ -21,7 +21,7 @@ use crate::record::{LiveShared, Recorder, RequestError};
 use crate::result::SimResult;
 use crate::target::{Connection, Target};
 use crate::workload::IdPicker;
-use crate::{KeySpace, LoadModel, SimError, SimSettings, StopCondition};
+use crate::{KeySpace, LoadModel, SimError, SimSettings, StopCondition, TargetSpec};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -76,14 +76,26 @@ fn describe_plan(settings: &SimSettings) -> String {
     let load = match settings.load {
         LoadModel::Closed { workers } => format!("{workers} workers"),
         LoadModel::Open { rate, connections } => {
-            format!("{rate:.0} req/s over {connections} connections")
+            format!("{rate:.0} req/s from {connections} workers")
         }
+    };
+    // Each worker has a connection of its own unless gRPC's are shared.
+    let sharing = match &settings.target {
+        TargetSpec::Grpc {
+            connections: Some(shared),
+            ..
+        } => format!(" on {shared} shared HTTP/2 connection{}", plural(*shared)),
+        _ => String::new(),
     };
     let stop = match settings.stop {
         StopCondition::Duration(d) => format!("for {}", crate::units::format_secs(d)),
         StopCondition::Requests(n) => format!("{n} requests"),
     };
-    format!("{load}, {stop}")
+    format!("{load}{sharing}, {stop}")
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
 }
 
 fn recorder_for(
@@ -372,6 +384,37 @@ pub async fn simulate(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_plan_names_workers_and_shared_connections() {
+        let mut s = SimSettings {
+            target: TargetSpec::Grpc {
+                url: "http://127.0.0.1:1".to_string(),
+                rpc: crate::GrpcRpc::Columnar,
+                connections: Some(2),
+            },
+            features: crate::FeatureSelection::Features(vec!["v:f".to_string()]),
+            entity_key: "id".to_string(),
+            batch_size: 1,
+            distribution: crate::KeyDistribution::Uniform,
+            load: LoadModel::Open {
+                rate: 1000.0,
+                connections: 64,
+            },
+            warmup: Duration::ZERO,
+            stop: StopCondition::Requests(10),
+            timeout: Duration::from_secs(1),
+            seed: 1,
+            access: Default::default(),
+        };
+        assert_eq!(
+            describe_plan(&s),
+            "1000 req/s from 64 workers on 2 shared HTTP/2 connections, 10 requests"
+        );
+        s.target = TargetSpec::Noop;
+        s.load = LoadModel::Closed { workers: 3 };
+        assert_eq!(describe_plan(&s), "3 workers, 10 requests");
+    }
 
     #[test]
     fn requests_are_due_at_i_over_rate() {

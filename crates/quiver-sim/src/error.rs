@@ -15,8 +15,9 @@ pub enum SimError {
         /// What is wrong with it.
         problem: String,
     },
-    /// There are no ids to ask for.
-    #[error("the key space is empty: {0}")]
+    /// The ids to ask for are missing or unusable (none, not numbers for
+    /// an int64 key, one listed twice).
+    #[error("the ids to ask for: {0}")]
     NoKeys(String),
     /// A feature reference or service the repository does not define.
     #[error(transparent)]

@@ -278,6 +278,19 @@ impl SimResult {
         }
         let mut result: SimResult =
             serde_json::from_value(value).map_err(|e| bad(e.to_string()))?;
+        // A run writes one row per second, numbered from 0; merging places
+        // rows by their number, so a hand-edited number must not reach it.
+        if let Some((i, row)) = result
+            .seconds
+            .iter()
+            .enumerate()
+            .find(|(i, row)| row.second != *i as u64)
+        {
+            return Err(bad(format!(
+                "per-second row {i} is numbered {}; rows are numbered 0, 1, 2, …",
+                row.second
+            )));
+        }
         result.refresh();
         Ok(result)
     }

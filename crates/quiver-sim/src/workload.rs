@@ -44,6 +44,22 @@ impl KeySpace {
                 "the entity key is int64 but `{bad}` is not a whole number"
             )));
         }
+        // A batch holding one entity twice is a request the server refuses,
+        // which would be counted against it.
+        let twice = if numeric {
+            let mut seen = HashSet::with_capacity(ids.len());
+            ids.iter()
+                .find(|id| !seen.insert(id.parse::<i64>().expect("checked above")))
+        } else {
+            let mut seen = HashSet::with_capacity(ids.len());
+            ids.iter().find(|id| !seen.insert(id.as_str()))
+        };
+        if let Some(id) = twice {
+            return Err(SimError::NoKeys(format!(
+                "`{id}` is listed twice{}; each id must be listed once",
+                if numeric { " (as a number)" } else { "" }
+            )));
+        }
         Ok(KeySpace {
             ids: ids.into(),
             numeric,
@@ -235,6 +251,25 @@ mod tests {
 
     fn keys(n: usize) -> KeySpace {
         KeySpace::new((0..n).map(|i| format!("K{i}")).collect(), false).unwrap()
+    }
+
+    #[test]
+    fn an_id_listed_twice_is_refused() {
+        let ids = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let error = KeySpace::new(ids(&["a", "b", "a"]), false)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(error.contains("`a` is listed twice"), "{error}");
+        let error = KeySpace::new(ids(&["12", "7", "012"]), true)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            error.contains("`012` is listed twice (as a number)"),
+            "{error}"
+        );
+        assert!(KeySpace::new(ids(&["12", "012"]), false).is_ok());
     }
 
     #[test]

@@ -141,7 +141,7 @@ impl Target {
                 pool.push((
                     sender.clone(),
                     Arc::new(SharedConnection {
-                        current: tokio::sync::Mutex::new(Some(sender)),
+                        current: tokio::sync::Mutex::new((0, sender)),
                     }),
                 ));
             }
@@ -151,7 +151,7 @@ impl Target {
                     Connection::Grpc {
                         target: Arc::clone(grpc),
                         sender: Some(sender.clone()),
-                        shared: Some(Arc::clone(shared)),
+                        shared: Some((Arc::clone(shared), 0)),
                     }
                 })
                 .collect());
@@ -167,27 +167,34 @@ impl Target {
 /// An HTTP/2 connection several workers call on. When it breaks, the first
 /// worker to find it broken opens its replacement and the others take that
 /// one, so the run keeps as many connections as it was asked for.
+///
+/// Each connection is numbered (its generation): a worker whose call failed
+/// on number `g` asks for a replacement of `g`, and gets the current one if
+/// another worker replaced `g` already. hyper may only mark a broken
+/// connection closed after its calls have seen the error, so "closed" alone
+/// would hand a dying connection back.
 pub struct SharedConnection {
-    current: tokio::sync::Mutex<Option<http2::SendRequest<Full<Bytes>>>>,
+    current: tokio::sync::Mutex<(u64, http2::SendRequest<Full<Bytes>>)>,
 }
 
 impl SharedConnection {
-    /// The connection to call on: the current one while it is open, else a
-    /// new one, which becomes current.
+    /// The connection to call on, and its generation: the current one
+    /// unless it is closed or is the `broken` one, else a new one, which
+    /// becomes current.
     async fn open(
         &self,
+        broken: Option<u64>,
         address: &str,
         tls: Option<&Tls>,
-    ) -> Result<http2::SendRequest<Full<Bytes>>, RequestError> {
+    ) -> Result<(u64, http2::SendRequest<Full<Bytes>>), RequestError> {
         let mut current = self.current.lock().await;
-        if let Some(sender) = current.as_ref()
-            && !sender.is_closed()
-        {
-            return Ok(sender.clone());
+        let (generation, sender) = &mut *current;
+        if !sender.is_closed() && broken != Some(*generation) {
+            return Ok((*generation, sender.clone()));
         }
-        let sender: http2::SendRequest<Full<Bytes>> = connect(address, tls).await?;
-        *current = Some(sender.clone());
-        Ok(sender)
+        *sender = connect(address, tls).await?;
+        *generation += 1;
+        Ok((*generation, sender.clone()))
     }
 }
 
@@ -216,8 +223,9 @@ pub enum Connection {
         target: Arc<GrpcTarget>,
         /// The open connection.
         sender: Option<http2::SendRequest<Full<Bytes>>>,
-        /// The connection this worker shares with others, if it does.
-        shared: Option<Arc<SharedConnection>>,
+        /// The connection this worker shares with others, if it does, and
+        /// the generation of it that `sender` is.
+        shared: Option<(Arc<SharedConnection>, u64)>,
     },
     /// Nothing to send.
     Noop,
@@ -257,10 +265,16 @@ impl Connection {
                 sender,
                 shared,
             } => {
-                if sender.is_none()
-                    && let Some(shared) = shared
-                {
-                    *sender = Some(shared.open(&target.address, target.tls.as_ref()).await?);
+                if let Some((shared, generation)) = shared {
+                    // Broken under this worker, or replaced by another one.
+                    let stale = sender.as_ref().is_none_or(|s| s.is_closed());
+                    if stale {
+                        let broken = sender.is_none().then_some(*generation);
+                        let (current, open) = shared
+                            .open(broken, &target.address, target.tls.as_ref())
+                            .await?;
+                        (*generation, *sender) = (current, Some(open));
+                    }
                 }
                 let open = open(sender, &target.address, target.tls.as_ref()).await?;
                 let result = grpc_send(target, open, ids).await;

@@ -3,6 +3,8 @@
 use crate::servers::{self, Behaviour};
 use crate::support::{MS, keys, run, settings};
 use quiver_sim::{LoadModel, SimError, StopCondition, Target, TargetSpec};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -65,6 +67,46 @@ async fn timeouts_are_recorded_at_the_time_waited() {
         h.min(),
         h.max()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_shared_connection_is_replaced_once() {
+    let server = servers::grpc(Behaviour::Sleep(Duration::from_millis(20))).await;
+    let proxy = servers::breaking_proxy(&server).await;
+    let workers = 8;
+    let s = settings(
+        TargetSpec::Grpc {
+            url: proxy.url.clone(),
+            rpc: quiver_sim::GrpcRpc::Columnar,
+            connections: Some(1),
+        },
+        LoadModel::Closed { workers },
+        StopCondition::Requests(300),
+    );
+    // Break the connection mid-run, while the workers' calls are in flight.
+    let requests = Arc::clone(&server.requests);
+    let breaker = tokio::spawn(async move {
+        while requests.load(Ordering::Relaxed) < 100 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        proxy.break_all();
+    });
+    let result = run(s).await;
+    breaker.await.unwrap();
+    assert_eq!(result.totals.requests, 300);
+    // The calls in flight at the break failed, as broken calls, and no
+    // worker failed again: each lost at most its one call in flight.
+    let broken = result.totals.errors;
+    assert!(broken >= 1, "the break was not seen: {:?}", result.totals);
+    assert!(broken <= workers as u64, "{:?}", result.error_examples);
+    assert_eq!(result.totals.errors_by_kind.get("transport"), Some(&broken));
+    // One replacement for all eight workers, not one each, and they
+    // multiplex on it as they did on the first.
+    let connections = server.connections.lock().unwrap().clone();
+    assert_eq!(connections.len(), 2, "{connections:?}");
+    for load in connections.values() {
+        assert!(load.most_in_flight >= 3, "{connections:?}");
+    }
 }
 
 #[tokio::test]

@@ -109,6 +109,16 @@ async fn a_report_folder_has_every_file_and_they_parse() {
             .is_some()
     );
     assert_eq!(json["settings"]["load"]["kind"], "open");
+    // A row numbered out of place would make a merge allocate up to it.
+    let mut edited = json.clone();
+    edited["seconds"][1]["second"] = serde_json::json!(1_000_000_000_000u64);
+    let path = dir.path().join("edited.json");
+    std::fs::write(&path, edited.to_string()).unwrap();
+    let error = SimResult::load(&path).unwrap_err().to_string();
+    assert!(
+        error.contains("per-second row 1 is numbered 1000000000000"),
+        "{error}"
+    );
 
     let mut csv = csv::Reader::from_path(&files.seconds_csv).unwrap();
     assert_eq!(&csv.headers().unwrap()[0], "second");

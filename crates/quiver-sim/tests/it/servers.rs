@@ -1,7 +1,9 @@
 //! Test targets: an axum HTTP server and a tonic gRPC server, each on its own
 //! port, that answer in a known way: at once, after a fixed sleep, with a slow
 //! answer every n-th request, with one server-wide stall, or with an error.
-//! The gRPC server also counts the calls each client connection carries.
+//! The gRPC server also counts the calls each client connection carries. A
+//! [`BreakingProxy`] in front of either breaks every connection through it
+//! when told to.
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -293,4 +295,57 @@ pub async fn grpc(behaviour: Behaviour) -> TestServer {
         slow_requests,
         connections,
     }
+}
+
+/// A TCP proxy to a test server that breaks, when told to, every connection
+/// open through it at that moment; connections made afterwards go through.
+/// The server sees one connection of its own per client connection.
+pub struct BreakingProxy {
+    /// Base URL of the proxy.
+    pub url: String,
+    breaks: tokio::sync::watch::Sender<u64>,
+}
+
+impl BreakingProxy {
+    /// Breaks every connection open now, as a crashed peer or a dropped
+    /// network path would: both sockets close mid-call.
+    pub fn break_all(&self) {
+        self.breaks.send_modify(|generation| *generation += 1);
+    }
+}
+
+/// Starts a [`BreakingProxy`] in front of `server`.
+pub async fn breaking_proxy(server: &TestServer) -> BreakingProxy {
+    let upstream = server
+        .url
+        .strip_prefix("http://")
+        .expect("test servers are plain HTTP")
+        .to_string();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (breaks, _) = tokio::sync::watch::channel(0u64);
+    let subscribe = breaks.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut client, _)) = listener.accept().await else {
+                return;
+            };
+            let mut broken = subscribe.subscribe();
+            broken.mark_unchanged();
+            let upstream = upstream.clone();
+            tokio::spawn(async move {
+                let Ok(mut server) = tokio::net::TcpStream::connect(&upstream).await else {
+                    return;
+                };
+                let _ = client.set_nodelay(true);
+                let _ = server.set_nodelay(true);
+                // Whichever ends first; dropping both streams closes them.
+                tokio::select! {
+                    _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                    _ = broken.changed() => {}
+                }
+            });
+        }
+    });
+    BreakingProxy { url, breaks }
 }
