@@ -39,26 +39,28 @@ impl KeySpace {
                 ids.len()
             )));
         }
-        if numeric && let Some(bad) = ids.iter().find(|id| id.parse::<i64>().is_err()) {
-            return Err(SimError::NoKeys(format!(
-                "the entity key is int64 but `{bad}` is not a whole number"
-            )));
-        }
         // A batch holding one entity twice is a request the server refuses,
-        // which would be counted against it.
-        let twice = if numeric {
-            let mut seen = HashSet::with_capacity(ids.len());
-            ids.iter()
-                .find(|id| !seen.insert(id.parse::<i64>().expect("checked above")))
-        } else {
-            let mut seen = HashSet::with_capacity(ids.len());
-            ids.iter().find(|id| !seen.insert(id.as_str()))
-        };
-        if let Some(id) = twice {
-            return Err(SimError::NoKeys(format!(
-                "`{id}` is listed twice{}; each id must be listed once",
-                if numeric { " (as a number)" } else { "" }
-            )));
+        // which would be counted against it; for an int64 key, "12" and
+        // "012" are the same entity.
+        let mut numbers = HashSet::new();
+        let mut texts = HashSet::new();
+        for id in &ids {
+            let first = if numeric {
+                let Ok(number) = id.parse::<i64>() else {
+                    return Err(SimError::NoKeys(format!(
+                        "the entity key is int64 but `{id}` is not a whole number"
+                    )));
+                };
+                numbers.insert(number)
+            } else {
+                texts.insert(id.as_str())
+            };
+            if !first {
+                return Err(SimError::NoKeys(format!(
+                    "`{id}` is listed twice{}; each id must be listed once",
+                    if numeric { " (as a number)" } else { "" }
+                )));
+            }
         }
         Ok(KeySpace {
             ids: ids.into(),
@@ -78,7 +80,11 @@ impl KeySpace {
         if ids.is_empty() {
             return Err(SimError::NoKeys(format!("{} holds no ids", path.display())));
         }
-        KeySpace::new(ids, numeric)
+        // Which file holds the bad id.
+        KeySpace::new(ids, numeric).map_err(|error| match error {
+            SimError::NoKeys(reason) => SimError::NoKeys(format!("{}: {reason}", path.display())),
+            other => other,
+        })
     }
 
     /// Every entity of `view` in its offline table (the latest row of each:
